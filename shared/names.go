@@ -87,7 +87,7 @@ func ValidateAllowPattern(p string) error {
 	case strings.HasPrefix(p, "="):
 		return ValidateDNSName(p[1:])
 	case strings.HasPrefix(p, "**."):
-		return ValidateDNSName("x." + p[3:])
+		return ValidateDNSName(p[1:])
 	case strings.HasPrefix(p, "*."):
 		return ValidateDNSName(p)
 	default:

@@ -1,0 +1,200 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/certfleet/certfleet/shared"
+)
+
+// StarterOptions are what `certfleet-hub init` knows about the new hub.
+type StarterOptions struct {
+	DataDir string // default DefaultDataDir
+	Domain  string // the hub zone, e.g. "acme.example.org"
+	NSName  string // default "ns1.<domain>"
+	NSAdmin string // default "hostmaster.<domain>"
+	// PublicHost is the name agents connect to (default NSName).
+	PublicHost string
+	// PublicIPs are the hub's public addresses: glue records for NSName
+	// when it lies inside the zone.
+	PublicIPs   []string
+	Email       string // ACME account contact; may be empty
+	CAName      string // default DefaultCAName
+	CADirectory string // default LetsEncryptProduction
+}
+
+// StarterConfig returns a commented configuration file for opts. With
+// Domain set it parses and validates as is; every other value is a
+// production default the operator can change.
+func StarterConfig(opts StarterOptions) string {
+	def := DefaultConfig()
+	domain := shared.NormalizeName(opts.Domain)
+	nsname := shared.NormalizeName(opts.NSName)
+	nsadmin := opts.NSAdmin
+	if domain != "" {
+		if nsname == "" {
+			nsname = "ns1." + domain
+		}
+		if nsadmin == "" {
+			nsadmin = "hostmaster." + domain
+		}
+	}
+	host := opts.PublicHost
+	if host == "" {
+		host = nsname
+	}
+	dataDir := opts.DataDir
+	if dataDir == "" {
+		dataDir = def.DataDir
+	}
+	caName := opts.CAName
+	if caName == "" {
+		caName = DefaultCAName
+	}
+	caDir := opts.CADirectory
+	if caDir == "" {
+		caDir = LetsEncryptProduction
+	}
+	var records, advertise, tlsHosts []string
+	if nsname != "" && domain != "" && dns.IsSubDomain(dns.Fqdn(domain), dns.Fqdn(nsname)) {
+		for _, ip := range opts.PublicIPs {
+			typ := "A"
+			if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
+				typ = "AAAA"
+			}
+			records = append(records, fmt.Sprintf("%s. 3600 %s %s", nsname, typ, ip))
+		}
+	}
+	if host != "" {
+		advertise = []string{"tls://" + host + ":" + DefaultNATSPort}
+		tlsHosts = append([]string{host}, opts.PublicIPs...)
+	}
+
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# certfleet hub configuration, written by `certfleet-hub init`.")
+	w("# Durations are strings such as \"90m\", \"2h\", \"720h\". Unknown keys are errors.")
+	w("")
+	w("# Keys, NATS credentials, TLS material, ACME accounts and the JetStream")
+	w("# store live here (directories 0700, secrets 0600).")
+	w("data_dir = %s", tomlString(dataDir))
+	w("log_level = %s   # debug, info, warn, error", tomlString(def.LogLevel))
+	w("log_format = %s  # text, json", tomlString(def.LogFormat))
+	w("")
+	w("[dns]")
+	w("# The zone delegated to this hub. At its parent zone, publish:")
+	if domain != "" {
+		w("#   %s. NS %s.", domain, nsname)
+		for _, r := range records {
+			w("#   %s   (glue)", r)
+		}
+	} else {
+		w("#   acme.example.org. NS ns1.acme.example.org.  (and glue for ns1)")
+	}
+	w("domain = %s", tomlString(domain))
+	w("nsname = %s", tomlString(nsname))
+	w("nsadmin = %s   # SOA contact", tomlString(nsadmin))
+	w("listen = %s", tomlString(def.DNS.Listen))
+	w("# Static records served in the zone: zone-file syntax, absolute names.")
+	w("records = %s", tomlArray(records))
+	w("txt_ttl = %d      # TTL of challenge TXT answers", def.DNS.TXTTTL)
+	w("rate_limit = %d   # responses per second per source /24 (v4) or /56 (v6); 0 = off", def.DNS.RateLimit)
+	w("")
+	w("[nats]")
+	w("listen = %s", tomlString(def.NATS.Listen))
+	w("# URLs written into agents' enrollment bundles.")
+	w("advertise = %s", tomlArray(advertise))
+	w("# PEM certificate and key for the client port. Left empty, the hub makes")
+	w("# its own CA and a certificate for tls_hosts, and agents pin that CA.")
+	w("tls_cert = \"\"")
+	w("tls_key = \"\"")
+	w("tls_hosts = %s", tomlArray(tlsHosts))
+	w("# Sync every JetStream write to disk: no acknowledged request is lost")
+	w("# when the host loses power.")
+	w("sync_always = %t", def.NATS.SyncAlways)
+	w("replicas = %d", def.NATS.Replicas)
+	w("# To use an existing operator-mode NATS deployment instead of the")
+	w("# embedded server (replicas may then be 3):")
+	w("# [nats.external]")
+	w("# urls = [\"tls://nats1.example.org:4222\", \"tls://nats2.example.org:4222\"]")
+	w("# credentials = \"/etc/certfleet-hub/hub.creds\"")
+	w("# signing_key = \"/etc/certfleet-hub/agents-signing.nk\"   # scoped signing key seed")
+	w("# account = \"A...\"                                        # the account's public key")
+	w("# ca = \"\"                                                 # PEM roots; empty = system")
+	w("")
+	w("# ACME certificate authorities. The first is the default.")
+	w("[[ca]]")
+	w("name = %s", tomlString(caName))
+	w("directory = %s", tomlString(caDir))
+	w("# Let's Encrypt staging (untrusted certificates, generous rate limits):")
+	w("# directory = %s", tomlString(LetsEncryptStaging))
+	w("email = %s", tomlString(opts.Email))
+	w("key_type = %s   # account key: %s", tomlString(DefaultKeyType), strings.Join(keyTypes, ", "))
+	w("# External account binding, for CAs that require it:")
+	w("# eab_kid = \"\"")
+	w("# eab_hmac = \"\"")
+	w("# Extra PEM roots trusted for the directory's HTTPS:")
+	w("# ca_bundle = \"\"")
+	w("")
+	w("[issuance]")
+	w("concurrency = %d   # orders in flight at once", def.Issuance.Concurrency)
+	w("max_names = %d   # names per certificate", def.Issuance.MaxNames)
+	w("# Public resolvers asked whether a name's _acme-challenge is delegated")
+	w("# to this hub before an order is placed.")
+	w("resolvers = %s", tomlArray(def.Issuance.Resolvers))
+	w("check_delegation = %t", def.Issuance.CheckDelegation)
+	w("# Without ARI, advise renewal when this fraction of the lifetime remains.")
+	w("renew_fraction = %s", strconv.FormatFloat(def.Issuance.RenewFraction, 'g', -1, 64))
+	w("")
+	w("[agents]")
+	w("creds_ttl = %s      # lifetime of an agent's NATS credentials; re-issued before expiry", tomlString(durationString(def.Agents.CredsTTL)))
+	w("silent_after = %s     # alert when an agent has not been heard from for this long", tomlString(durationString(def.Agents.SilentAfter)))
+	return b.String()
+}
+
+// durationString writes d the way people do ("720h", not "720h0m0s").
+func durationString(d Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func tomlArray(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = tomlString(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}

@@ -1,0 +1,234 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nkeys"
+)
+
+// testAccount is a real account public key (valid checksum).
+var testAccount = func() string {
+	kp, err := nkeys.CreateAccount()
+	if err != nil {
+		panic(err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		panic(err)
+	}
+	return pub
+}()
+
+func externalNATS() *ExternalNATS {
+	return &ExternalNATS{
+		URLs:        []string{"tls://nats1.example.org:4222"},
+		Credentials: "/etc/certfleet-hub/hub.creds",
+		SigningKey:  "/etc/certfleet-hub/sk.nk",
+		Account:     testAccount,
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		field  string // the one field the error must name
+		detail string // and a fragment of the problem
+	}{
+		{"data_dir empty", func(c *Config) { c.DataDir = "" }, "data_dir", "required"},
+		{"log_level unknown", func(c *Config) { c.LogLevel = "verbose" }, "log_level", "verbose"},
+		{"log_format unknown", func(c *Config) { c.LogFormat = "xml" }, "log_format", "xml"},
+		{"dns.listen no port", func(c *Config) { c.DNS.Listen = "53" }, "dns.listen", "host:port"},
+		{"dns.listen port too big", func(c *Config) { c.DNS.Listen = ":65536" }, "dns.listen", "65536"},
+		{"dns.listen bad host", func(c *Config) { c.DNS.Listen = "bad_host:53" }, "dns.listen", "bad_host"},
+		{"dns.domain missing", func(c *Config) { c.DNS.Domain = "" }, "dns.domain", "required"},
+		{"dns.domain single label", func(c *Config) { c.DNS.Domain = "localzone" }, "dns.domain", "must be a DNS name"},
+		{"dns.domain wildcard", func(c *Config) { c.DNS.Domain = "*.example.org" }, "dns.domain", "wildcard"},
+		{"dns.domain underscore", func(c *Config) { c.DNS.Domain = "ex_ample.org" }, "dns.domain", "must be a DNS name"},
+		{"dns.domain IP", func(c *Config) { c.DNS.Domain = "198.51.100.7" }, "dns.domain", "IP address"},
+		{"dns.nsname bad", func(c *Config) { c.DNS.NSName = "ns1..example.org" }, "dns.nsname", "must be a DNS name"},
+		{"dns.nsname empty", func(c *Config) { c.DNS.NSName = "" }, "dns.nsname", "required"},
+		{"dns.nsadmin bad mail", func(c *Config) { c.DNS.NSAdmin = "host master@example.org" }, "dns.nsadmin", "mail address"},
+		{"dns.nsadmin bad mail domain", func(c *Config) { c.DNS.NSAdmin = "hostmaster@example" }, "dns.nsadmin", "mail domain"},
+		{"dns.nsadmin bad name", func(c *Config) { c.DNS.NSAdmin = "-x.example.org" }, "dns.nsadmin", "hyphen"},
+		{"dns.records garbage", func(c *Config) { c.DNS.Records = []string{"acme.example.org. A 198.51.100.7", "garbage"} }, "dns.records[1]", "garbage"},
+		{"dns.records bad address", func(c *Config) { c.DNS.Records = []string{"ns1.acme.example.org. A 300.1.1.1"} }, "dns.records[0]", "300.1.1.1"},
+		{"dns.records outside zone", func(c *Config) { c.DNS.Records = []string{"www.example.net. A 198.51.100.7"} }, "dns.records[0]", "outside dns.domain"},
+		{"dns.records relative", func(c *Config) { c.DNS.Records = []string{"ns1 A 198.51.100.7"} }, "dns.records[0]", "absolute names"},
+		{"dns.records comment only", func(c *Config) { c.DNS.Records = []string{"; nothing"} }, "dns.records[0]", "empty record"},
+		{"dns.txt_ttl too long", func(c *Config) { c.DNS.TXTTTL = 86401 }, "dns.txt_ttl", "86400"},
+		{"dns.rate_limit negative", func(c *Config) { c.DNS.RateLimit = -1 }, "dns.rate_limit", "-1"},
+		{"nats.listen bad", func(c *Config) { c.NATS.Listen = "4222" }, "nats.listen", "host:port"},
+		{"nats.advertise missing", func(c *Config) { c.NATS.Advertise = nil }, "nats.advertise", "required"},
+		{"nats.advertise http", func(c *Config) { c.NATS.Advertise = []string{"https://hub.example.org"} }, "nats.advertise[0]", "tls://"},
+		{"nats.advertise path", func(c *Config) { c.NATS.Advertise = []string{"tls://hub.example.org:4222/x"} }, "nats.advertise[0]", "host and port only"},
+		{"nats.advertise bad port", func(c *Config) { c.NATS.Advertise = []string{"tls://hub.example.org:0"} }, "nats.advertise[0]", "port"},
+		{"nats.advertise bad host", func(c *Config) { c.NATS.Advertise = []string{"tls://hub_1.example.org:4222"} }, "nats.advertise[0]", "hub_1"},
+		{"nats.tls_key missing", func(c *Config) { c.NATS.TLSCert = "/etc/hub/cert.pem" }, "nats.tls_key", "tls_cert"},
+		{"nats.tls_cert missing", func(c *Config) { c.NATS.TLSKey = "/etc/hub/key.pem" }, "nats.tls_cert", "tls_key"},
+		{"nats.allow_plaintext with cert", func(c *Config) {
+			c.NATS.TLSCert, c.NATS.TLSKey, c.NATS.AllowPlaintext = "/c.pem", "/k.pem", true
+		}, "nats.allow_plaintext", "tls_cert"},
+		{"nats.tls_hosts bad", func(c *Config) { c.NATS.TLSHosts = []string{"ok.example.org", "not ok"} }, "nats.tls_hosts[1]", "not ok"},
+		{"nats.replicas embedded", func(c *Config) { c.NATS.Replicas = 3 }, "nats.replicas", "single node"},
+		{"nats.replicas external", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.Replicas = 7 }, "nats.replicas", "1 to 5"},
+		{"nats.external.urls missing", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.URLs = nil }, "nats.external.urls", "required"},
+		{"nats.external.urls bad", func(c *Config) {
+			c.NATS.External = externalNATS()
+			c.NATS.External.URLs = []string{"nats1.example.org:4222"}
+		}, "nats.external.urls[0]", "URL"},
+		{"nats.external.credentials missing", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.Credentials = "" }, "nats.external.credentials", "required"},
+		{"nats.external.signing_key missing", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.SigningKey = "" }, "nats.external.signing_key", "required"},
+		{"nats.external.account bad", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.Account = "UABC" }, "nats.external.account", "public nkey"},
+		{"ca none", func(c *Config) { c.CA = nil }, "ca", "at least one"},
+		{"ca name bad", func(c *Config) { c.CA[0].Name = "Lets Encrypt" }, "ca[0].name", "Lets Encrypt"},
+		{"ca name duplicate", func(c *Config) { c.CA = append(c.CA, c.CA[0]) }, "ca[1].name", "already used by ca[0]"},
+		{"ca directory http", func(c *Config) { c.CA[0].Directory = "http://acme.example.org/dir" }, "ca[0].directory", "https://"},
+		{"ca directory empty", func(c *Config) { c.CA[0].Directory = "" }, "ca[0].directory", "https://"},
+		{"ca email bad", func(c *Config) { c.CA[0].Email = "Ops <ops@example.org>" }, "ca[0].email", "plain mail address"},
+		{"ca eab_hmac missing", func(c *Config) { c.CA[0].EABKID = "kid-1" }, "ca[0].eab_hmac", "required"},
+		{"ca eab_kid missing", func(c *Config) { c.CA[0].EABHMAC = "c2VjcmV0" }, "ca[0].eab_kid", "required"},
+		{"ca eab_hmac not base64url", func(c *Config) { c.CA[0].EABKID, c.CA[0].EABHMAC = "kid-1", "not base64!" }, "ca[0].eab_hmac", "base64url"},
+		{"ca key_type bad", func(c *Config) { c.CA[0].KeyType = "dsa" }, "ca[0].key_type", "ec256"},
+		{"issuance.concurrency zero", func(c *Config) { c.Issuance.Concurrency = 0 }, "issuance.concurrency", "1 to 256"},
+		{"issuance.max_names too many", func(c *Config) { c.Issuance.MaxNames = 101 }, "issuance.max_names", "1 to 100"},
+		{"issuance.resolvers no port", func(c *Config) { c.Issuance.Resolvers = []string{"1.1.1.1"} }, "issuance.resolvers[0]", "ip:port"},
+		{"issuance.resolvers name", func(c *Config) { c.Issuance.Resolvers = []string{"dns.google:53"} }, "issuance.resolvers[0]", "ip:port"},
+		{"issuance.resolvers none", func(c *Config) { c.Issuance.Resolvers = nil }, "issuance.resolvers", "check_delegation"},
+		{"issuance.renew_fraction one", func(c *Config) { c.Issuance.RenewFraction = 1 }, "issuance.renew_fraction", "between 0 and 1"},
+		{"issuance.renew_fraction zero", func(c *Config) { c.Issuance.RenewFraction = 0 }, "issuance.renew_fraction", "between 0 and 1"},
+		{"agents.creds_ttl zero", func(c *Config) { c.Agents.CredsTTL = 0 }, "agents.creds_ttl", "at least"},
+		{"agents.silent_after short", func(c *Config) { c.Agents.SilentAfter = Duration(time.Second) }, "agents.silent_after", "at least 1m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig(t)
+			tt.mutate(&cfg)
+			err := cfg.Validate()
+			if err == nil {
+				t.Fatalf("Validate() = nil, want an error naming %s", tt.field)
+			}
+			if got := fieldNames(err); !slices.Equal(got, []string{tt.field}) {
+				t.Fatalf("Validate() named fields %v, want exactly [%s]; error: %v", got, tt.field, err)
+			}
+			if !strings.HasPrefix(err.Error(), tt.field+": ") || !strings.Contains(err.Error(), tt.detail) {
+				t.Errorf("Validate() = %q, want %q prefix and %q in it", err, tt.field+": ", tt.detail)
+			}
+		})
+	}
+}
+
+func TestValidateAccepts(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+	}{
+		{"minimal", func(c *Config) {}},
+		{"upper case domain with dot", func(c *Config) { c.DNS.Domain = "Acme.Example.ORG." }},
+		{"nsadmin as mail", func(c *Config) { c.DNS.NSAdmin = "hostmaster@example.org" }},
+		{"records with glue and TTL", func(c *Config) {
+			c.DNS.Records = []string{"ns1.acme.example.org. 3600 IN A 198.51.100.7", "ns1.acme.example.org. AAAA 2001:db8::7", "acme.example.org. TXT \"hello\""}
+		}},
+		{"plaintext for tests", func(c *Config) { c.NATS.AllowPlaintext = true; c.NATS.Advertise = []string{"nats://127.0.0.1:4222"} }},
+		{"own certificate", func(c *Config) { c.NATS.TLSCert, c.NATS.TLSKey = "/etc/hub/cert.pem", "/etc/hub/key.pem" }},
+		{"tls_hosts names and IPs", func(c *Config) { c.NATS.TLSHosts = []string{"localhost", "hub.example.org", "198.51.100.7", "2001:db8::7"} }},
+		{"listen on port 0", func(c *Config) { c.DNS.Listen, c.NATS.Listen = "127.0.0.1:0", "[::1]:0" }},
+		{"external without advertise", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.Advertise = nil; c.NATS.Replicas = 3 }},
+		{"two CAs with EAB", func(c *Config) {
+			c.CA = append(c.CA, CAConfig{Name: "zerossl", Directory: "https://acme.zerossl.com/v2/DV90", EABKID: "kid", EABHMAC: "c2VjcmV0LWtleQ", KeyType: "rsa2048", Email: "ops@example.org"})
+		}},
+		{"no delegation check, no resolvers", func(c *Config) { c.Issuance.CheckDelegation = false; c.Issuance.Resolvers = nil }},
+		{"IPv6 resolver", func(c *Config) { c.Issuance.Resolvers = []string{"[2606:4700:4700::1111]:53"} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig(t)
+			tt.mutate(&cfg)
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("Validate() = %v, want nil", err)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	cfg := validConfig(t)
+	cfg.LogLevel = "loud"
+	cfg.Issuance.Concurrency = -1
+	cfg.CA[0].KeyType = ""
+	got := fieldNames(cfg.Validate())
+	want := []string{"log_level", "ca[0].key_type", "issuance.concurrency"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("fields = %v, want %v", got, want)
+	}
+}
+
+func TestValidateNeverEchoesEABSecret(t *testing.T) {
+	cfg := validConfig(t)
+	cfg.CA[0].EABKID, cfg.CA[0].EABHMAC = "kid", "s3cr3t!!value"
+	err := cfg.Validate()
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("Validate() = %v: want an error without the HMAC key", err)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	d := DefaultConfig()
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"dns.listen", d.DNS.Listen, ":53"},
+		{"nats.listen", d.NATS.Listen, ":4222"},
+		{"nats.sync_always", d.NATS.SyncAlways, true},
+		{"issuance.concurrency", d.Issuance.Concurrency, 4},
+		{"issuance.max_names", d.Issuance.MaxNames, 100},
+		{"issuance.check_delegation", d.Issuance.CheckDelegation, true},
+		{"agents.creds_ttl", d.Agents.CredsTTL.D(), 720 * time.Hour},
+		{"agents.silent_after", d.Agents.SilentAfter.D(), 2 * time.Hour},
+		{"default ca", d.DefaultCA().Directory, LetsEncryptProduction},
+		{"resolvers", strings.Join(d.Issuance.Resolvers, ","), "1.1.1.1:53,8.8.8.8:53,9.9.9.9:53"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// DefaultConfig must hand out fresh slices: callers mutate them.
+	d.Issuance.Resolvers[0] = "changed"
+	if DefaultConfig().Issuance.Resolvers[0] == "changed" {
+		t.Error("DefaultConfig shares its resolvers slice")
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	cfg := validConfig(t)
+	cfg.CA = append(cfg.CA, CAConfig{Name: "staging", Directory: LetsEncryptStaging})
+	if ca, ok := cfg.CAByName("staging"); !ok || ca.Directory != LetsEncryptStaging {
+		t.Errorf("CAByName(staging) = %v, %v", ca, ok)
+	}
+	if _, ok := cfg.CAByName("nope"); ok {
+		t.Error("CAByName(nope) found something")
+	}
+	if got := cfg.DefaultCA().Name; got != DefaultCAName {
+		t.Errorf("DefaultCA().Name = %q", got)
+	}
+	cfg.NATS.Advertise = []string{"tls://hub.example.org:4222", "tls://198.51.100.7:4222", "tls://hub.example.org:4223"}
+	if got := cfg.TLSHostNames(); !slices.Equal(got, []string{"hub.example.org", "198.51.100.7"}) {
+		t.Errorf("TLSHostNames() = %v", got)
+	}
+	cfg.NATS.Advertise = nil
+	cfg.NATS.External = externalNATS()
+	if got := cfg.AdvertiseURLs(); !slices.Equal(got, cfg.NATS.External.URLs) {
+		t.Errorf("AdvertiseURLs() with external = %v", got)
+	}
+	for lvl, want := range map[string]string{"debug": "DEBUG", "info": "INFO", "warn": "WARN", "error": "ERROR"} {
+		cfg.LogLevel = lvl
+		if got := cfg.SlogLevel().String(); got != want {
+			t.Errorf("SlogLevel(%s) = %s", lvl, got)
+		}
+	}
+}

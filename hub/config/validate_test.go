@@ -134,7 +134,9 @@ func TestValidateAccepts(t *testing.T) {
 		}},
 		{"plaintext for tests", func(c *Config) { c.NATS.AllowPlaintext = true; c.NATS.Advertise = []string{"nats://127.0.0.1:4222"} }},
 		{"own certificate", func(c *Config) { c.NATS.TLSCert, c.NATS.TLSKey = "/etc/hub/cert.pem", "/etc/hub/key.pem" }},
-		{"tls_hosts names and IPs", func(c *Config) { c.NATS.TLSHosts = []string{"localhost", "hub.example.org", "198.51.100.7", "2001:db8::7"} }},
+		{"tls_hosts names and IPs", func(c *Config) {
+			c.NATS.TLSHosts = []string{"localhost", "hub.example.org", "198.51.100.7", "2001:db8::7"}
+		}},
 		{"listen on port 0", func(c *Config) { c.DNS.Listen, c.NATS.Listen = "127.0.0.1:0", "[::1]:0" }},
 		{"external without advertise", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.Advertise = nil; c.NATS.Replicas = 3 }},
 		{"two CAs with EAB", func(c *Config) {

@@ -1,0 +1,170 @@
+// Package admin is the hub's administrative API over NATS: the messages the
+// certfleet-hub CLI (with the admin credentials) exchanges with the running
+// hub on "certfleet.admin.<verb>". Replies are the verb's reply type or a
+// shared.ErrorReply.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/certfleet/certfleet/hub"
+	"github.com/certfleet/certfleet/hub/delegation"
+	"github.com/certfleet/certfleet/shared"
+)
+
+// SubjectPrefix starts every admin subject.
+const SubjectPrefix = "certfleet.admin."
+
+// Verbs.
+const (
+	VerbAgentAdd     = "agent.add"
+	VerbAgentRemove  = "agent.remove"
+	VerbAgentList    = "agent.list"
+	VerbDomainAdd    = "domain.add"
+	VerbDomainRemove = "domain.remove"
+	VerbDomainList   = "domain.list"
+	VerbDomainCheck  = "domain.check"
+	VerbStatus       = "status"
+	VerbAudit        = "audit"
+	VerbRenew        = "renew"
+)
+
+// Subject returns the subject of verb.
+func Subject(verb string) string { return SubjectPrefix + verb }
+
+// AgentAddRequest registers an agent, or updates the allow list of an
+// existing one (its credentials are then re-issued only with Reissue).
+type AgentAddRequest struct {
+	Name    string   `json:"name"`
+	Allow   []string `json:"allow"`
+	Reissue bool     `json:"reissue,omitempty"`
+}
+
+// AgentAddReply carries the enrollment bundle, shown once.
+type AgentAddReply struct {
+	Agent      hub.Agent          `json:"agent"`
+	Enrollment *shared.Enrollment `json:"enrollment,omitempty"`
+}
+
+// NameRequest names one agent or domain.
+type NameRequest struct {
+	Name string `json:"name"`
+}
+
+// DomainAddRequest registers a name (CNAME mode) or a zone (Zone mode).
+type DomainAddRequest struct {
+	Name string `json:"name"`
+	Zone bool   `json:"zone,omitempty"`
+}
+
+// DomainAddReply says which record the operator must create.
+type DomainAddReply struct {
+	Domain hub.Domain `json:"domain"`
+	// Record is the record to create at the parent, in zone-file form.
+	Record string `json:"record"`
+}
+
+// DomainCheckRequest checks the given names, or all when empty.
+type DomainCheckRequest struct {
+	Names []string `json:"names,omitempty"`
+}
+
+// DomainCheckReply holds one finding per name.
+type DomainCheckReply struct {
+	Findings []delegation.Finding `json:"findings"`
+}
+
+// AgentList lists agents.
+type AgentList struct {
+	Agents []hub.Agent `json:"agents"`
+}
+
+// DomainList lists domains.
+type DomainList struct {
+	Domains []hub.Domain `json:"domains"`
+	Zone    string       `json:"hub_zone"`
+}
+
+// StatusReply is the fleet view.
+type StatusReply struct {
+	Agents   []hub.Agent        `json:"agents"`
+	Status   []hub.AgentStatus  `json:"status"`
+	Certs    []hub.CertRecord   `json:"certs"`
+	Requests []hub.RequestState `json:"requests"`
+	Alerts   []Alert            `json:"alerts"`
+	Now      time.Time          `json:"now"`
+}
+
+// Alert is a condition an operator must look at.
+type Alert struct {
+	Kind     string    `json:"kind"` // expiring, silent, failing
+	Agent    string    `json:"agent"`
+	CertName string    `json:"cert_name,omitempty"`
+	Message  string    `json:"message"`
+	Since    time.Time `json:"since,omitzero"`
+}
+
+// AuditRequest filters the audit log.
+type AuditRequest struct {
+	Agent string    `json:"agent,omitempty"`
+	Since time.Time `json:"since,omitzero"`
+	Limit int       `json:"limit,omitempty"`
+}
+
+// AuditReply holds audit events, oldest first.
+type AuditReply struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+// RenewRequest asks an agent to renew now.
+type RenewRequest struct {
+	Agent    string `json:"agent"`
+	CertName string `json:"cert_name,omitempty"`
+}
+
+// Client calls the admin API.
+type Client struct {
+	NC      *nats.Conn
+	Timeout time.Duration
+}
+
+// Call sends req on verb and decodes the reply into reply.
+func (c *Client) Call(ctx context.Context, verb string, req, reply any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", verb, err)
+	}
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	msg, err := c.NC.RequestWithContext(ctx, Subject(verb), body)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return fmt.Errorf("%s: no hub is answering (is certfleet-hub run active?): %w", verb, err)
+		}
+		return fmt.Errorf("%s: %w", verb, err)
+	}
+	var head struct {
+		Type  string        `json:"type"`
+		Error *shared.Error `json:"error"`
+	}
+	if json.Unmarshal(msg.Data, &head) == nil && head.Type == shared.TypeErrorReply && head.Error != nil {
+		return head.Error
+	}
+	if reply == nil {
+		return nil
+	}
+	if err := json.Unmarshal(msg.Data, reply); err != nil {
+		return fmt.Errorf("decode %s reply: %w", verb, err)
+	}
+	return nil
+}

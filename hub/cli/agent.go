@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/certfleet/certfleet/hub/admin"
+)
+
+func agentCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "agent", Short: "Register, list and remove agents"}
+	cmd.AddCommand(agentAddCmd(g), agentRemoveCmd(g), agentListCmd(g))
+	return cmd
+}
+
+func agentAddCmd(g *globals) *cobra.Command {
+	var allow []string
+	var out string
+	var token, reissue bool
+	cmd := &cobra.Command{
+		Use:   "add NAME --allow PATTERN...",
+		Short: "Register an agent and write its enrollment file",
+		Long: `Registers an agent and the names it may get certificates for, and writes the
+enrollment bundle the agent needs to connect (NATS URLs, its credentials,
+the hub's CA). The bundle holds the agent's secret: the hub keeps no copy.
+Move it to the agent host and run: certfleet-agent enroll FILE
+
+Allow patterns:
+  www.example.org        exactly that name
+  *.corp.example.org     any single label under corp.example.org
+  **.corp.example.org    any name at any depth under corp.example.org
+  =*.corp.example.org    the wildcard certificate name itself
+
+Running add again for an existing agent replaces its allow list; with
+--reissue it also issues new credentials and revokes the old ones.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, closeFn, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			var rep admin.AgentAddReply
+			if err := c.Call(cmd.Context(), admin.VerbAgentAdd, admin.AgentAddRequest{Name: args[0], Allow: allow, Reissue: reissue}, &rep); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.errOut, "agent %s may request: %s\n", rep.Agent.ID, strings.Join(rep.Agent.Allow, ", "))
+			if rep.Enrollment == nil {
+				fmt.Fprintln(g.errOut, "allow list updated; credentials unchanged (use --reissue for new ones)")
+				return nil
+			}
+			if token {
+				tok, err := rep.Enrollment.Token()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.out, tok)
+				return nil
+			}
+			if out == "" {
+				out = args[0] + ".enroll.json"
+			}
+			b, err := json.MarshalIndent(rep.Enrollment, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, b, 0o600); err != nil {
+				return fmt.Errorf("write enrollment file: %w", err)
+			}
+			fmt.Fprintf(g.errOut, "enrollment written to %s (0600; it holds the agent's secret)\non the agent host: certfleet-agent enroll %s\n", out, filepath.Base(out))
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&allow, "allow", nil, "names the agent may request (repeat or comma-separate)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "enrollment file to write (default NAME.enroll.json)")
+	cmd.Flags().BoolVar(&token, "token", false, "print a one-line enrollment token instead of writing a file")
+	cmd.Flags().BoolVar(&reissue, "reissue", false, "issue new credentials for an existing agent and revoke the old ones")
+	_ = cmd.MarkFlagRequired("allow")
+	return cmd
+}
+
+func agentRemoveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Remove an agent: its connection is cut and its credentials revoked",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, closeFn, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if err := c.Call(cmd.Context(), admin.VerbAgentRemove, admin.NameRequest{Name: args[0]}, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "agent %s removed; its credentials are revoked\n", args[0])
+			return nil
+		},
+	}
+}
+
+func agentListCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List registered agents",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, closeFn, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			var rep admin.AgentList
+			if err := c.Call(cmd.Context(), admin.VerbAgentList, struct{}{}, &rep); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(g, rep)
+			}
+			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "AGENT\tALLOW\tCREDENTIALS EXPIRE\tCREATED")
+			for _, a := range rep.Agents {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.ID, strings.Join(a.Allow, ","), fmtTime(a.CredsExpire), fmtTime(a.Created))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printJSON(g *globals, v any) error {
+	enc := json.NewEncoder(g.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}

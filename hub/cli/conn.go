@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/service"
+)
+
+// adminClient connects to the running hub with the admin credentials.
+func (g *globals) adminClient() (*admin.Client, func(), error) {
+	url, creds, ca := g.natsURL, g.creds, g.caFile
+	if url == "" || creds == "" || ca == "" {
+		cfg, err := g.loadConfig()
+		if err != nil {
+			return nil, nil, err
+		}
+		if url == "" {
+			rf, err := service.ReadRunFile(cfg.DataDir)
+			if err != nil {
+				return nil, nil, fmt.Errorf("find the hub: %w (or pass --nats-url)", err)
+			}
+			url = rf.NATSURL
+		}
+		if creds == "" {
+			creds = filepath.Join(service.AuthDir(cfg.DataDir), "admin.creds")
+		}
+		if ca == "" && cfg.NATS.TLSCert == "" && !cfg.NATS.AllowPlaintext {
+			ca = filepath.Join(service.TLSDir(cfg.DataDir), "ca.pem")
+		}
+		if ca == "" && cfg.NATS.External != nil {
+			ca = cfg.NATS.External.CA
+		}
+	}
+	opts := []nats.Option{nats.Name("certfleet-hub-cli"), nats.UserCredentials(creds), nats.MaxReconnects(0)}
+	if ca != "" {
+		if _, err := os.Stat(ca); err != nil {
+			return nil, nil, fmt.Errorf("read CA bundle: %w", err)
+		}
+		opts = append(opts, nats.RootCAs(ca))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoServers) {
+			return nil, nil, fmt.Errorf("connect to the hub at %s: %w (is `certfleet-hub run` active?)", url, err)
+		}
+		return nil, nil, fmt.Errorf("connect to the hub at %s: %w", url, err)
+	}
+	return &admin.Client{NC: nc}, nc.Close, nil
+}

@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/certfleet/certfleet/hub"
+	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/shared"
+)
+
+func statusCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the fleet: agents, their certificates, expiry, last result, alerts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, closeFn, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			var rep admin.StatusReply
+			if err := c.Call(cmd.Context(), admin.VerbStatus, struct{}{}, &rep); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(g, rep)
+			}
+			return printStatus(g, rep)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// printStatus prints one row per agent certificate, joining the agent's own
+// report (what is installed) with the hub's records (what was issued and
+// what is in flight).
+func printStatus(g *globals, r admin.StatusReply) error {
+	status := map[string]hub.AgentStatus{}
+	for _, s := range r.Status {
+		status[s.AgentID] = s
+	}
+	certs := map[string]hub.CertRecord{}
+	for _, c := range r.Certs {
+		certs[c.AgentID+"/"+c.CertName] = c
+	}
+	reqs := map[string]hub.RequestState{}
+	for _, q := range r.Requests {
+		k := q.AgentID + "/" + q.CertName
+		if old, ok := reqs[k]; !ok || old.Updated.Before(q.Updated) {
+			reqs[k] = q
+		}
+	}
+	sort.Slice(r.Agents, func(i, j int) bool { return r.Agents[i].ID < r.Agents[j].ID })
+	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AGENT\tLAST SEEN\tCERT\tNAMES\tNOT AFTER\tRENEW AT\tLAST RESULT")
+	for _, a := range r.Agents {
+		s, seen := status[a.ID]
+		last := "never"
+		if seen {
+			last = ago(r.Now, s.LastSeen)
+		}
+		rows := 0
+		names := map[string]bool{}
+		for _, c := range s.Report.Certificates {
+			names[c.Name] = true
+		}
+		for k := range certs {
+			if strings.HasPrefix(k, a.ID+"/") {
+				names[strings.TrimPrefix(k, a.ID+"/")] = true
+			}
+		}
+		var blocks []string
+		for n := range names {
+			blocks = append(blocks, n)
+		}
+		sort.Strings(blocks)
+		for _, b := range blocks {
+			var cs shared.CertStatus
+			for _, c := range s.Report.Certificates {
+				if c.Name == b {
+					cs = c
+				}
+			}
+			rec, hasRec := certs[a.ID+"/"+b]
+			notAfter, renewAt, nm := cs.NotAfter, cs.RenewAt, cs.Names
+			if notAfter.IsZero() && hasRec {
+				notAfter, renewAt, nm = rec.NotAfter, rec.RenewAt, rec.Names
+			}
+			result := cs.LastResult
+			if cs.LastError != "" {
+				result += ": " + cs.LastError
+			}
+			if q, ok := reqs[a.ID+"/"+b]; ok && q.State != "issued" {
+				result = "hub: " + q.State
+				if q.LastError != "" {
+					result += ": " + q.LastError
+				}
+			}
+			if result == "" {
+				result = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, last, b, strings.Join(nm, ","), expiry(r.Now, notAfter), fmtTime(renewAt), result)
+			rows++
+		}
+		if rows == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\n", a.ID, last)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Alerts) > 0 {
+		fmt.Fprintf(g.out, "\n%d alert(s):\n", len(r.Alerts))
+		for _, al := range r.Alerts {
+			fmt.Fprintf(g.out, "  %-10s %s %s: %s\n", strings.ToUpper(al.Kind), al.Agent, al.CertName, al.Message)
+		}
+	}
+	return nil
+}
+
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t).Round(time.Second)
+	if d < 0 {
+		d = 0
+	}
+	return d.String() + " ago"
+}
+
+func expiry(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	days := t.Sub(now).Hours() / 24
+	return fmt.Sprintf("%s (%.0fd)", t.UTC().Format("2006-01-02 15:04"), days)
+}
+
+func auditCmd(g *globals) *cobra.Command {
+	var agent string
+	var since time.Duration
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Read the audit log (enrollments, requests, issuances, refusals, revocations)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, closeFn, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			req := admin.AuditRequest{Agent: agent, Limit: limit}
+			if since > 0 {
+				req.Since = time.Now().Add(-since)
+			}
+			var rep admin.AuditReply
+			if err := c.Call(cmd.Context(), admin.VerbAudit, req, &rep); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(g, rep)
+			}
+			for _, raw := range rep.Events {
+				var ev struct {
+					Time      time.Time `json:"time"`
+					Kind      string    `json:"kind"`
+					Agent     string    `json:"agent"`
+					CertName  string    `json:"cert_name"`
+					RequestID string    `json:"request_id"`
+					Names     []string  `json:"names"`
+					Detail    string    `json:"detail"`
+				}
+				if err := json.Unmarshal(raw, &ev); err != nil {
+					return fmt.Errorf("decode audit event: %w", err)
+				}
+				fmt.Fprintf(g.out, "%s  %-14s %-12s %-10s %s %s\n", ev.Time.UTC().Format(time.RFC3339), ev.Kind, ev.Agent, ev.CertName, strings.Join(ev.Names, ","), ev.Detail)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&agent, "agent", "", "only this agent's events")
+	cmd.Flags().DurationVar(&since, "since", 0, "only events newer than this (e.g. 24h)")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many events (newest)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func renewCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "renew AGENT [CERT]",
+		Short: "Ask an agent to renew now (all its certificates, or CERT)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, closeFn, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			req := admin.RenewRequest{Agent: args[0]}
+			if len(args) > 1 {
+				req.CertName = args[1]
+			}
+			if err := c.Call(cmd.Context(), admin.VerbRenew, req, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "renewal requested from %s\n", args[0])
+			return nil
+		},
+	}
+}

@@ -1,0 +1,344 @@
+package service
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/hub"
+	"github.com/certfleet/certfleet/hub/issuer"
+	"github.com/certfleet/certfleet/hub/policy"
+	"github.com/certfleet/certfleet/hub/store"
+	"github.com/certfleet/certfleet/shared"
+)
+
+// Request states kept in the requests bucket.
+const (
+	stateQueued   = "queued"
+	stateOrdering = "ordering"
+	stateRetrying = "retrying"
+	stateIssued   = "issued"
+	stateFailed   = "failed"
+)
+
+// maxAttempts bounds retries of transient failures before the request is
+// failed loudly (about a day with the backoff below).
+const maxAttempts = 12
+
+// backoff returns the wait before attempt n+1: exponential from 30s, capped
+// at 4h, with ±20% jitter so a fleet does not retry in step.
+func backoff(attempt int) time.Duration {
+	d := 30 * time.Second << min(attempt, 10)
+	if d > 4*time.Hour {
+		d = 4 * time.Hour
+	}
+	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return j
+}
+
+// consume works the durable request queue with cfg.Issuance.Concurrency
+// orders in flight until ctx ends.
+func (h *Hub) consume(ctx context.Context) error {
+	cons := h.store.RequestConsumer()
+	n := h.cfg.Issuance.Concurrency
+	sem := make(chan struct{}, n)
+	for {
+		select {
+		case <-ctx.Done():
+			// Wait for in-flight orders: they finish or are handed back.
+			for range n {
+				sem <- struct{}{}
+			}
+			return nil
+		case sem <- struct{}{}:
+		}
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			<-sem
+			if ctx.Err() != nil {
+				continue
+			}
+			h.log.Warn("fetch certificate requests", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		got := false
+		for msg := range batch.Messages() {
+			got = true
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				defer func() { <-sem }()
+				h.handleRequest(ctx, msg)
+			}()
+		}
+		if !got {
+			<-sem
+		}
+	}
+}
+
+// handleRequest processes one queued request and acks, naks or terminates
+// the message. Every outcome is recorded before the ack, so a crash at any
+// point redelivers the request and the records make the retry idempotent.
+func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
+	id, _, _, ok := shared.ParseSubject(msg.Subject())
+	if !ok {
+		h.log.Warn("request on unexpected subject dropped", "subject", msg.Subject())
+		_ = msg.Term()
+		return
+	}
+	var req shared.CertRequest
+	if err := shared.Decode(msg.Data(), &req); err != nil {
+		h.log.Warn("malformed certificate request dropped", "agent", id, "err", err)
+		h.audit(ctx, store.AuditEvent{Kind: store.AuditRefused, Agent: id, Detail: err.Error()})
+		if req.RequestID != "" && shared.ValidateRequestID(req.RequestID) == nil {
+			h.finishFailed(ctx, id, req, nil, err, time.Time{})
+		}
+		_ = msg.Term()
+		return
+	}
+	log := h.log.With("agent", id, "request", req.RequestID, "cert", req.CertName)
+
+	st, err := h.store.GetRequest(ctx, id, req.RequestID)
+	switch {
+	case err == nil && (st.State == stateIssued || st.State == stateFailed):
+		// Redelivered after we finished it: deliver the result again.
+		if res, err := h.store.GetResult(ctx, id, req.RequestID); err == nil {
+			h.deliver(id, res)
+		}
+		_ = msg.Ack()
+		return
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		log.Warn("read request state; will retry", "err", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	case errors.Is(err, store.ErrNotFound):
+		st = hub.RequestState{AgentID: id, RequestID: req.RequestID, CertName: req.CertName, State: stateQueued}
+	}
+
+	agent, err := h.store.GetAgent(ctx, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			h.refuse(ctx, log, id, req, &st, shared.Errorf(shared.CodeUnknownAgent, "agent %q is not registered with this hub", id))
+			_ = msg.Ack()
+			return
+		}
+		log.Warn("read agent; will retry", "err", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	csr, names, err := policy.Check(req.CSR, id, agent.Allow, h.cfg.Issuance.MaxNames)
+	if err != nil {
+		h.refuse(ctx, log, id, req, &st, err)
+		_ = msg.Ack()
+		return
+	}
+	st.Names = names
+	if err := h.checkDelegation(ctx, names); err != nil {
+		if shared.CodeOf(err) == shared.CodeInternal || isUnreachable(err) {
+			h.retryLater(ctx, log, msg, id, req, &st, err)
+			return
+		}
+		h.refuse(ctx, log, id, req, &st, err)
+		_ = msg.Ack()
+		return
+	}
+	if req.Profile != "" {
+		if err := h.checkProfile(ctx, req.Profile); err != nil {
+			h.refuse(ctx, log, id, req, &st, err)
+			_ = msg.Ack()
+			return
+		}
+	}
+	if st.Attempts == 0 {
+		h.audit(ctx, store.AuditEvent{Kind: store.AuditRequested, Agent: id, CertName: req.CertName, RequestID: req.RequestID, Names: names})
+	}
+	st.State = stateOrdering
+	st.Attempts++
+	st.Updated = time.Now().UTC()
+	if err := h.store.PutRequest(ctx, st); err != nil {
+		log.Warn("record request state; will retry", "err", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+
+	// Keep the message ours while the CA works (orders take seconds to
+	// minutes). An order is never abandoned halfway because the hub is
+	// stopping: a clean stop waits for it (bounded), so the CA sees no
+	// orphaned order.
+	octx, ocancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer ocancel()
+	release := h.store.HoldRequest(octx, msg)
+	defer release()
+	start := time.Now()
+	cert, err := h.obtain(octx, csr, req)
+	if err != nil {
+		if !shared.CodeOf(classify(err)).Permanent() {
+			h.retryLater(ctx, log, msg, id, req, &st, err)
+			return
+		}
+		h.refuse(ctx, log, id, req, &st, classify(err))
+		_ = msg.Ack()
+		return
+	}
+	log.Info("certificate issued", "names", names, "serial", hex.EncodeToString(cert.Leaf.SerialNumber.Bytes()),
+		"not_after", cert.Leaf.NotAfter, "took", time.Since(start).Round(time.Millisecond))
+	h.finishIssued(ctx, log, id, req, &st, names, cert)
+	_ = msg.Ack()
+}
+
+func isUnreachable(err error) bool {
+	var u *unreachableError
+	return errors.As(err, &u)
+}
+
+// obtain orders from the default CA.
+func (h *Hub) obtain(ctx context.Context, csr *x509.CertificateRequest, req shared.CertRequest) (*issuer.Certificate, error) {
+	iss, err := h.issuer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return iss.Obtain(ctx, issuer.Request{CSR: csr, Profile: req.Profile})
+}
+
+// classify turns issuer errors into protocol errors with stable codes.
+func classify(err error) error {
+	var pe *shared.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if errors.Is(err, issuer.ErrUnknownProfile) {
+		return shared.Errorf(shared.CodeUnknownProfile, "%v", err)
+	}
+	if _, ok := issuer.RetryAfter(err); ok {
+		return shared.Errorf(shared.CodeRateLimited, "%v", err)
+	}
+	return shared.Errorf(shared.CodeCAError, "%v", err)
+}
+
+func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Msg, id string, req shared.CertRequest, st *hub.RequestState, err error) {
+	perr := classify(err)
+	if st.Attempts >= maxAttempts {
+		log.Error("certificate request failed after retries", "attempts", st.Attempts, "err", err)
+		h.refuse(ctx, log, id, req, st, perr)
+		_ = msg.Ack()
+		return
+	}
+	delay := backoff(st.Attempts)
+	if t, ok := issuer.RetryAfter(err); ok && time.Until(t) > delay {
+		delay = time.Until(t)
+	}
+	st.State = stateRetrying
+	st.LastError = perr.Error()
+	st.NextTry = time.Now().Add(delay).UTC()
+	st.Updated = time.Now().UTC()
+	if perr := h.store.PutRequest(ctx, *st); perr != nil {
+		log.Warn("record request state", "err", perr)
+	}
+	log.Warn("certificate request failed; will retry", "attempt", st.Attempts, "next_try", st.NextTry, "err", err)
+	_ = msg.NakWithDelay(delay)
+}
+
+func (h *Hub) refuse(ctx context.Context, log *slog.Logger, id string, req shared.CertRequest, st *hub.RequestState, err error) {
+	log.Warn("certificate request refused", "err", err)
+	kind := store.AuditRefused
+	if c := shared.CodeOf(err); c == shared.CodeCAError || c == shared.CodeRateLimited || c == shared.CodeInternal {
+		kind = store.AuditFailed
+	}
+	h.audit(ctx, store.AuditEvent{Kind: kind, Agent: id, CertName: req.CertName, RequestID: req.RequestID, Names: st.Names, Detail: err.Error()})
+	h.finishFailed(ctx, id, req, st, err, time.Time{})
+}
+
+func (h *Hub) finishFailed(ctx context.Context, id string, req shared.CertRequest, st *hub.RequestState, err error, retryAfter time.Time) {
+	var pe *shared.Error
+	if !errors.As(err, &pe) {
+		pe = shared.Errorf(shared.CodeInternal, "%v", err)
+	}
+	res := shared.CertResult{Type: shared.TypeCertResult, RequestID: req.RequestID, CertName: req.CertName,
+		Status: shared.StatusFailed, Error: pe, RetryAfter: retryAfter, Finished: time.Now().UTC()}
+	if err := h.store.PutResult(ctx, id, res); err != nil {
+		h.log.Warn("store result", "agent", id, "request", req.RequestID, "err", err)
+	}
+	if st != nil {
+		st.State = stateFailed
+		st.LastError = pe.Error()
+		st.NextTry = time.Time{}
+		st.Updated = time.Now().UTC()
+		if err := h.store.PutRequest(ctx, *st); err != nil {
+			h.log.Warn("record request state", "agent", id, "request", req.RequestID, "err", err)
+		}
+	}
+	h.deliver(id, res)
+}
+
+func (h *Hub) finishIssued(ctx context.Context, log *slog.Logger, id string, req shared.CertRequest, st *hub.RequestState, names []string, cert *issuer.Certificate) {
+	leaf := cert.Leaf
+	renewAt := h.renewAt(ctx, leaf)
+	now := time.Now().UTC()
+	rec := hub.CertRecord{AgentID: id, CertName: req.CertName, RequestID: req.RequestID, Names: names,
+		Serial: hex.EncodeToString(leaf.SerialNumber.Bytes()), NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
+		RenewAt: renewAt, Chain: cert.ChainPEM, CA: h.cfg.DefaultCA().Name, CertURL: cert.CertURL, Profile: req.Profile, Issued: now}
+	res := shared.CertResult{Type: shared.TypeCertResult, RequestID: req.RequestID, CertName: req.CertName,
+		Status: shared.StatusIssued, Chain: cert.ChainPEM, Serial: rec.Serial, NotBefore: leaf.NotBefore,
+		NotAfter: leaf.NotAfter, RenewAt: renewAt, Finished: now}
+	// Result first: it is what the agent fetches; the rest is bookkeeping.
+	for _, step := range []func() error{
+		func() error { return h.store.PutResult(ctx, id, res) },
+		func() error { return h.store.PutCert(ctx, rec) },
+	} {
+		if err := step(); err != nil {
+			log.Error("store issued certificate", "err", err)
+		}
+	}
+	st.State = stateIssued
+	st.LastError = ""
+	st.NextTry = time.Time{}
+	st.Updated = now
+	if err := h.store.PutRequest(ctx, *st); err != nil {
+		log.Warn("record request state", "err", err)
+	}
+	h.audit(ctx, store.AuditEvent{Kind: store.AuditIssued, Agent: id, CertName: req.CertName, RequestID: req.RequestID,
+		Names: names, Detail: fmt.Sprintf("serial %s, not after %s", rec.Serial, leaf.NotAfter.Format(time.RFC3339))})
+	h.deliver(id, res)
+}
+
+// renewAt is when the agent should renew: a random point in the CA's ARI
+// window, else when RenewFraction of the lifetime remains, minus up to 2%
+// of the lifetime of jitter so certificates issued together spread out.
+func (h *Hub) renewAt(ctx context.Context, leaf *x509.Certificate) time.Time {
+	if iss, err := h.issuer(ctx); err == nil {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		info, err := iss.RenewalInfo(actx, leaf)
+		cancel()
+		if err == nil && info != nil && !info.WindowEnd.IsZero() {
+			return info.RenewAt(time.Now()).UTC()
+		}
+	}
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	at := leaf.NotAfter.Add(-time.Duration(float64(life) * h.cfg.Issuance.RenewFraction))
+	return at.Add(-time.Duration(rand.Int64N(int64(life)/50 + 1))).UTC()
+}
+
+// deliver pushes a result to the agent; an agent that is offline fetches it
+// from the results bucket when it returns.
+func (h *Hub) deliver(id string, res shared.CertResult) {
+	b, err := shared.Encode(&res)
+	if err != nil {
+		h.log.Error("encode result", "agent", id, "err", err)
+		return
+	}
+	if err := h.nc.Publish(shared.Down(id, shared.VerbResult), b); err != nil {
+		h.log.Warn("publish result", "agent", id, "err", err)
+	}
+}

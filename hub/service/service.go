@@ -1,0 +1,297 @@
+package service
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/hub/config"
+	"github.com/certfleet/certfleet/hub/delegation"
+	"github.com/certfleet/certfleet/hub/dnsserver"
+	"github.com/certfleet/certfleet/hub/issuer"
+	"github.com/certfleet/certfleet/hub/natsauth"
+	"github.com/certfleet/certfleet/hub/natsserver"
+	"github.com/certfleet/certfleet/hub/store"
+)
+
+// Layout of the data directory.
+const (
+	dirAuth      = "nats"      // operator, accounts, hub/admin/system creds
+	dirTLS       = "tls"       // NATS client-port CA and certificate
+	dirJetStream = "jetstream" // embedded JetStream store
+	dirACME      = "acme"      // one subdirectory per CA: account key and registration
+)
+
+// AuthDir, TLSDir and ACMEDir locate the hub's material under dataDir.
+func AuthDir(dataDir string) string { return filepath.Join(dataDir, dirAuth) }
+func TLSDir(dataDir string) string  { return filepath.Join(dataDir, dirTLS) }
+func ACMEDir(dataDir string) string { return filepath.Join(dataDir, dirACME) }
+
+// Hub is the running hub.
+type Hub struct {
+	cfg     config.Config
+	log     *slog.Logger
+	version string
+
+	auth    *natsauth.Authority
+	ns      *natsserver.Server // nil with an external NATS
+	nc      *nats.Conn         // hub user
+	sysnc   *nats.Conn         // system account, for pushing revocations
+	caPEM   []byte             // CA that the NATS client port chains to, for enrollment bundles
+	store   *store.Store
+	dns     *dnsserver.Server
+	checker *delegation.Checker
+
+	issMu sync.Mutex
+	iss   *issuer.Issuer
+
+	watches []*store.Watch
+
+	wg    sync.WaitGroup
+	ready chan struct{}
+}
+
+// New prepares a hub from a validated config. Nothing is started until Run.
+func New(cfg config.Config, logger *slog.Logger, version string) (*Hub, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Hub{cfg: cfg, log: logger, version: version, ready: make(chan struct{}),
+		checker: &delegation.Checker{Resolvers: cfg.Issuance.Resolvers}}, nil
+}
+
+// Ready is closed once the hub serves DNS, agents and the admin API.
+func (h *Hub) Ready() <-chan struct{} { return h.ready }
+
+// Run starts everything and blocks until ctx is cancelled, then stops in
+// order: no new work, in-flight orders finished or handed back, DNS, NATS.
+// It returns nil on a clean stop.
+func (h *Hub) Run(ctx context.Context) (err error) {
+	defer h.shutdown()
+	if err := h.start(ctx); err != nil {
+		return err
+	}
+	if err := h.writeRunFile(); err != nil {
+		return err
+	}
+	defer os.Remove(RunFilePath(h.cfg.DataDir))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 4)
+	h.wg.Add(3)
+	go func() { defer h.wg.Done(); errc <- h.syncDNS(ctx) }()
+	go func() { defer h.wg.Done(); errc <- h.consume(ctx) }()
+	go func() { defer h.wg.Done(); errc <- h.housekeeping(ctx) }()
+	close(h.ready)
+	h.log.Info("hub ready", "dns", h.dns.UDPAddr().String(), "nats", h.clientURL(), "zone", h.cfg.DNS.Domain, "ca", h.cfg.DefaultCA().Directory)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if err != nil {
+			h.log.Error("hub component failed; stopping", "err", err)
+		}
+	}
+	cancel()
+	h.wg.Wait()
+	if ctx.Err() != nil && err == nil {
+		return nil
+	}
+	return err
+}
+
+func (h *Hub) start(ctx context.Context) error {
+	dataDir := h.cfg.DataDir
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	var err error
+	if ext := h.cfg.NATS.External; ext != nil {
+		h.auth, err = natsauth.LoadExternal(ext.SigningKey, ext.Account, ext.Credentials)
+		if err != nil {
+			return fmt.Errorf("load external nats credentials: %w", err)
+		}
+		if err := h.connectExternal(ext); err != nil {
+			return err
+		}
+	} else {
+		h.auth, err = natsauth.Load(AuthDir(dataDir))
+		if err != nil {
+			return fmt.Errorf("load nats keys (did you run `certfleet-hub init`?): %w", err)
+		}
+		if err := h.startEmbedded(); err != nil {
+			return err
+		}
+	}
+
+	js, err := jetstream.New(h.nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	h.store, err = store.Open(ctx, js, store.Options{Replicas: h.cfg.NATS.Replicas, Concurrency: h.cfg.Issuance.Concurrency})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+
+	h.dns, err = dnsserver.New(dnsserver.Config{
+		Listen: h.cfg.DNS.Listen, Domain: h.cfg.DNS.Domain, NSName: h.cfg.DNS.NSName, NSAdmin: h.cfg.DNS.NSAdmin,
+		Records: h.cfg.DNS.Records, TXTTTL: h.cfg.DNS.TXTTTL, RateLimit: h.cfg.DNS.RateLimit,
+	}, h.log.With("component", "dns"))
+	if err != nil {
+		return fmt.Errorf("configure dns: %w", err)
+	}
+	// Load zones and challenges before answering, so a restarted hub never
+	// answers NXDOMAIN for a record it holds.
+	if err := h.loadDNS(ctx); err != nil {
+		return err
+	}
+	if err := h.dns.Start(); err != nil {
+		return fmt.Errorf("start dns: %w", err)
+	}
+	if err := h.subscribeAgents(ctx); err != nil {
+		return fmt.Errorf("subscribe agent subjects: %w", err)
+	}
+	if err := h.subscribeAdmin(ctx); err != nil {
+		return fmt.Errorf("subscribe admin subjects: %w", err)
+	}
+	if err := h.nc.Flush(); err != nil {
+		return fmt.Errorf("flush subscriptions: %w", err)
+	}
+	return nil
+}
+
+func (h *Hub) startEmbedded() error {
+	dataDir := h.cfg.DataDir
+	var tlsCfg *tls.Config
+	if !h.cfg.NATS.AllowPlaintext {
+		var err error
+		tlsCfg, h.caPEM, err = h.loadTLS()
+		if err != nil {
+			return err
+		}
+	}
+	var err error
+	h.ns, err = natsserver.Start(natsserver.Config{
+		Listen: h.cfg.NATS.Listen, StoreDir: filepath.Join(dataDir, dirJetStream), TLS: tlsCfg,
+		AllowPlaintext: h.cfg.NATS.AllowPlaintext, Auth: h.auth, ServerName: "certfleet-hub", SyncAlways: h.cfg.NATS.SyncAlways,
+	}, h.log.With("component", "nats"))
+	if err != nil {
+		return fmt.Errorf("start nats: %w", err)
+	}
+	opts := []nats.Option{nats.InProcessServer(h.ns.Server()), nats.Name("certfleet-hub"), nats.MaxReconnects(-1)}
+	h.nc, err = nats.Connect(h.ns.ClientURL(), append(opts, nats.UserCredentials(h.auth.HubCreds()))...)
+	if err != nil {
+		return fmt.Errorf("connect to embedded nats as hub: %w", err)
+	}
+	h.sysnc, err = nats.Connect(h.ns.ClientURL(), append(opts, nats.UserCredentials(h.auth.SystemCreds()))...)
+	if err != nil {
+		return fmt.Errorf("connect to embedded nats as system: %w", err)
+	}
+	return nil
+}
+
+// loadTLS returns the client-port TLS config and the CA PEM to pin in
+// enrollment bundles (empty for an operator-supplied public certificate).
+func (h *Hub) loadTLS() (*tls.Config, []byte, error) {
+	if h.cfg.NATS.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(h.cfg.NATS.TLSCert, h.cfg.NATS.TLSKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load nats.tls_cert/nats.tls_key: %w", err)
+		}
+		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil, nil
+	}
+	cfg, ca, err := natsauth.LoadTLS(TLSDir(h.cfg.DataDir))
+	if err != nil {
+		return nil, nil, fmt.Errorf("load the hub's NATS TLS material (did you run `certfleet-hub init`?): %w", err)
+	}
+	return cfg, ca, nil
+}
+
+func (h *Hub) connectExternal(ext *config.ExternalNATS) error {
+	opts := []nats.Option{nats.Name("certfleet-hub"), nats.MaxReconnects(-1), nats.UserCredentials(ext.Credentials)}
+	if ext.CA != "" {
+		opts = append(opts, nats.RootCAs(ext.CA))
+		ca, err := os.ReadFile(ext.CA)
+		if err != nil {
+			return fmt.Errorf("read nats.external.ca: %w", err)
+		}
+		h.caPEM = ca
+	}
+	var err error
+	h.nc, err = nats.Connect(joinURLs(ext.URLs), opts...)
+	if err != nil {
+		return fmt.Errorf("connect to external nats: %w", err)
+	}
+	return nil
+}
+
+func joinURLs(urls []string) string {
+	s := ""
+	for i, u := range urls {
+		if i > 0 {
+			s += ","
+		}
+		s += u
+	}
+	return s
+}
+
+// issuer returns the ACME client of the default CA, creating (and
+// registering) it on first use so a CA outage does not stop the hub.
+func (h *Hub) issuer(ctx context.Context) (*issuer.Issuer, error) {
+	h.issMu.Lock()
+	defer h.issMu.Unlock()
+	if h.iss != nil {
+		return h.iss, nil
+	}
+	ca := h.cfg.DefaultCA()
+	iss, err := issuer.New(ctx, issuer.Config{
+		Name: ca.Name, DirectoryURL: ca.Directory, Email: ca.Email, EABKeyID: ca.EABKID, EABHMAC: ca.EABHMAC,
+		CABundle: ca.CABundle, AccountDir: filepath.Join(ACMEDir(h.cfg.DataDir), ca.Name), KeyType: ca.KeyType,
+		Logger: h.log.With("component", "acme", "ca", ca.Name),
+	}, solver{h})
+	if err != nil {
+		return nil, fmt.Errorf("set up ACME account at %s: %w", ca.Directory, err)
+	}
+	h.iss = iss
+	return iss, nil
+}
+
+func (h *Hub) revoke(pub string) error {
+	return h.auth.Revoke(h.sysnc, pub)
+}
+
+func (h *Hub) shutdown() {
+	if h.dns != nil {
+		if err := h.dns.Close(); err != nil {
+			h.log.Warn("close dns", "err", err)
+		}
+	}
+	for _, nc := range []*nats.Conn{h.nc, h.sysnc} {
+		if nc != nil {
+			// Drain delivers what is in flight (results, acks) before closing.
+			if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+				nc.Close()
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !nc.IsClosed() && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	if h.ns != nil {
+		h.ns.Shutdown()
+	}
+}

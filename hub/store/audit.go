@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/shared"
+)
+
+// AuditKind says what happened. It is the last token of the event's
+// subject, "certfleet.audit.<kind>".
+type AuditKind string
+
+// Audit kinds.
+const (
+	AuditEnrolled      AuditKind = "enrolled"
+	AuditRemoved       AuditKind = "removed"
+	AuditRequested     AuditKind = "requested"
+	AuditIssued        AuditKind = "issued"
+	AuditRefused       AuditKind = "refused"
+	AuditFailed        AuditKind = "failed"
+	AuditRevoked       AuditKind = "revoked"
+	AuditDomainAdded   AuditKind = "domain_added"
+	AuditDomainRemoved AuditKind = "domain_removed"
+)
+
+// AuditKinds lists every kind.
+var AuditKinds = []AuditKind{
+	AuditEnrolled, AuditRemoved, AuditRequested, AuditIssued, AuditRefused,
+	AuditFailed, AuditRevoked, AuditDomainAdded, AuditDomainRemoved,
+}
+
+// Bounds on what one audit event carries.
+const (
+	maxAuditDetail = 2000 // bytes
+	// DefaultAuditLimit is how many events ReadAudit returns at most when
+	// the filter sets no limit.
+	DefaultAuditLimit = 1000
+)
+
+// AuditEvent is one entry of the audit log.
+type AuditEvent struct {
+	Time      time.Time `json:"time"`
+	Kind      AuditKind `json:"kind"`
+	Agent     string    `json:"agent,omitempty"`
+	CertName  string    `json:"cert_name,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Names     []string  `json:"names,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+func knownKind(k AuditKind) bool {
+	for _, x := range AuditKinds {
+		if k == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Audit appends ev to the audit stream and waits for it to be stored. A
+// zero Time is set to now; an overlong Detail is cut.
+func (s *Store) Audit(ctx context.Context, ev AuditEvent) error {
+	if !knownKind(ev.Kind) {
+		return fmt.Errorf("audit: unknown kind %q", ev.Kind)
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	if len(ev.Names) > shared.MaxNames {
+		return fmt.Errorf("audit %s: %d names, limit %d", ev.Kind, len(ev.Names), shared.MaxNames)
+	}
+	ev.Detail = truncate(ev.Detail, maxAuditDetail)
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", ev.Kind, err)
+	}
+	cctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	if _, err := s.js.Publish(cctx, shared.SubjectAudit+"."+string(ev.Kind), b); err != nil {
+		return fmt.Errorf("audit %s: %w", ev.Kind, err)
+	}
+	return nil
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
+
+// AuditFilter selects audit events. Zero fields match everything.
+type AuditFilter struct {
+	Agent string
+	Since time.Time // events at or after
+	// Limit caps the result to the newest Limit matches (0 means
+	// DefaultAuditLimit).
+	Limit int
+}
+
+// ReadAudit returns the matching events, oldest first: when more match
+// than the limit, the newest ones. It reads the stream as it was when
+// called; later events are not waited for.
+func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	if f.Agent != "" {
+		if err := shared.ValidateAgentID(f.Agent); err != nil {
+			return nil, fmt.Errorf("read audit: %w", err)
+		}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultAuditLimit
+	}
+	cctx, cancel := s.callCtx(ctx)
+	stream, err := s.js.Stream(cctx, shared.StreamAudit)
+	var info *jetstream.StreamInfo
+	if err == nil {
+		info, err = stream.Info(cctx)
+	}
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	st := info.State
+	if st.Msgs == 0 || (!f.Since.IsZero() && st.LastTime.Before(f.Since)) {
+		return nil, nil
+	}
+
+	cfg := jetstream.ConsumerConfig{
+		AckPolicy:     jetstream.AckNonePolicy,
+		FilterSubject: shared.SubjectAudit + ".>",
+		MemoryStorage: true,
+		// Removed by the server soon after the last fetch, should our
+		// delete fail.
+		InactiveThreshold: 2*s.opts.Timeout + time.Second,
+	}
+	switch {
+	case !f.Since.IsZero():
+		since := f.Since
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &since
+	case f.Agent == "" && st.LastSeq-st.FirstSeq+1 > uint64(limit):
+		// Only the newest limit events can be returned: start there.
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = st.LastSeq - uint64(limit) + 1
+	}
+	cctx, cancel = s.callCtx(ctx)
+	cons, err := s.js.CreateConsumer(cctx, shared.StreamAudit, cfg)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	defer func() {
+		cctx, cancel := s.callCtx(context.WithoutCancel(ctx))
+		defer cancel()
+		_ = s.js.DeleteConsumer(cctx, shared.StreamAudit, cons.CachedInfo().Name)
+	}()
+
+	// A pull waits until its batch is full, so ask for exactly what is
+	// pending: every fetch then returns at once.
+	remaining := cons.CachedInfo().NumPending
+	var out []AuditEvent
+	for remaining > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("read audit: %w", err)
+		}
+		n := min(remaining, 256)
+		batch, err := cons.Fetch(int(n), jetstream.FetchMaxWait(s.opts.Timeout))
+		if err != nil {
+			return nil, fmt.Errorf("read audit: %w", err)
+		}
+		got, done := uint64(0), false
+		for msg := range batch.Messages() {
+			got++
+			meta, err := msg.Metadata()
+			if err != nil {
+				return nil, fmt.Errorf("read audit: %w", err)
+			}
+			if meta.Sequence.Stream >= st.LastSeq {
+				done = true
+			}
+			if meta.Sequence.Stream > st.LastSeq {
+				continue
+			}
+			var ev AuditEvent
+			if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+				return nil, fmt.Errorf("read audit: decode event %d: %w", meta.Sequence.Stream, err)
+			}
+			if f.Agent != "" && ev.Agent != f.Agent {
+				continue
+			}
+			if !f.Since.IsZero() && ev.Time.Before(f.Since) {
+				continue
+			}
+			out = append(out, ev)
+			// Keep memory bounded on long scans: only the newest limit count.
+			if len(out) >= 2*limit {
+				out = append(out[:0:0], out[len(out)-limit:]...)
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return nil, fmt.Errorf("read audit: %w", err)
+		}
+		// Events aged out meanwhile end the read short, not in a loop.
+		if done || got == 0 {
+			break
+		}
+		remaining -= min(got, remaining)
+	}
+	if len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out, nil
+}

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxCASAttempts bounds the retries of a revision-checked update.
+const maxCASAttempts = 10
+
+func isMissing(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+}
+
+func isRevisionConflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists)
+}
+
+// getValue reads and decodes key. It returns the revision for a later
+// revision-checked write.
+func getValue[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, key string) (T, uint64, error) {
+	var v T
+	cctx, cancel := s.callCtx(ctx)
+	e, err := kv.Get(cctx, key)
+	cancel()
+	if isMissing(err) {
+		return v, 0, ErrNotFound
+	}
+	if err != nil {
+		return v, 0, err
+	}
+	if err := json.Unmarshal(e.Value(), &v); err != nil {
+		return v, 0, fmt.Errorf("decode revision %d: %w", e.Revision(), err)
+	}
+	return v, e.Revision(), nil
+}
+
+func putValue(ctx context.Context, s *Store, kv jetstream.KeyValue, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	_, err = kv.Put(cctx, key, b)
+	return err
+}
+
+// createValue writes key only if it is absent (or deleted), optionally
+// with a per-key TTL.
+func createValue(ctx context.Context, s *Store, kv jetstream.KeyValue, key string, v any, ttl time.Duration) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var opts []jetstream.KVCreateOpt
+	if ttl > 0 {
+		opts = append(opts, jetstream.KeyTTL(ttl))
+	}
+	cctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	_, err = kv.Create(cctx, key, b, opts...)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return ErrExists
+	}
+	return err
+}
+
+// updateValue applies fn to the current value and writes it back only if
+// nobody wrote in between, retrying on conflict. A missing key is
+// ErrNotFound, or with upsert starts from the zero value.
+func updateValue[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, key string, upsert bool, fn func(*T) error) (T, error) {
+	var zero T
+	for range maxCASAttempts {
+		cur, rev, err := getValue[T](ctx, s, kv, key)
+		switch {
+		case errors.Is(err, ErrNotFound) && upsert:
+			cur, rev = zero, 0
+		case err != nil:
+			return zero, err
+		}
+		if err := fn(&cur); err != nil {
+			return zero, err
+		}
+		b, err := json.Marshal(cur)
+		if err != nil {
+			return zero, err
+		}
+		cctx, cancel := s.callCtx(ctx)
+		if rev == 0 {
+			_, err = kv.Create(cctx, key, b)
+		} else {
+			_, err = kv.Update(cctx, key, b, rev)
+		}
+		cancel()
+		if err == nil {
+			return cur, nil
+		}
+		if !isRevisionConflict(err) {
+			return zero, err
+		}
+	}
+	return zero, ErrConflict
+}
+
+// deleteValue removes key, which must exist (ErrNotFound otherwise). The
+// delete is revision-checked, so it never removes a value written after
+// the existence check without noticing.
+func deleteValue(ctx context.Context, s *Store, kv jetstream.KeyValue, key string) error {
+	for range maxCASAttempts {
+		cctx, cancel := s.callCtx(ctx)
+		e, err := kv.Get(cctx, key)
+		cancel()
+		if isMissing(err) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		cctx, cancel = s.callCtx(ctx)
+		err = kv.Delete(cctx, key, jetstream.LastRevision(e.Revision()))
+		cancel()
+		if err == nil || !isRevisionConflict(err) {
+			return err
+		}
+	}
+	return ErrConflict
+}
+
+type keyed[T any] struct {
+	key string
+	v   T
+}
+
+// listValues returns the values of every key matching filter ("" = all),
+// sorted by key. The listing is one streamed watch; it fails if no entry
+// arrives for Options.Timeout.
+func listValues[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, filter string) ([]T, error) {
+	if filter == "" {
+		filter = jetstream.AllKeys
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := s.startWatch(wctx, cancel, kv, filter, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, err
+	}
+	defer stopWatcher(w)
+	var items []keyed[T]
+	idle := time.NewTimer(s.opts.Timeout)
+	defer idle.Stop()
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("watcher closed before the listing ended")
+			}
+			if e == nil {
+				slices.SortFunc(items, func(a, b keyed[T]) int { return cmp.Compare(a.key, b.key) })
+				out := make([]T, len(items))
+				for i, it := range items {
+					out[i] = it.v
+				}
+				return out, nil
+			}
+			var v T
+			if err := json.Unmarshal(e.Value(), &v); err != nil {
+				return nil, fmt.Errorf("decode key %s: %w", e.Key(), err)
+			}
+			items = append(items, keyed[T]{e.Key(), v})
+			idle.Reset(s.opts.Timeout)
+		case <-idle.C:
+			return nil, fmt.Errorf("no progress for %v: %w", s.opts.Timeout, context.DeadlineExceeded)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// startWatch creates a watcher whose lifetime is wctx, but gives up (and
+// cancels wctx) if creating it takes longer than Options.Timeout.
+func (s *Store) startWatch(wctx context.Context, cancel context.CancelFunc, kv jetstream.KeyValue, filter string, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
+	t := time.AfterFunc(s.opts.Timeout, cancel)
+	w, err := kv.Watch(wctx, filter, opts...)
+	if !t.Stop() {
+		// The timer fired: wctx is cancelled, so w is useless even if made.
+		if err == nil {
+			stopWatcher(w)
+		}
+		return nil, fmt.Errorf("start watch: %w", context.DeadlineExceeded)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start watch: %w", err)
+	}
+	return w, nil
+}
+
+// stopWatcher stops w and drains what it still holds, so its delivery
+// goroutine, which blocks on a full channel, can finish.
+func stopWatcher(w jetstream.KeyWatcher) {
+	_ = w.Stop()
+	go func() {
+		for range w.Updates() {
+		}
+	}()
+}

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/shared"
+)
+
+// Bucket and consumer names.
+const (
+	BucketAgents     = "certfleet_agents"
+	BucketDomains    = "certfleet_domains"
+	BucketCerts      = "certfleet_certs"
+	BucketResults    = "certfleet_results"
+	BucketRequests   = "certfleet_requests"
+	BucketStatus     = "certfleet_status"
+	BucketChallenges = "certfleet_challenges"
+	// ConsumerName is the hub's durable pull consumer on shared.StreamRequests.
+	ConsumerName = "hub"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultTimeout       = 5 * time.Second
+	DefaultConcurrency   = 4
+	DefaultAckWait       = 10 * time.Minute
+	DefaultResultTTL     = 30 * 24 * time.Hour
+	DefaultChallengeTTL  = time.Hour
+	DefaultAuditMaxAge   = 400 * 24 * time.Hour
+	DefaultAuditMaxBytes = 1 << 30
+	// RequestDuplicates is how long a request id is remembered by the
+	// requests stream: a re-published request within it is not queued twice.
+	RequestDuplicates = 24 * time.Hour
+	// MaxQueuedPerAgent bounds one agent's unprocessed requests, so a broken
+	// or hostile agent cannot fill the hub's disk.
+	MaxQueuedPerAgent = 1000
+	// challengeMaxAge backstops challenges whose TTL marker was missed.
+	challengeMaxAge = 24 * time.Hour
+	// challengeMarkerTTL keeps the removal marker of an expired or deleted
+	// challenge long enough for a briefly disconnected watcher to see it.
+	challengeMarkerTTL = time.Hour
+)
+
+// Options tune Open. Zero fields take the defaults above.
+type Options struct {
+	// Replicas of every bucket and stream (1 on a single node, 3 on a
+	// cluster).
+	Replicas int
+	// Concurrency bounds the requests handed out and not yet acknowledged
+	// (the consumer's MaxAckPending).
+	Concurrency int
+	// AckWait: an unacknowledged request is redelivered after this long.
+	// Long orders keep their request with HoldRequest.
+	AckWait time.Duration
+	// Timeout bounds each JetStream call.
+	Timeout time.Duration
+	// ResultTTL is how long results and request states are kept for
+	// agents that were offline.
+	ResultTTL time.Duration
+	// ChallengeTTL removes a challenge nobody deleted (a crashed order).
+	ChallengeTTL time.Duration
+	// AuditMaxAge and AuditMaxBytes bound the audit stream; the oldest
+	// events go first.
+	AuditMaxAge   time.Duration
+	AuditMaxBytes int64
+}
+
+func (o *Options) setDefaults() error {
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.Replicas < 1 || o.Replicas > 5 {
+		return fmt.Errorf("replicas %d: want 1 to 5", o.Replicas)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	def(&o.AckWait, DefaultAckWait)
+	def(&o.Timeout, DefaultTimeout)
+	def(&o.ResultTTL, DefaultResultTTL)
+	def(&o.ChallengeTTL, DefaultChallengeTTL)
+	def(&o.AuditMaxAge, DefaultAuditMaxAge)
+	if o.AuditMaxBytes <= 0 {
+		o.AuditMaxBytes = DefaultAuditMaxBytes
+	}
+	if o.ChallengeTTL < time.Second {
+		return fmt.Errorf("challenge ttl %v: want at least 1s", o.ChallengeTTL)
+	}
+	return nil
+}
+
+// Store is the hub's JetStream persistence. It is safe for concurrent use.
+type Store struct {
+	js   jetstream.JetStream
+	opts Options
+
+	agents, domains, certs, results, requests, status, challenges jetstream.KeyValue
+
+	consumer jetstream.Consumer
+}
+
+// Open creates or updates every bucket, stream and the request consumer,
+// so it is safe to call on every start and after a configuration change.
+func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Store{js: js, opts: opts}
+	buckets := []struct {
+		kv  *jetstream.KeyValue
+		cfg jetstream.KeyValueConfig
+	}{
+		{&s.agents, jetstream.KeyValueConfig{Bucket: BucketAgents, Description: "registered agents"}},
+		{&s.domains, jetstream.KeyValueConfig{Bucket: BucketDomains, Description: "names and zones whose challenges the hub answers"}},
+		{&s.certs, jetstream.KeyValueConfig{Bucket: BucketCerts, Description: "latest certificate per agent certificate block"}},
+		{&s.results, jetstream.KeyValueConfig{Bucket: BucketResults, Description: "request results kept for offline agents", TTL: opts.ResultTTL}},
+		{&s.requests, jetstream.KeyValueConfig{Bucket: BucketRequests, Description: "certificate request states", TTL: opts.ResultTTL}},
+		{&s.status, jetstream.KeyValueConfig{Bucket: BucketStatus, Description: "latest agent status reports"}},
+		{&s.challenges, jetstream.KeyValueConfig{
+			Bucket: BucketChallenges, Description: "live DNS-01 challenge TXT records",
+			TTL: challengeMaxAge, LimitMarkerTTL: challengeMarkerTTL,
+		}},
+	}
+	for _, b := range buckets {
+		b.cfg.History = 1
+		b.cfg.Storage = jetstream.FileStorage
+		b.cfg.Replicas = opts.Replicas
+		cctx, cancel := s.callCtx(ctx)
+		kv, err := js.CreateOrUpdateKeyValue(cctx, b.cfg)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("open store: bucket %s: %w", b.cfg.Bucket, err)
+		}
+		*b.kv = kv
+	}
+
+	streams := []jetstream.StreamConfig{{
+		Name:                 shared.StreamRequests,
+		Description:          "agents' certificate requests, a work queue",
+		Subjects:             []string{shared.SubjectAllCertReq},
+		Retention:            jetstream.WorkQueuePolicy,
+		Storage:              jetstream.FileStorage,
+		Replicas:             opts.Replicas,
+		Duplicates:           RequestDuplicates,
+		MaxAge:               opts.ResultTTL,
+		MaxMsgSize:           shared.MaxMessageSize,
+		MaxMsgsPerSubject:    MaxQueuedPerAgent,
+		Discard:              jetstream.DiscardNew,
+		DiscardNewPerSubject: true,
+	}, {
+		Name:        shared.StreamAudit,
+		Description: "certfleet audit log",
+		Subjects:    []string{shared.SubjectAudit + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    opts.Replicas,
+		MaxAge:      opts.AuditMaxAge,
+		MaxBytes:    opts.AuditMaxBytes,
+		MaxMsgSize:  64 << 10,
+		Discard:     jetstream.DiscardOld,
+	}}
+	for _, cfg := range streams {
+		cctx, cancel := s.callCtx(ctx)
+		_, err := js.CreateOrUpdateStream(cctx, cfg)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("open store: stream %s: %w", cfg.Name, err)
+		}
+	}
+
+	cctx, cancel := s.callCtx(ctx)
+	cons, err := js.CreateOrUpdateConsumer(cctx, shared.StreamRequests, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		Description:   "the hub's certificate request workers",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       opts.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: opts.Concurrency,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("open store: consumer %s: %w", ConsumerName, err)
+	}
+	s.consumer = cons
+	return s, nil
+}
+
+// callCtx bounds one JetStream call.
+func (s *Store) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opts.Timeout)
+}
+
+// Options returns the options in effect, defaults filled in.
+func (s *Store) Options() Options { return s.opts }

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Watch is a running bucket watch. Its callback runs on one goroutine,
+// one call at a time; a slow callback delays later changes, never drops
+// them.
+type Watch struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	err    error
+}
+
+// Stop ends the watch and waits until the callback has returned for good.
+func (w *Watch) Stop() {
+	w.cancel()
+	<-w.done
+}
+
+// Done is closed when the watch has ended.
+func (w *Watch) Done() <-chan struct{} { return w.done }
+
+// Err says why the watch ended: nil when stopped or its context ended.
+func (w *Watch) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// watchBucket replays the bucket's current entries to fn, returns, and
+// then follows changes on a goroutine. A removal (delete, purge, TTL
+// expiry) is reported with the last value fn saw for the key, because the
+// removal itself carries none; removals of keys fn never saw are skipped.
+func watchBucket[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, fn func(put bool, key string, v T)) (*Watch, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	kw, err := s.startWatch(wctx, cancel, kv, jetstream.AllKeys)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	known := map[string]T{}
+	apply := func(e jetstream.KeyValueEntry) error {
+		if e.Operation() != jetstream.KeyValuePut {
+			v, ok := known[e.Key()]
+			if ok {
+				delete(known, e.Key())
+				fn(false, e.Key(), v)
+			}
+			return nil
+		}
+		var v T
+		if err := json.Unmarshal(e.Value(), &v); err != nil {
+			return fmt.Errorf("decode key %s: %w", e.Key(), err)
+		}
+		known[e.Key()] = v
+		fn(true, e.Key(), v)
+		return nil
+	}
+	fail := func(err error) (*Watch, error) {
+		cancel()
+		stopWatcher(kw)
+		return nil, err
+	}
+
+	// Initial values, each arriving within the call timeout.
+	idle := time.NewTimer(s.opts.Timeout)
+	defer idle.Stop()
+initial:
+	for {
+		select {
+		case e, ok := <-kw.Updates():
+			if !ok {
+				return fail(errors.New("watcher closed during the initial values"))
+			}
+			if e == nil {
+				break initial
+			}
+			if err := apply(e); err != nil {
+				return fail(err)
+			}
+			idle.Reset(s.opts.Timeout)
+		case <-idle.C:
+			return fail(fmt.Errorf("initial values: no progress for %v: %w", s.opts.Timeout, context.DeadlineExceeded))
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		}
+	}
+
+	w := &Watch{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		defer stopWatcher(kw)
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case e, ok := <-kw.Updates():
+				if !ok {
+					if wctx.Err() == nil {
+						w.setErr(errors.New("watcher closed by the client library"))
+					}
+					return
+				}
+				if e == nil {
+					continue
+				}
+				if err := apply(e); err != nil {
+					// One bad value must not blind the DNS server to the rest.
+					w.setErr(err)
+				}
+			}
+		}
+	}()
+	return w, nil
+}
+
+func (w *Watch) setErr(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = err
+}

@@ -1,0 +1,118 @@
+package pebble
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Pebble's ACME paths (wfe package constants, unexported there).
+const (
+	pathNewAccount = "/sign-me-up"
+	pathNewOrder   = "/order-plz"
+	pathFinalize   = "/finalize-order/"
+	pathChallenge  = "/chalZ/"
+)
+
+// Stats counts what the CA did since it started.
+type Stats struct {
+	// AccountsCreated counts newAccount requests that created an account
+	// (201); requests that found an existing one are not counted.
+	AccountsCreated int64
+	// OrdersCreated counts newOrder requests that created an order (201).
+	OrdersCreated int64
+	// OrdersFinalized counts finalize requests the CA accepted (200): each
+	// is one certificate issued.
+	OrdersFinalized int64
+	// RateLimited counts responses replaced by a rateLimited problem.
+	RateLimited int64
+}
+
+// middleware wraps Pebble's ACME handler.
+type middleware struct {
+	next       http.Handler
+	retryAfter string // Retry-After for challenge responses; "" = none
+
+	accounts, orders, finalized, limited atomic.Int64
+
+	mu             sync.Mutex
+	limitLeft      int
+	limitRetryWait time.Duration
+}
+
+func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == pathNewOrder && m.takeLimit(w) {
+		return
+	}
+	if m.retryAfter != "" && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, pathChallenge) {
+		// Pebble sends no Retry-After here; lego then polls the
+		// authorization only after ~5 s. Set before Pebble writes.
+		w.Header().Set("Retry-After", m.retryAfter)
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	m.next.ServeHTTP(sw, r)
+	if r.Method != http.MethodPost {
+		return
+	}
+	switch {
+	case r.URL.Path == pathNewAccount && sw.status == http.StatusCreated:
+		m.accounts.Add(1)
+	case r.URL.Path == pathNewOrder && sw.status == http.StatusCreated:
+		m.orders.Add(1)
+	case strings.HasPrefix(r.URL.Path, pathFinalize) && sw.status == http.StatusOK:
+		m.finalized.Add(1)
+	}
+}
+
+// takeLimit answers with a rateLimited problem if one is pending.
+func (m *middleware) takeLimit(w http.ResponseWriter) bool {
+	m.mu.Lock()
+	if m.limitLeft <= 0 {
+		m.mu.Unlock()
+		return false
+	}
+	m.limitLeft--
+	wait := m.limitRetryWait
+	m.mu.Unlock()
+	m.limited.Add(1)
+
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = fmt.Fprintf(w, `{"type":"urn:ietf:params:acme:error:rateLimited","detail":"too many new orders (injected by the test CA); retry after %d seconds","status":429}`, secs)
+	return true
+}
+
+func (m *middleware) stats() Stats {
+	return Stats{
+		AccountsCreated: m.accounts.Load(),
+		OrdersCreated:   m.orders.Load(),
+		OrdersFinalized: m.finalized.Load(),
+		RateLimited:     m.limited.Load(),
+	}
+}
+
+// statusWriter records the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}

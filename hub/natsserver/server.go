@@ -1,0 +1,151 @@
+package natsserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Server is a running embedded NATS server.
+type Server struct {
+	ns     *server.Server
+	url    string
+	logger *slog.Logger
+	once   sync.Once
+}
+
+// Start starts the server and returns once it accepts connections, or
+// with the reason it could not start.
+func Start(cfg Config, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("start nats server: %w", err)
+	}
+	opts, err := options(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start nats server: %w", err)
+	}
+	if err := os.MkdirAll(cfg.StoreDir, 0o700); err != nil {
+		return nil, fmt.Errorf("start nats server: create store: %w", err)
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("start nats server: %w", err)
+	}
+	la := newLogAdapter(logger)
+	ns.SetLoggerV2(la, la.debugEnabled(), false, false)
+
+	began := time.Now()
+	go ns.Start()
+	timeout := cfg.ReadyTimeout
+	if timeout == 0 {
+		timeout = defaultReadyTimeout
+	}
+	if err := waitReady(ns, la.fatal, timeout); err != nil {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("start nats server: %w", err)
+	}
+	s := &Server{ns: ns, logger: logger}
+	s.url = clientURL(ns.Addr(), opts.Host, cfg.TLS != nil)
+	logger.Info("nats server ready", "url", s.url, "jetstream", opts.StoreDir,
+		"auth", cfg.Auth != nil, "tls", cfg.TLS != nil, "sync_always", cfg.SyncAlways,
+		"took", time.Since(began).Round(time.Millisecond))
+	return s, nil
+}
+
+func options(cfg Config) (*server.Options, error) {
+	host, port, err := parseListen(cfg.Listen)
+	if err != nil {
+		return nil, err
+	}
+	opts := &server.Options{
+		ServerName:             cfg.ServerName,
+		Host:                   host,
+		Port:                   port,
+		JetStream:              true,
+		StoreDir:               cfg.StoreDir,
+		SyncAlways:             cfg.SyncAlways,
+		NoSigs:                 true,
+		DisableJetStreamBanner: true,
+	}
+	if cfg.TLS != nil {
+		opts.TLS = true
+		opts.TLSConfig = cfg.TLS.Clone()
+		opts.TLSTimeout = 5
+		opts.AllowNonTLS = cfg.AllowPlaintext
+	}
+	if cfg.Auth != nil {
+		if err := cfg.Auth.ConfigureServer(opts); err != nil {
+			return nil, err
+		}
+	}
+	return opts, nil
+}
+
+// waitReady polls the server until it listens, it reports a fatal error,
+// or timeout passes.
+func waitReady(ns *server.Server, fatal <-chan string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case msg := <-fatal:
+			return errors.New(msg)
+		default:
+		}
+		if ns.ReadyForConnections(50 * time.Millisecond) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready for connections after %s", timeout)
+		}
+	}
+}
+
+// clientURL is the URL a local client uses: a wildcard listen address is
+// reached over loopback (IPv6 only when the configured host was IPv6).
+func clientURL(addr net.Addr, host string, tls bool) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	ip := tcp.IP
+	if ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+		if h := net.ParseIP(host); h != nil && h.To4() == nil {
+			ip = net.IPv6loopback
+		}
+	}
+	u := url.URL{Scheme: "nats", Host: net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))}
+	if tls {
+		u.Scheme = "tls"
+	}
+	return u.String()
+}
+
+// ClientURL returns the URL local clients connect to, tls:// when TLS is on.
+func (s *Server) ClientURL() string { return s.url }
+
+// Server returns the underlying server (for in-process connections and
+// monitoring).
+func (s *Server) Server() *server.Server { return s.ns }
+
+// Shutdown stops the server and waits until it has stopped; JetStream
+// state is flushed. Safe to call more than once.
+func (s *Server) Shutdown() {
+	s.once.Do(func() {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+		s.logger.Info("nats server stopped")
+	})
+}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certfleet/certfleet/hub/natsauth"
@@ -238,4 +237,3 @@ func TestLoadExternalErrors(t *testing.T) {
 	}
 }
 
-var _ = nats.Connect

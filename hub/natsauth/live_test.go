@@ -236,4 +236,3 @@ func TestLoadExternalErrors(t *testing.T) {
 		})
 	}
 }
-

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -261,5 +262,49 @@ func TestRateLimitNetwork(t *testing.T) {
 	}
 	if r := exchange(t, s, "tcp", question("www.acme.test.", dns.TypeA)); len(r.Answer) != 1 {
 		t.Errorf("TCP limited too: %v", r)
+	}
+}
+
+// TestListenAddresses covers the listen forms the hub uses. Bound to every
+// address, UDP goes through the session path (replies leave from the
+// address the query came to; dns.Client's connected socket would drop any
+// other source). On loopback the kernel would pick that source anyway, so
+// this proves the path works, not that it picks well on a multi-homed
+// host. Queries go to loopback only.
+func TestListenAddresses(t *testing.T) {
+	cases := []struct {
+		name   string
+		listen string
+		query  string // host to send to
+	}{
+		{"all IPv4 addresses", "0.0.0.0:0", "127.0.0.1"},
+		{"all addresses, dual stack", ":0", "127.0.0.1"},
+		{"IPv6 loopback", "[::1]:0", "::1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.query == "::1" {
+				if c, err := net.ListenPacket("udp6", "[::1]:0"); err != nil {
+					t.Skipf("no IPv6 loopback: %v", err)
+				} else {
+					_ = c.Close()
+				}
+			}
+			cfg := testConfig()
+			cfg.Listen = tc.listen
+			s := startServer(t, cfg)
+			port := s.UDPAddr().(*net.UDPAddr).Port
+			addr := net.JoinHostPort(tc.query, strconv.Itoa(port))
+			for _, network := range []string{"udp", "tcp"} {
+				c := &dns.Client{Net: network, Timeout: 3 * time.Second}
+				r, _, err := c.Exchange(question("www.acme.test.", dns.TypeA), addr)
+				if err != nil {
+					t.Fatalf("%s: %v", network, err)
+				}
+				if len(r.Answer) != 1 {
+					t.Errorf("%s: answer %v", network, r.Answer)
+				}
+			}
+		})
 	}
 }

@@ -19,10 +19,13 @@ import (
 
 // TCP limits: RFC 7766 asks servers to bound connections and idle time.
 const (
-	maxTCPConns     = 512
-	tcpFirstTimeout = 5 * time.Second  // until the first query arrives
-	tcpIdleTimeout  = 10 * time.Second // between queries on one connection
-	tcpWriteTimeout = 5 * time.Second
+	maxTCPConns = 512
+	// maxTCPConnsPerPrefix keeps one source prefix (/24, /56) from taking
+	// every connection, so a CA's validator can still get in.
+	maxTCPConnsPerPrefix = 32
+	tcpFirstTimeout      = 5 * time.Second  // until the first query arrives
+	tcpIdleTimeout       = 10 * time.Second // between queries on one connection
+	tcpWriteTimeout      = 5 * time.Second
 )
 
 // transport is the server's sockets and the goroutines serving them.
@@ -32,7 +35,8 @@ type transport struct {
 	closed  bool
 	udp     *net.UDPConn
 	tcp     net.Listener
-	conns   map[net.Conn]struct{}
+	conns   map[net.Conn]uint64 // open TCP connections -> source prefix key
+	byPfx   map[uint64]int      // open TCP connections per source prefix
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -72,7 +76,8 @@ func (s *Server) Start() error {
 		return fmt.Errorf("start dns server: %w", err)
 	}
 	t.started, t.udp, t.tcp = true, udp, tcp
-	t.conns = make(map[net.Conn]struct{})
+	t.conns = make(map[net.Conn]uint64)
+	t.byPfx = make(map[uint64]int)
 	t.done = make(chan struct{})
 
 	// Bound to every address, a reply must leave from the address the
@@ -241,12 +246,14 @@ func (s *Server) serveTCP() {
 
 // track registers a new connection; false when closing or full.
 func (t *transport) track(c net.Conn) bool {
+	pfx := prefixKey(remoteAddr(c))
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed || len(t.conns) >= maxTCPConns {
+	if t.closed || len(t.conns) >= maxTCPConns || t.byPfx[pfx] >= maxTCPConnsPerPrefix {
 		return false
 	}
-	t.conns[c] = struct{}{}
+	t.conns[c] = pfx
+	t.byPfx[pfx]++
 	t.wg.Add(1)
 	return true
 }
@@ -254,9 +261,21 @@ func (t *transport) track(c net.Conn) bool {
 func (t *transport) untrack(c net.Conn) {
 	_ = c.Close()
 	t.mu.Lock()
+	pfx := t.conns[c]
 	delete(t.conns, c)
+	if t.byPfx[pfx]--; t.byPfx[pfx] <= 0 {
+		delete(t.byPfx, pfx)
+	}
 	t.mu.Unlock()
 	t.wg.Done()
+}
+
+// remoteAddr is the client address of a TCP connection.
+func remoteAddr(c net.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // serveConn answers length-prefixed queries on one TCP connection, in
@@ -264,10 +283,7 @@ func (t *transport) untrack(c net.Conn) {
 func (s *Server) serveConn(c net.Conn) {
 	t := &s.net
 	defer t.untrack(c)
-	var src netip.Addr
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		src = a.AddrPort().Addr().Unmap()
-	}
+	src := remoteAddr(c)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	out := *bp

@@ -308,3 +308,48 @@ func TestListenAddresses(t *testing.T) {
 		})
 	}
 }
+
+// TestTCPConnLimit checks one source prefix cannot hold more than its share
+// of TCP connections, and gets a slot back when one closes.
+func TestTCPConnLimit(t *testing.T) {
+	s := startServer(t, testConfig())
+	addr := s.TCPAddr().String()
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}()
+	for range maxTCPConnsPerPrefix {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		if r := readAfterQuery(t, c); r.Rcode != dns.RcodeSuccess { // served, so tracked
+			t.Fatalf("rcode %s", dns.RcodeToString[r.Rcode])
+		}
+	}
+	over, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	_ = over.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("connection over the limit: read %v, want EOF", err)
+	}
+
+	_ = held[0].Close()
+	held = held[1:]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := &dns.Client{Net: "tcp", Timeout: time.Second}
+		if _, _, err := c.Exchange(question("www.acme.test.", dns.TypeA), addr); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no slot after a connection closed: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval: the server notices the close asynchronously
+	}
+}

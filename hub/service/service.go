@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -191,6 +192,17 @@ func (h *Hub) startEmbedded() error {
 		return fmt.Errorf("start nats: %w", err)
 	}
 	opts := []nats.Option{nats.InProcessServer(h.ns.Server()), nats.Name("certfleet-hub"), nats.MaxReconnects(-1)}
+	if tlsCfg != nil {
+		// The in-process pipe still speaks TLS; trust our own CA (or the
+		// system roots for an operator-supplied certificate).
+		cc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if len(h.caPEM) > 0 {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(h.caPEM)
+			cc.RootCAs = pool
+		}
+		opts = append(opts, nats.Secure(cc))
+	}
 	h.nc, err = nats.Connect(h.ns.ClientURL(), append(opts, nats.UserCredentials(h.auth.HubCreds()))...)
 	if err != nil {
 		return fmt.Errorf("connect to embedded nats as hub: %w", err)

@@ -62,6 +62,10 @@ func (a *Agent) WriteConfig(certs ...CertSpec) error {
 	fmt.Fprintf(&b, "state_dir = %q\nlog_level = \"debug\"\n\n", filepath.Join(a.Dir, "state"))
 	for _, c := range certs {
 		dir := a.CertDir(c.Name)
+		// As an operator would: the agent never creates directories.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
 		fmt.Fprintf(&b, "[[certificate]]\nname = %q\nnames = [", c.Name)
 		for i, n := range c.Names {
 			if i > 0 {

@@ -59,6 +59,8 @@ type Env struct {
 	// natsPort is picked once so agents find a restarted hub where their
 	// enrollment says.
 	natsPort int
+	// zones delegated to the hub besides HubZone.
+	zones []string
 }
 
 // New starts Pebble and the resolver and writes the hub's config.
@@ -115,7 +117,8 @@ nsadmin = "hostmaster.%s"
 records = ["ns1.%s. 300 IN A 127.0.0.1"]
 
 [nats]
-listen = "127.0.0.1:%d"
+listen = "127.0.0.1:%[6]d"
+advertise = ["tls://127.0.0.1:%[6]d"]
 
 [[ca]]
 name = "pebble"
@@ -172,7 +175,10 @@ func (e *Env) StartHub(ctx context.Context) error {
 		return err
 	}
 	e.hub, e.hubRun = p, rf
-	e.Resolver.SetForward(HubZone, rf.DNSTCP)
+	// The hub's DNS port is new after a restart: re-point every delegation.
+	for _, z := range append([]string{HubZone}, e.zones...) {
+		e.Resolver.SetForward(z, rf.DNSTCP)
+	}
 	return nil
 }
 
@@ -253,7 +259,11 @@ func (e *Env) AddZone(ctx context.Context, zone string) error {
 	if err := e.Resolver.AddRecord(strings.TrimSpace(out)); err != nil {
 		return err
 	}
-	e.Resolver.SetForward(zone, e.HubRun().DNSTCP)
+	e.hubMu.Lock()
+	e.zones = append(e.zones, zone)
+	addr := e.hubRun.DNSTCP
+	e.hubMu.Unlock()
+	e.Resolver.SetForward(zone, addr)
 	return nil
 }
 

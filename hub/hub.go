@@ -102,6 +102,13 @@ type RequestState struct {
 	Names     []string  `json:"names"`
 	State     string    `json:"state"` // queued, ordering, issued, failed
 	Attempts  int       `json:"attempts"`
+	// CA is the [[ca]] the request is (or was last) ordered from, and
+	// CAAttempts the attempts made there; after repeated failures the hub
+	// falls back to the next configured CA.
+	CA         string `json:"ca,omitempty"`
+	CAAttempts int    `json:"ca_attempts,omitempty"`
+	// OrderURL is the ACME order in flight, recorded before any challenge
+	// is answered so a restarted hub resumes it instead of ordering again.
 	OrderURL  string    `json:"order_url,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
 	NextTry   time.Time `json:"next_try,omitzero"`

@@ -47,8 +47,8 @@ func (h *Hub) checkDelegation(ctx context.Context, names []string) error {
 }
 
 // checkProfile refuses a profile the CA does not offer.
-func (h *Hub) checkProfile(ctx context.Context, profile string) error {
-	iss, err := h.issuer(ctx)
+func (h *Hub) checkProfile(ctx context.Context, ca, profile string) error {
+	iss, err := h.issuer(ctx, ca)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (h *Hub) checkProfile(ctx context.Context, profile string) error {
 	}
 	sort.Strings(known)
 	return shared.Errorf(shared.CodeUnknownProfile, "profile %q is not offered by CA %q (offered: %s)",
-		profile, h.cfg.DefaultCA().Name, strings.Join(known, ", "))
+		profile, iss.Name(), strings.Join(known, ", "))
 }
 
 // checkDomains runs the delegation check for the given domains (all when

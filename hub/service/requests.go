@@ -147,6 +147,7 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
 	st.Names = names
 	if err := h.checkDelegation(ctx, names); err != nil {
 		if shared.CodeOf(err) == shared.CodeInternal || isUnreachable(err) {
+			st.Attempts++
 			h.retryLater(ctx, log, msg, id, req, &st, err)
 			return
 		}
@@ -154,8 +155,24 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Ack()
 		return
 	}
+	if st.CA == "" {
+		st.CA = h.cfg.DefaultCA().Name
+	}
+	if !h.acquireAgent(id) {
+		// This agent already has its share of order slots: let other
+		// agents' requests go first.
+		_ = msg.NakWithDelay(2 * time.Second)
+		return
+	}
+	defer h.releaseAgent(id)
 	if req.Profile != "" {
-		if err := h.checkProfile(ctx, req.Profile); err != nil {
+		if err := h.checkProfile(ctx, st.CA, req.Profile); err != nil {
+			if shared.CodeOf(err) != shared.CodeUnknownProfile {
+				// The CA could not be asked: not the agent's fault.
+				st.Attempts++
+				h.retryLater(ctx, log, msg, id, req, &st, err)
+				return
+			}
 			h.refuse(ctx, log, id, req, &st, err)
 			_ = msg.Ack()
 			return
@@ -182,7 +199,7 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
 	release := h.store.HoldRequest(octx, msg)
 	defer release()
 	start := time.Now()
-	cert, err := h.obtain(octx, csr, req)
+	cert, err := h.obtain(octx, csr, req, &st)
 	if err != nil {
 		if !shared.CodeOf(classify(err)).Permanent() {
 			h.retryLater(ctx, log, msg, id, req, &st, err)
@@ -203,13 +220,55 @@ func isUnreachable(err error) bool {
 	return errors.As(err, &u)
 }
 
-// obtain orders from the default CA.
-func (h *Hub) obtain(ctx context.Context, csr *x509.CertificateRequest, req shared.CertRequest) (*issuer.Certificate, error) {
-	iss, err := h.issuer(ctx)
+// obtain orders from the request's current CA.
+func (h *Hub) obtain(ctx context.Context, csr *x509.CertificateRequest, req shared.CertRequest, st *hub.RequestState) (*issuer.Certificate, error) {
+	iss, err := h.issuer(ctx, st.CA)
 	if err != nil {
 		return nil, err
 	}
 	return iss.Obtain(ctx, issuer.Request{CSR: csr, Profile: req.Profile})
+}
+
+// perAgentSlots is how many orders one agent may have in flight.
+func (h *Hub) perAgentSlots() int { return max(1, h.cfg.Issuance.Concurrency/2) }
+
+func (h *Hub) acquireAgent(id string) bool {
+	h.inflightMu.Lock()
+	defer h.inflightMu.Unlock()
+	if h.inflight[id] >= h.perAgentSlots() {
+		return false
+	}
+	h.inflight[id]++
+	return true
+}
+
+func (h *Hub) releaseAgent(id string) {
+	h.inflightMu.Lock()
+	defer h.inflightMu.Unlock()
+	if h.inflight[id]--; h.inflight[id] <= 0 {
+		delete(h.inflight, id)
+	}
+}
+
+// caFallbackAfter is how many failed attempts at one CA make a request move
+// to the next configured CA.
+const caFallbackAfter = 3
+
+// nextCA moves st to the next [[ca]] after repeated failures at its
+// current one; it reports whether it did.
+func (h *Hub) nextCA(st *hub.RequestState) bool {
+	st.CAAttempts++
+	if st.CAAttempts < caFallbackAfter || len(h.cfg.CA) < 2 {
+		return false
+	}
+	for i, ca := range h.cfg.CA {
+		if ca.Name == st.CA {
+			next := h.cfg.CA[(i+1)%len(h.cfg.CA)].Name
+			st.CA, st.CAAttempts, st.OrderURL = next, 0, ""
+			return true
+		}
+	}
+	return false
 }
 
 // classify turns issuer errors into protocol errors with stable codes.
@@ -238,6 +297,11 @@ func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Ms
 	delay := backoff(st.Attempts)
 	if t, ok := issuer.RetryAfter(err); ok && time.Until(t) > delay {
 		delay = time.Until(t)
+	}
+	if from := st.CA; h.nextCA(st) {
+		// Another CA has its own limits: try it soon.
+		delay = backoff(0)
+		log.Warn("falling back to the next CA", "from", from, "to", st.CA)
 	}
 	st.State = stateRetrying
 	st.LastError = perr.Error()
@@ -284,11 +348,11 @@ func (h *Hub) finishFailed(ctx context.Context, id string, req shared.CertReques
 
 func (h *Hub) finishIssued(ctx context.Context, log *slog.Logger, id string, req shared.CertRequest, st *hub.RequestState, names []string, cert *issuer.Certificate) {
 	leaf := cert.Leaf
-	renewAt := h.renewAt(ctx, leaf)
+	renewAt := h.renewAt(ctx, st.CA, leaf)
 	now := time.Now().UTC()
 	rec := hub.CertRecord{AgentID: id, CertName: req.CertName, RequestID: req.RequestID, Names: names,
 		Serial: hex.EncodeToString(leaf.SerialNumber.Bytes()), NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
-		RenewAt: renewAt, Chain: cert.ChainPEM, CA: h.cfg.DefaultCA().Name, CertURL: cert.CertURL, Profile: req.Profile, Issued: now}
+		RenewAt: renewAt, Chain: cert.ChainPEM, CA: st.CA, CertURL: cert.CertURL, Profile: req.Profile, Issued: now}
 	res := shared.CertResult{Type: shared.TypeCertResult, RequestID: req.RequestID, CertName: req.CertName,
 		Status: shared.StatusIssued, Chain: cert.ChainPEM, Serial: rec.Serial, NotBefore: leaf.NotBefore,
 		NotAfter: leaf.NotAfter, RenewAt: renewAt, Finished: now}
@@ -316,8 +380,8 @@ func (h *Hub) finishIssued(ctx context.Context, log *slog.Logger, id string, req
 // renewAt is when the agent should renew: a random point in the CA's ARI
 // window, else when RenewFraction of the lifetime remains, minus up to 2%
 // of the lifetime of jitter so certificates issued together spread out.
-func (h *Hub) renewAt(ctx context.Context, leaf *x509.Certificate) time.Time {
-	if iss, err := h.issuer(ctx); err == nil {
+func (h *Hub) renewAt(ctx context.Context, ca string, leaf *x509.Certificate) time.Time {
+	if iss, err := h.issuer(ctx, ca); err == nil {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		info, err := iss.RenewalInfo(actx, leaf)
 		cancel()

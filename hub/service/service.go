@@ -53,7 +53,12 @@ type Hub struct {
 	checker *delegation.Checker
 
 	issMu sync.Mutex
-	iss   *issuer.Issuer
+	iss   map[string]*issuer.Issuer // by [[ca]] name, created on first use
+
+	// inflight counts orders per agent, so one agent's burst cannot take
+	// every order slot (fairness across the fleet).
+	inflightMu sync.Mutex
+	inflight   map[string]int
 
 	watches []*store.Watch
 
@@ -69,7 +74,7 @@ func New(cfg config.Config, logger *slog.Logger, version string) (*Hub, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Hub{cfg: cfg, log: logger, version: version, ready: make(chan struct{}),
+	return &Hub{cfg: cfg, log: logger, version: version, ready: make(chan struct{}), inflight: map[string]int{},
 		checker: &delegation.Checker{Resolvers: cfg.Issuance.Resolvers}}, nil
 }
 
@@ -260,15 +265,22 @@ func joinURLs(urls []string) string {
 	return s
 }
 
-// issuer returns the ACME client of the default CA, creating (and
-// registering) it on first use so a CA outage does not stop the hub.
-func (h *Hub) issuer(ctx context.Context) (*issuer.Issuer, error) {
+// issuer returns the ACME client of the CA called name ("" = the
+// default), creating (and registering) it on first use so a CA outage does
+// not stop the hub.
+func (h *Hub) issuer(ctx context.Context, name string) (*issuer.Issuer, error) {
 	h.issMu.Lock()
 	defer h.issMu.Unlock()
-	if h.iss != nil {
-		return h.iss, nil
-	}
 	ca := h.cfg.DefaultCA()
+	if name != "" {
+		var ok bool
+		if ca, ok = h.cfg.CAByName(name); !ok {
+			return nil, fmt.Errorf("no [[ca]] named %q", name)
+		}
+	}
+	if iss := h.iss[ca.Name]; iss != nil {
+		return iss, nil
+	}
 	iss, err := issuer.New(ctx, issuer.Config{
 		Name: ca.Name, DirectoryURL: ca.Directory, Email: ca.Email, EABKeyID: ca.EABKID, EABHMAC: ca.EABHMAC,
 		CABundle: ca.CABundle, AccountDir: filepath.Join(ACMEDir(h.cfg.DataDir), ca.Name), KeyType: ca.KeyType,
@@ -277,7 +289,10 @@ func (h *Hub) issuer(ctx context.Context) (*issuer.Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set up ACME account at %s: %w", ca.Directory, err)
 	}
-	h.iss = iss
+	if h.iss == nil {
+		h.iss = map[string]*issuer.Issuer{}
+	}
+	h.iss[ca.Name] = iss
 	return iss, nil
 }
 

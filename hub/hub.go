@@ -96,12 +96,12 @@ type AgentStatus struct {
 
 // RequestState tracks one certificate request from acceptance to result.
 type RequestState struct {
-	AgentID   string    `json:"agent_id"`
-	RequestID string    `json:"request_id"`
-	CertName  string    `json:"cert_name"`
-	Names     []string  `json:"names"`
-	State     string    `json:"state"` // queued, ordering, issued, failed
-	Attempts  int       `json:"attempts"`
+	AgentID   string   `json:"agent_id"`
+	RequestID string   `json:"request_id"`
+	CertName  string   `json:"cert_name"`
+	Names     []string `json:"names"`
+	State     string   `json:"state"` // queued, ordering, issued, failed
+	Attempts  int      `json:"attempts"`
 	// CA is the [[ca]] the request is (or was last) ordered from, and
 	// CAAttempts the attempts made there; after repeated failures the hub
 	// falls back to the next configured CA.

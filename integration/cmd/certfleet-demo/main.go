@@ -216,6 +216,11 @@ func run(ctx context.Context, bin, dir string, verbose bool) error {
 		fmt.Printf("  %-4s %s/{cert,chain,fullchain,key}.pem   config %s\n", a.Name, a.CertDir("tls"), a.Config)
 	}
 	fmt.Printf("  hub  config %s, data %s, log %s\n", env.HubConfig, env.HubDataDir, env.HubProc().LogPath())
+	fmt.Printf("\nMemory (RSS): hub %s", rss(env.HubProc().Pid()))
+	for _, a := range agents {
+		fmt.Printf(", agent %s %s", a.Name, rss(a.Proc().Pid()))
+	}
+	fmt.Println()
 
 	for _, a := range agents {
 		if err := a.Stop(); err != nil {

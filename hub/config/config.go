@@ -71,6 +71,8 @@ type NATSConfig struct {
 	Listen string `toml:"listen"`
 	// Advertise are the URLs written into enrollment bundles, e.g.
 	// "tls://hub.example.org:4222". Default with External: External.URLs.
+	// May be empty only when Listen is a loopback address (tests, demo):
+	// the hub then hands out its own address.
 	Advertise []string `toml:"advertise"`
 	// TLSCert and TLSKey are a PEM certificate and key for the client port.
 	// Unset: the hub makes its own CA and server certificate in data_dir

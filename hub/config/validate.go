@@ -123,8 +123,10 @@ func (c Config) validateNATS(v *validator) {
 		if p := listenProblem(n.Listen); p != "" {
 			v.add("nats.listen", "%s", p)
 		}
-		if len(n.Advertise) == 0 {
-			v.add("nats.advertise", "required: the URLs agents connect to, e.g. \"tls://hub.example.org:4222\"")
+		// Without advertise the hub hands out its own listen address, which
+		// is only right for agents on the same host.
+		if len(n.Advertise) == 0 && !loopbackListen(n.Listen) {
+			v.add("nats.advertise", "required unless nats.listen is a loopback address: the URLs agents connect to, e.g. \"tls://hub.example.org:4222\"")
 		}
 		if n.Replicas != 1 {
 			v.add("nats.replicas", "%d: the embedded server is a single node; want 1", n.Replicas)
@@ -316,6 +318,19 @@ func listenProblem(addr string) string {
 		return fmt.Sprintf("%q: host %q is not an IP address or host name", addr, host)
 	}
 	return ""
+}
+
+// loopbackListen reports whether addr listens only on a loopback address.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func natsURLProblem(raw string) string {

@@ -63,6 +63,9 @@ func TestValidateRejects(t *testing.T) {
 		{"dns.rate_limit negative", func(c *Config) { c.DNS.RateLimit = -1 }, "dns.rate_limit", "-1"},
 		{"nats.listen bad", func(c *Config) { c.NATS.Listen = "4222" }, "nats.listen", "host:port"},
 		{"nats.advertise missing", func(c *Config) { c.NATS.Advertise = nil }, "nats.advertise", "required"},
+		{"nats.advertise missing on a public address", func(c *Config) {
+			c.NATS.Advertise, c.NATS.Listen = nil, "198.51.100.7:4222"
+		}, "nats.advertise", "loopback"},
 		{"nats.advertise http", func(c *Config) { c.NATS.Advertise = []string{"https://hub.example.org"} }, "nats.advertise[0]", "tls://"},
 		{"nats.advertise path", func(c *Config) { c.NATS.Advertise = []string{"tls://hub.example.org:4222/x"} }, "nats.advertise[0]", "host and port only"},
 		{"nats.advertise bad port", func(c *Config) { c.NATS.Advertise = []string{"tls://hub.example.org:0"} }, "nats.advertise[0]", "port"},
@@ -138,6 +141,9 @@ func TestValidateAccepts(t *testing.T) {
 			c.NATS.TLSHosts = []string{"localhost", "hub.example.org", "198.51.100.7", "2001:db8::7"}
 		}},
 		{"listen on port 0", func(c *Config) { c.DNS.Listen, c.NATS.Listen = "127.0.0.1:0", "[::1]:0" }},
+		{"no advertise on loopback v4", func(c *Config) { c.NATS.Advertise, c.NATS.Listen = nil, "127.0.0.1:4222" }},
+		{"no advertise on loopback v6", func(c *Config) { c.NATS.Advertise, c.NATS.Listen = nil, "[::1]:0" }},
+		{"no advertise on localhost", func(c *Config) { c.NATS.Advertise, c.NATS.Listen = nil, "localhost:4222" }},
 		{"external without advertise", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.Advertise = nil; c.NATS.Replicas = 3 }},
 		{"two CAs with EAB", func(c *Config) {
 			c.CA = append(c.CA, CAConfig{Name: "zerossl", Directory: "https://acme.zerossl.com/v2/DV90", EABKID: "kid", EABHMAC: "c2VjcmV0LWtleQ", KeyType: "rsa2048", Email: "ops@example.org"})

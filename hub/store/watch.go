@@ -30,7 +30,9 @@ func (w *Watch) Stop() {
 // Done is closed when the watch has ended.
 func (w *Watch) Done() <-chan struct{} { return w.done }
 
-// Err says why the watch ended: nil when stopped or its context ended.
+// Err says why the watch ended: nil while it runs, when it was stopped
+// or when its context ended; otherwise the failure (an undecodable value,
+// the connection closed for good).
 func (w *Watch) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -115,8 +117,10 @@ initial:
 					continue
 				}
 				if err := apply(e); err != nil {
-					// One bad value must not blind the DNS server to the rest.
+					// A value this package did not write: stop rather than
+					// serve from a view known to be incomplete.
 					w.setErr(err)
+					return
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,5 +177,32 @@ func TestWatchDomains(t *testing.T) {
 	}
 	if w.Err() != nil {
 		t.Fatalf("Err = %v, want nil after cancel", w.Err())
+	}
+}
+
+func TestWatchEndsOnUndecodableValue(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := testCtx(t)
+	var rec recorder[hub.Domain]
+	w, err := s.WatchDomains(ctx, rec.fn)
+	must(t, err)
+	defer w.Stop()
+	// Someone else writes garbage into the bucket.
+	_, err = s.domains.Put(ctx, "bad.example.org", []byte("{not json"))
+	must(t, err)
+	select {
+	case <-w.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch kept running past an undecodable value")
+	}
+	if err := w.Err(); err == nil || !strings.Contains(err.Error(), "bad.example.org") {
+		t.Fatalf("Err = %v, want one naming the key", err)
+	}
+	// And a fresh watch refuses to start on it.
+	if _, err := s.WatchDomains(ctx, rec.fn); err == nil || !strings.Contains(err.Error(), "bad.example.org") {
+		t.Fatalf("WatchDomains over garbage = %v", err)
+	}
+	if _, err := s.ListDomains(ctx); err == nil || !strings.Contains(err.Error(), "bad.example.org") {
+		t.Fatalf("ListDomains over garbage = %v", err)
 	}
 }

@@ -82,7 +82,7 @@ func TestOpenIdempotentAndDurable(t *testing.T) {
 func TestOpenRejectsBadOptions(t *testing.T) {
 	ts := startServer(t)
 	_, js := ts.connect(t)
-	for _, o := range []Options{{Replicas: 6}, {Replicas: -1}, {ChallengeTTL: time.Millisecond}} {
+	for _, o := range []Options{{Replicas: 6}, {Replicas: -1}, {ChallengeTTL: time.Millisecond}, {AckWait: time.Millisecond}} {
 		if _, err := Open(testCtx(t), js, o); err == nil || !strings.Contains(err.Error(), "open store") {
 			t.Errorf("Open(%+v) = %v, want error", o, err)
 		}

@@ -59,7 +59,8 @@ type Options struct {
 	// Timeout bounds each JetStream call.
 	Timeout time.Duration
 	// ResultTTL is how long results and request states are kept for
-	// agents that were offline.
+	// agents that were offline, and how long a request may wait in the
+	// queue unprocessed.
 	ResultTTL time.Duration
 	// ChallengeTTL removes a challenge nobody deleted (a crashed order).
 	ChallengeTTL time.Duration
@@ -91,6 +92,9 @@ func (o *Options) setDefaults() error {
 	def(&o.AuditMaxAge, DefaultAuditMaxAge)
 	if o.AuditMaxBytes <= 0 {
 		o.AuditMaxBytes = DefaultAuditMaxBytes
+	}
+	if o.AckWait < time.Second {
+		return fmt.Errorf("ack wait %v: want at least 1s", o.AckWait)
 	}
 	if o.ChallengeTTL < time.Second {
 		return fmt.Errorf("challenge ttl %v: want at least 1s", o.ChallengeTTL)

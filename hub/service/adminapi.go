@@ -157,6 +157,17 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 	if err := h.store.DeleteAgent(ctx, req.Name); err != nil {
 		return nil, err
 	}
+	// Its fleet rows go too; the audit log keeps the history.
+	if err := h.store.DeleteStatus(ctx, req.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.log.Warn("remove agent status", "agent", req.Name, "err", err)
+	}
+	if certs, err := h.store.ListCerts(ctx, req.Name); err == nil {
+		for _, c := range certs {
+			if err := h.store.DeleteCert(ctx, c.AgentID, c.CertName); err != nil {
+				h.log.Warn("remove agent certificate record", "agent", req.Name, "cert", c.CertName, "err", err)
+			}
+		}
+	}
 	h.audit(ctx, store.AuditEvent{Kind: store.AuditRevoked, Agent: req.Name, Detail: "agent removed; credentials revoked"})
 	return admin.AgentList{Agents: []hub.Agent{a}}, nil
 }

@@ -64,17 +64,23 @@ func (h *Hub) syncDNS(ctx context.Context) error {
 			w.Stop()
 		}
 	}()
+	ended := make(chan *store.Watch, len(h.watches))
 	for _, w := range h.watches {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-w.Done():
-			if ctx.Err() != nil {
-				return nil
+		go func() {
+			select {
+			case <-w.Done():
+				ended <- w
+			case <-ctx.Done():
 			}
-			return fmt.Errorf("dns watch ended: %w", w.Err())
-		}
+		}()
 	}
-	<-ctx.Done()
-	return nil
+	select {
+	case <-ctx.Done():
+		return nil
+	case w := <-ended:
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("dns watch ended: %w", w.Err())
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/natsauth"
 	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
 )
@@ -149,8 +150,17 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 		return nil, err
 	}
 	// Revoke first: if it fails the agent stays registered and the admin retries.
+	detail := "agent removed; credentials revoked"
 	if a.NKey != "" {
-		if err := h.revoke(a.NKey); err != nil {
+		err := h.revoke(a.NKey)
+		switch {
+		case errors.Is(err, natsauth.ErrNoLiveRevocation):
+			// External NATS: the hub cannot cut the connection, but it no
+			// longer renews the JWT, so the agent is out when it expires.
+			h.log.Warn("agent removed; external NATS cannot revoke live, its credentials work until they expire",
+				"agent", req.Name, "expires", a.CredsExpire)
+			detail = "agent removed; external NATS: credentials stop working at " + a.CredsExpire.UTC().Format(time.RFC3339)
+		case err != nil:
 			return nil, fmt.Errorf("revoke %s: %w", req.Name, err)
 		}
 	}
@@ -168,7 +178,7 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 			}
 		}
 	}
-	h.audit(ctx, store.AuditEvent{Kind: store.AuditRevoked, Agent: req.Name, Detail: "agent removed; credentials revoked"})
+	h.audit(ctx, store.AuditEvent{Kind: store.AuditRevoked, Agent: req.Name, Detail: detail})
 	return admin.AgentList{Agents: []hub.Agent{a}}, nil
 }
 

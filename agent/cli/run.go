@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/kardianos/service"
+	"github.com/spf13/cobra"
+
+	"github.com/certfleet/certfleet/agent"
+)
+
+// stopTimeout bounds how long a service stop waits for the agent.
+const stopTimeout = 30 * time.Second
+
+func (c *cmdEnv) runCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run the agent in the foreground (also what the service runs)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := c.loadConfig()
+			if err != nil {
+				return err
+			}
+			a, err := agent.New(cfg, agent.Options{Logger: c.Logger})
+			if err != nil {
+				return err
+			}
+			if service.Interactive() {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return a.Run(ctx)
+			}
+			if runtime.GOOS == "windows" && c.LogOutput != nil {
+				// A Windows service has no console to log to.
+				if err := c.LogOutput.ToFile(filepath.Join(cfg.StateDir, "agent.log")); err != nil {
+					return err
+				}
+				defer c.LogOutput.Close()
+			}
+			p := &program{agent: a, env: c.Env}
+			svc, err := service.New(p, c.serviceConfig(*c.cfgPath, cfg))
+			if err != nil {
+				return fmt.Errorf("service: %w", err)
+			}
+			return svc.Run()
+		},
+	}
+}
+
+// program adapts the agent to the service manager's Start/Stop.
+type program struct {
+	agent  *agent.Agent
+	env    *Env
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (p *program) Start(service.Service) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.done = make(chan struct{})
+	go func() {
+		defer close(p.done)
+		if err := p.agent.Run(ctx); err != nil && ctx.Err() == nil {
+			// Exit non-zero so the service manager's restart policy
+			// applies; the service has no other way to report it.
+			p.env.Logger.Error("agent failed", "err", err)
+			p.env.Exit(1)
+		}
+	}()
+	return nil
+}
+
+func (p *program) Stop(service.Service) error {
+	if p.cancel == nil {
+		return nil
+	}
+	p.cancel()
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(stopTimeout):
+		return fmt.Errorf("agent did not stop within %s", stopTimeout)
+	}
+}

@@ -1,0 +1,269 @@
+// Package client is the agent's side of the certfleet protocol over NATS:
+// it connects with the agent's credentials and inbox prefix, keeps
+// reconnecting forever, publishes certificate requests into the hub's
+// JetStream stream, makes the hello, fetch and status requests, and hands
+// well-formed messages from the hub to a Handler. Malformed messages from
+// the hub are logged and dropped.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/shared"
+)
+
+// Handler receives the hub's messages, one at a time, on the NATS
+// client's callback goroutine.
+type Handler interface {
+	HandleResult(*shared.CertResult)
+	HandleRenew(*shared.RenewCommand)
+	HandleCreds(*shared.CredsUpdate)
+}
+
+// Options configure Connect.
+type Options struct {
+	AgentID string
+	URLs    []string
+	// CredsFile is the NATS credentials file; it is re-read on every
+	// reconnect, so rewriting it rotates the JWT. Empty connects without
+	// credentials (tests).
+	CredsFile string
+	// CAPEM pins the CA of the server's TLS certificate; empty uses the
+	// system roots.
+	CAPEM   []byte
+	Handler Handler
+	// OnConnect runs after every connect and reconnect.
+	OnConnect func()
+	Logger    *slog.Logger
+	// ReconnectBufSize bounds what is buffered while disconnected
+	// (default 64 KiB; the agent retries what does not fit).
+	ReconnectBufSize int
+}
+
+// Client is a connection to the hub.
+type Client struct {
+	id     string
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	sub    *nats.Subscription
+	logger *slog.Logger
+}
+
+// maxReconnectDelay caps the back-off between reconnect attempts.
+const maxReconnectDelay = time.Minute
+
+// Connect starts the connection. It returns at once even when no server
+// is reachable: the client keeps trying in the background.
+func Connect(opts Options) (*Client, error) {
+	if err := shared.ValidateAgentID(opts.AgentID); err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if len(opts.URLs) == 0 {
+		return nil, errors.New("connect: no server urls")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	bufSize := opts.ReconnectBufSize
+	if bufSize == 0 {
+		bufSize = 64 << 10
+	}
+	c := &Client{id: opts.AgentID, logger: logger}
+	nopts := []nats.Option{
+		nats.Name(opts.AgentID),
+		nats.CustomInboxPrefix(shared.InboxPrefix(opts.AgentID)),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.CustomReconnectDelay(reconnectDelay),
+		nats.ReconnectBufSize(bufSize),
+		nats.PingInterval(time.Minute),
+		nats.MaxPingsOutstanding(3),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			logger.Info("connected to hub", "server", nc.ConnectedUrlRedacted())
+			if opts.OnConnect != nil {
+				opts.OnConnect()
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			logger.Info("reconnected to hub", "server", nc.ConnectedUrlRedacted())
+			if opts.OnConnect != nil {
+				opts.OnConnect()
+			}
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("disconnected from hub", "err", err)
+			} else {
+				logger.Info("disconnected from hub")
+			}
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			logger.Warn("hub connection error", "err", err)
+		}),
+	}
+	if opts.CredsFile != "" {
+		nopts = append(nopts, nats.UserCredentials(opts.CredsFile))
+	}
+	if len(opts.CAPEM) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(opts.CAPEM) {
+			return nil, errors.New("connect: enrollment ca holds no PEM certificate")
+		}
+		tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		// Set the TLS config without forcing TLS: tls:// URLs force it,
+		// and a server that requires TLS gets it either way.
+		nopts = append(nopts, func(o *nats.Options) error { o.TLSConfig = tc; return nil })
+	}
+	nc, err := nats.Connect(strings.Join(opts.URLs, ","), nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	c.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("connect: jetstream: %w", err)
+	}
+	c.js = js
+	if opts.Handler != nil {
+		sub, err := nc.Subscribe(shared.Down(opts.AgentID, "*"), func(m *nats.Msg) {
+			c.dispatch(opts.Handler, m)
+		})
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("connect: subscribe: %w", err)
+		}
+		c.sub = sub
+	}
+	return c, nil
+}
+
+// reconnectDelay backs off exponentially from 1 s to a minute, with
+// jitter so a fleet does not reconnect in step after a hub restart.
+func reconnectDelay(attempts int) time.Duration {
+	d := time.Second
+	for i := 1; i < attempts && d < maxReconnectDelay; i++ {
+		d *= 2
+	}
+	d = min(d, maxReconnectDelay)
+	return d/2 + rand.N(d/2+1)
+}
+
+func (c *Client) dispatch(h Handler, m *nats.Msg) {
+	msg, err := decodeDown(c.id, m.Subject, m.Data)
+	if err != nil {
+		c.logger.Warn("ignoring malformed message from hub", "subject", m.Subject, "err", err)
+		return
+	}
+	switch v := msg.(type) {
+	case *shared.CertResult:
+		h.HandleResult(v)
+	case *shared.RenewCommand:
+		h.HandleRenew(v)
+	case *shared.CredsUpdate:
+		h.HandleCreds(v)
+	}
+}
+
+// Connected reports whether the connection is up now.
+func (c *Client) Connected() bool { return c.nc.IsConnected() }
+
+// Close closes the connection.
+func (c *Client) Close() {
+	if c.sub != nil {
+		_ = c.sub.Unsubscribe()
+	}
+	c.nc.Close()
+}
+
+// encode encodes and validates an outgoing message, so the agent never
+// sends what the hub would have to reject.
+func encode(m shared.Message) ([]byte, error) {
+	data, err := shared.Encode(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", m.MessageType(), err)
+	}
+	return data, nil
+}
+
+func (c *Client) request(ctx context.Context, verb string, msg, reply shared.Message) error {
+	data, err := encode(msg)
+	if err != nil {
+		return err
+	}
+	resp, err := c.nc.RequestWithContext(ctx, shared.Up(c.id, verb), data)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return fmt.Errorf("%s: hub is not answering: %w", verb, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", verb, err)
+	}
+	if err := shared.DecodeReply(resp.Data, reply); err != nil {
+		return fmt.Errorf("%s: %w", verb, err)
+	}
+	return nil
+}
+
+// Hello introduces the agent and returns the hub's answer.
+func (c *Client) Hello(ctx context.Context, h *shared.Hello) (*shared.HelloReply, error) {
+	var r shared.HelloReply
+	if err := c.request(ctx, shared.VerbHello, h, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// PublishCertRequest puts req into the hub's request stream, with the
+// request id as Nats-Msg-Id so a repeat is dropped by the stream, and
+// waits for the stream's acknowledgement.
+func (c *Client) PublishCertRequest(ctx context.Context, req *shared.CertRequest) error {
+	data, err := encode(req)
+	if err != nil {
+		return err
+	}
+	m := nats.NewMsg(shared.Up(c.id, shared.VerbCertReq))
+	m.Data = data
+	ack, err := c.js.PublishMsg(ctx, m, jetstream.WithMsgID(req.RequestID))
+	if err != nil {
+		return fmt.Errorf("publish certificate request: %w", err)
+	}
+	if ack.Duplicate {
+		c.logger.Debug("hub already had this request", "request", req.RequestID)
+	}
+	return nil
+}
+
+// Fetch asks for the result of request id. While the hub is still working
+// on it the error is a *shared.Error with CodePending; CodeNotFound when
+// the hub does not know it.
+func (c *Client) Fetch(ctx context.Context, id string) (*shared.CertResult, error) {
+	var r shared.CertResult
+	if err := c.request(ctx, shared.VerbFetch, &shared.FetchRequest{RequestID: id}, &r); err != nil {
+		return nil, err
+	}
+	if r.RequestID != id {
+		return nil, fmt.Errorf("fetch: hub answered for request %q, not %q", r.RequestID, id)
+	}
+	return &r, nil
+}
+
+// ReportStatus sends the agent's status and waits for the hub's Ack.
+func (c *Client) ReportStatus(ctx context.Context, s *shared.StatusReport) error {
+	var ack shared.Ack
+	return c.request(ctx, shared.VerbStatus, s, &ack)
+}

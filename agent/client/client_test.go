@@ -1,0 +1,278 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/shared"
+)
+
+const id = "agent1"
+
+func startServer(tb testing.TB) string {
+	tb.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("server not ready")
+	}
+	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s.ClientURL()
+}
+
+// hubConn is the test's hub side.
+func hubConn(tb testing.TB, url string) *nats.Conn {
+	tb.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+type recorder struct {
+	mu   sync.Mutex
+	msgs []shared.Message
+	ch   chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{ch: make(chan struct{}, 100)} }
+
+func (r *recorder) add(m shared.Message) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+	r.ch <- struct{}{}
+}
+func (r *recorder) HandleResult(m *shared.CertResult)  { r.add(m) }
+func (r *recorder) HandleRenew(m *shared.RenewCommand) { r.add(m) }
+func (r *recorder) HandleCreds(m *shared.CredsUpdate)  { r.add(m) }
+
+func connect(tb testing.TB, url string, h Handler) *Client {
+	tb.Helper()
+	connected := make(chan struct{}, 4)
+	c, err := Connect(Options{AgentID: id, URLs: []string{url}, Handler: h, OnConnect: func() { connected <- struct{}{} }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	select {
+	case <-connected:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("OnConnect not called")
+	}
+	return c
+}
+
+func TestRequests(t *testing.T) {
+	url := startServer(t)
+	hub := hubConn(t, url)
+	var replyPrefixOK bool
+	hub.Subscribe(shared.SubjectAllHello, func(m *nats.Msg) {
+		replyPrefixOK = strings.HasPrefix(m.Reply, shared.InboxPrefix(id)+".")
+		var h shared.Hello
+		if err := shared.Decode(m.Data, &h); err != nil {
+			m.Respond(shared.ErrorBody(err))
+			return
+		}
+		m.Respond(shared.MustEncode(&shared.HelloReply{HubVersion: "t", Protocol: 1}))
+	})
+	hub.Subscribe(shared.SubjectAllFetch, func(m *nats.Msg) {
+		var f shared.FetchRequest
+		shared.Decode(m.Data, &f)
+		switch f.RequestID {
+		case "pending000":
+			m.Respond(shared.ErrorBody(shared.Errorf(shared.CodePending, "working")))
+		case "mixedup00":
+			m.Respond(shared.MustEncode(&shared.CertResult{RequestID: "another00", Status: shared.StatusFailed, Error: &shared.Error{Code: "x"}}))
+		case "garbage00":
+			m.Respond([]byte("}{"))
+		default:
+			m.Respond(shared.MustEncode(&shared.CertResult{RequestID: f.RequestID, Status: shared.StatusFailed, Error: &shared.Error{Code: shared.CodeCAError, Message: "no"}}))
+		}
+	})
+	hub.Subscribe(shared.SubjectAllStatus, func(m *nats.Msg) { m.Respond(shared.MustEncode(&shared.Ack{})) })
+	hub.Flush()
+
+	c := connect(t, url, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := c.Hello(ctx, &shared.Hello{AgentVersion: "v", Protocol: 1})
+	if err != nil || r.HubVersion != "t" {
+		t.Fatalf("hello: %+v %v", r, err)
+	}
+	if !replyPrefixOK {
+		t.Error("request reply subject is not under the agent's inbox prefix")
+	}
+	if _, err := c.Fetch(ctx, "pending000"); shared.CodeOf(err) != shared.CodePending {
+		t.Errorf("pending fetch: %v", err)
+	}
+	if _, err := c.Fetch(ctx, "mixedup00"); err == nil || !strings.Contains(err.Error(), "another00") {
+		t.Errorf("fetch answered for another request: %v", err)
+	}
+	if _, err := c.Fetch(ctx, "garbage00"); err == nil {
+		t.Error("garbage reply accepted")
+	}
+	if res, err := c.Fetch(ctx, "done00000"); err != nil || res.Error.Code != shared.CodeCAError {
+		t.Errorf("fetch: %+v %v", res, err)
+	}
+	if err := c.ReportStatus(ctx, &shared.StatusReport{Certificates: []shared.CertStatus{}}); err != nil {
+		t.Errorf("status: %v", err)
+	}
+}
+
+func TestNoResponders(t *testing.T) {
+	c := connect(t, startServer(t), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Hello(ctx, &shared.Hello{Protocol: 1}); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("hello without hub: %v", err)
+	}
+}
+
+func TestPublishCertRequestDeduplicates(t *testing.T) {
+	url := startServer(t)
+	js, _ := jetstream.New(hubConn(t, url))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: shared.StreamRequests, Subjects: []string{shared.SubjectAllCertReq}, Duplicates: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, url, nil)
+	req := &shared.CertRequest{RequestID: shared.NewRequestID(), CertName: "web", CSR: "csr", Created: time.Now()}
+	for range 2 {
+		if err := c.PublishCertRequest(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Fatalf("%d messages in the stream, want 1", info.State.Msgs)
+	}
+	msg, err := stream.GetLastMsgForSubject(ctx, shared.Up(id, shared.VerbCertReq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Header.Get(jetstream.MsgIDHeader) != req.RequestID {
+		t.Errorf("Nats-Msg-Id %q", msg.Header.Get(jetstream.MsgIDHeader))
+	}
+	var got shared.CertRequest
+	if err := shared.Decode(msg.Data, &got); err != nil || got.RequestID != req.RequestID {
+		t.Errorf("stored request: %+v %v", got, err)
+	}
+	if err := c.PublishCertRequest(ctx, &shared.CertRequest{RequestID: "x"}); err == nil {
+		t.Error("invalid request published")
+	}
+}
+
+func TestDownMessages(t *testing.T) {
+	url := startServer(t)
+	hub := hubConn(t, url)
+	rec := newRecorder()
+	c := connect(t, url, rec)
+	// The subscription must reach the server before the hub publishes.
+	if err := c.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	result := shared.Down(id, shared.VerbResult)
+	bad := []struct {
+		subject string
+		data    string
+	}{
+		{result, "not json"},
+		{result, `{"type":"io.certfleet.v1.cert_result"}`},
+		{result, `{"type":"io.certfleet.v1.renew"}`},
+		{shared.Down(id, shared.VerbRenew), `{"type":"io.certfleet.v1.renew","cert_name":"a b"}`},
+		{shared.Down(id, shared.VerbCreds), `{"type":"io.certfleet.v1.creds"}`},
+		{shared.Down(id, "other"), `{}`},
+	}
+	for _, b := range bad {
+		hub.Publish(b.subject, []byte(b.data))
+	}
+	hub.Publish(result, shared.MustEncode(&shared.CertResult{RequestID: "request01", Status: shared.StatusFailed, Error: &shared.Error{Code: "x"}}))
+	hub.Publish(shared.Down(id, shared.VerbRenew), shared.MustEncode(&shared.RenewCommand{CertName: "web"}))
+	hub.Publish(shared.Down(id, shared.VerbCreds), shared.MustEncode(&shared.CredsUpdate{JWT: "a.b.c"}))
+	hub.Flush()
+	for range 3 {
+		select {
+		case <-rec.ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("valid messages not delivered")
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.msgs) != 3 {
+		t.Fatalf("%d messages delivered, want the 3 valid ones", len(rec.msgs))
+	}
+	if _, ok := rec.msgs[0].(*shared.CertResult); !ok {
+		t.Errorf("first delivered %T", rec.msgs[0])
+	}
+}
+
+func TestConnectOffline(t *testing.T) {
+	c, err := Connect(Options{AgentID: id, URLs: []string{"nats://127.0.0.1:1"}})
+	if err != nil {
+		t.Fatalf("connect to a dead server should keep trying, got %v", err)
+	}
+	defer c.Close()
+	if c.Connected() {
+		t.Fatal("connected to nothing")
+	}
+	for name, o := range map[string]Options{
+		"bad id":  {AgentID: "A.B", URLs: []string{"nats://127.0.0.1:1"}},
+		"no urls": {AgentID: id},
+		"bad ca":  {AgentID: id, URLs: []string{"nats://127.0.0.1:1"}, CAPEM: []byte("nope")},
+	} {
+		if c, err := Connect(o); err == nil {
+			c.Close()
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestReconnectDelay(t *testing.T) {
+	for attempts, max := range map[int]time.Duration{1: time.Second, 3: 4 * time.Second, 50: time.Minute} {
+		d := reconnectDelay(attempts)
+		if d < max/2 || d > max {
+			t.Errorf("attempt %d: %s, want in [%s, %s]", attempts, d, max/2, max)
+		}
+	}
+}
+
+// FuzzDecodeDown: nothing panics, and whatever decodes is valid.
+func FuzzDecodeDown(f *testing.F) {
+	f.Add("agent.agent1.down.result", []byte(shared.MustEncode(&shared.CertResult{RequestID: "request01", Status: shared.StatusIssued, Chain: "x"})))
+	f.Add("agent.agent1.down.renew", []byte(`{"type":"io.certfleet.v1.renew"}`))
+	f.Add("agent.agent1.down.creds", []byte(`{"type":"io.certfleet.v1.creds","jwt":"a"}`))
+	f.Add("agent.agent2.down.result", []byte(`{}`))
+	f.Add("agent.agent1.up.result", []byte(`{}`))
+	f.Fuzz(func(t *testing.T, subject string, data []byte) {
+		m, err := decodeDown(id, subject, data)
+		if err != nil {
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("decoded an invalid message: %v", err)
+		}
+		if got, _, _, _ := shared.ParseSubject(subject); got != id {
+			t.Fatalf("accepted subject %q", subject)
+		}
+	})
+}

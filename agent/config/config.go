@@ -1,0 +1,175 @@
+// Package config reads and checks the agent's TOML configuration: where
+// the agent keeps its state, how it reaches its hub, and the certificate
+// blocks it keeps issued, installed and reloaded.
+package config
+
+import (
+	"io/fs"
+	"path/filepath"
+	"time"
+)
+
+// Key types an agent can generate.
+const (
+	KeyECDSAP256 = "ecdsa-p256"
+	KeyECDSAP384 = "ecdsa-p384"
+	KeyRSA2048   = "rsa2048"
+	KeyRSA3072   = "rsa3072"
+	KeyRSA4096   = "rsa4096"
+)
+
+// KeyTypes lists the accepted key_type values, default first.
+var KeyTypes = []string{KeyECDSAP256, KeyECDSAP384, KeyRSA2048, KeyRSA3072, KeyRSA4096}
+
+// Defaults for certificate blocks.
+const (
+	DefaultKeyType       = KeyECDSAP256
+	DefaultKeyMode       = fs.FileMode(0o600)
+	DefaultCertMode      = fs.FileMode(0o644)
+	DefaultReloadTimeout = 30 * time.Second
+)
+
+// Config is the agent configuration.
+type Config struct {
+	// StateDir holds state.json, the enrollment, NATS credentials, pending
+	// keys, the lock file and the control socket.
+	StateDir string `toml:"state_dir"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel     string        `toml:"log_level"`
+	Hub          Hub           `toml:"hub"`
+	Certificates []Certificate `toml:"certificate"`
+}
+
+// Hub says how to reach the hub.
+type Hub struct {
+	// Enrollment is the enrollment bundle's path; empty means
+	// <state_dir>/enrollment.json.
+	Enrollment string `toml:"enrollment"`
+}
+
+// Certificate is one certificate block: a set of names kept issued and
+// installed at the given paths.
+type Certificate struct {
+	Name    string   `toml:"name"`
+	Names   []string `toml:"names"`
+	KeyType string   `toml:"key_type"`
+	Profile string   `toml:"profile"`
+	// Cert receives the leaf only; Chain the intermediates; Fullchain the
+	// leaf and intermediates; Key the private key. Chain and Fullchain are
+	// optional.
+	Cert      string `toml:"cert"`
+	Chain     string `toml:"chain"`
+	Fullchain string `toml:"fullchain"`
+	Key       string `toml:"key"`
+	// Owner and Group own every file of the block (unix only).
+	Owner string `toml:"owner"`
+	Group string `toml:"group"`
+	// Mode is the key file's mode; CertMode the other files' (unix only).
+	Mode     FileMode `toml:"mode"`
+	CertMode FileMode `toml:"cert_mode"`
+	// Reload is an argv run after installing (no shell); ReloadShell a
+	// command line run by the system shell. At most one is set.
+	Reload        []string `toml:"reload"`
+	ReloadShell   string   `toml:"reload_shell"`
+	ReloadTimeout Duration `toml:"reload_timeout"`
+	// RenewBefore, when set, renews this long before expiry instead of
+	// following the hub's advice (default: a third of the lifetime left).
+	RenewBefore Duration `toml:"renew_before"`
+}
+
+// DefaultConfig returns the configuration with every default filled in
+// and no certificate blocks.
+func DefaultConfig() Config {
+	return Config{
+		StateDir: DefaultStateDir(),
+		LogLevel: "info",
+	}
+}
+
+// applyDefaults fills the per-block defaults.
+func (c *Certificate) applyDefaults() {
+	if c.KeyType == "" {
+		c.KeyType = DefaultKeyType
+	}
+	if !c.Mode.Set {
+		c.Mode = FileMode{Mode: DefaultKeyMode, Set: true}
+	}
+	if !c.CertMode.Set {
+		c.CertMode = FileMode{Mode: DefaultCertMode, Set: true}
+	}
+	if c.ReloadTimeout.Duration == 0 {
+		c.ReloadTimeout.Duration = DefaultReloadTimeout
+	}
+}
+
+// Block returns the certificate block called name.
+func (c Config) Block(name string) (Certificate, bool) {
+	for _, b := range c.Certificates {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Certificate{}, false
+}
+
+// EnrollmentPath is where the enrollment bundle is read from.
+func (c Config) EnrollmentPath() string {
+	if c.Hub.Enrollment != "" {
+		return c.Hub.Enrollment
+	}
+	return filepath.Join(c.StateDir, "enrollment.json")
+}
+
+// CredsPath is the NATS credentials file (user JWT and nkey seed).
+func (c Config) CredsPath() string { return filepath.Join(c.StateDir, "agent.creds") }
+
+// StatePath is the state file.
+func (c Config) StatePath() string { return filepath.Join(c.StateDir, "state.json") }
+
+// LockPath is the lock file that keeps two agents off one state dir.
+func (c Config) LockPath() string { return filepath.Join(c.StateDir, "agent.lock") }
+
+// ControlSocket is the unix socket a running agent listens on for local
+// commands.
+func (c Config) ControlSocket() string { return filepath.Join(c.StateDir, "control.sock") }
+
+// PendingKeyPath is where the key of block's pending request is kept
+// until its certificate is installed.
+func (c Config) PendingKeyPath(block string) string {
+	return filepath.Join(c.StateDir, "pending-"+block+".key")
+}
+
+// Dirs returns the directories the agent writes to: the state dir and
+// every certificate file's directory, without duplicates, in order.
+func (c Config) Dirs() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		if p == "" {
+			return
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	add(c.StateDir)
+	for _, b := range c.Certificates {
+		for _, p := range b.Paths() {
+			add(filepath.Dir(p))
+		}
+	}
+	return out
+}
+
+// Paths returns the block's configured file paths (key, cert, chain,
+// fullchain), skipping unset ones.
+func (c Certificate) Paths() []string {
+	var out []string
+	for _, p := range []string{c.Key, c.Cert, c.Chain, c.Fullchain} {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

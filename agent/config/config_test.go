@@ -1,0 +1,178 @@
+package config
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+)
+
+const goodTOML = `
+state_dir = "/var/lib/certfleet-agent"
+log_level = "debug"
+
+[hub]
+enrollment = "/etc/certfleet-agent/enrollment.json"
+
+[[certificate]]
+name = "web"
+names = ["WWW.Example.org.", "example.org"]
+key_type = "ecdsa-p384"
+profile = "shortlived"
+cert = "/etc/ssl/web/cert.pem"
+chain = "/etc/ssl/web/chain.pem"
+fullchain = "/etc/ssl/web/fullchain.pem"
+key = "/etc/ssl/web/key.pem"
+owner = "root"
+group = "ssl-cert"
+mode = "0640"
+cert_mode = 0o644
+reload = ["systemctl", "reload", "nginx"]
+reload_timeout = "45s"
+renew_before = "720h"
+
+[[certificate]]
+name = "mail"
+names = ["*.mail.example.org"]
+cert = "/etc/ssl/mail/cert.pem"
+key = "/etc/ssl/mail/key.pem"
+reload_shell = "postfix reload && dovecot reload"
+`
+
+func TestParseConfigGood(t *testing.T) {
+	cfg, err := ParseConfig([]byte(goodTOML))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	web := cfg.Certificates[0]
+	if got := strings.Join(web.Names, ","); got != "www.example.org,example.org" {
+		t.Errorf("names not normalized: %s", got)
+	}
+	if web.Mode.Mode != 0o640 || web.CertMode.Mode != 0o644 || web.ReloadTimeout.Duration != 45*time.Second ||
+		web.RenewBefore.Duration != 720*time.Hour || web.KeyType != KeyECDSAP384 {
+		t.Errorf("web block: %+v", web)
+	}
+	mail := cfg.Certificates[1]
+	if mail.KeyType != DefaultKeyType || mail.Mode.Mode != DefaultKeyMode || mail.CertMode.Mode != DefaultCertMode ||
+		mail.ReloadTimeout.Duration != DefaultReloadTimeout {
+		t.Errorf("mail defaults: %+v", mail)
+	}
+	if cfg.EnrollmentPath() != "/etc/certfleet-agent/enrollment.json" {
+		t.Errorf("enrollment path %s", cfg.EnrollmentPath())
+	}
+	dirs := cfg.Dirs()
+	if len(dirs) != 3 || dirs[0] != cfg.StateDir {
+		t.Errorf("dirs %v", dirs)
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg, err := ParseConfig(nil)
+	if err != nil {
+		t.Fatalf("empty config: %v", err)
+	}
+	if cfg.StateDir != DefaultStateDir() || cfg.LogLevel != "info" || len(cfg.Certificates) != 0 {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	if cfg.EnrollmentPath() == "" || cfg.ControlSocket() == "" || cfg.PendingKeyPath("web") == "" {
+		t.Error("derived paths empty")
+	}
+}
+
+// block is a minimal valid certificate block to vary.
+const block = `
+[[certificate]]
+name = "web"
+names = ["www.example.org"]
+cert = "/etc/ssl/web/cert.pem"
+key = "/etc/ssl/web/key.pem"
+`
+
+var badCases = []struct {
+	name string
+	toml string
+	want string // substring naming the field
+}{
+	{"unknown top key", `stat_dir = "/x"`, "unknown key stat_dir"},
+	{"unknown block key", block + `relaod = ["x"]`, "unknown key certificate.relaod"},
+	{"syntax", `state_dir = `, "parse config"},
+	{"relative state dir", `state_dir = "var/lib"`, "state_dir:"},
+	{"bad log level", `log_level = "loud"`, "log_level:"},
+	{"relative enrollment", "[hub]\nenrollment = \"e.json\"", "hub.enrollment:"},
+	{"no names", strings.Replace(block, `names = ["www.example.org"]`, `names = []`, 1), "certificate[0].names:"},
+	{"ip name", strings.Replace(block, `www.example.org"]`, `192.0.2.1"]`, 1), "certificate[0].names[0]:"},
+	{"bad name", strings.Replace(block, `www.example.org"]`, `www.exa_mple.org"]`, 1), "certificate[0].names[0]:"},
+	{"duplicate name", strings.Replace(block, `["www.example.org"]`, `["www.example.org", "WWW.example.org"]`, 1), "certificate[0].names[1]:"},
+	{"bad block name", strings.Replace(block, `"web"`, `"../web"`, 1), "certificate[0].name:"},
+	{"duplicate block", block + strings.ReplaceAll(block, "/web/", "/web2/"), "certificate[1].name:"},
+	{"duplicate block other case", block + strings.ReplaceAll(strings.Replace(block, `"web"`, `"WEB"`, 1), "/web/", "/web2/"), "certificate[1].name:"},
+	{"key type", block + `key_type = "dsa"`, "certificate[0].key_type:"},
+	{"profile", block + `profile = "a b"`, "certificate[0].profile:"},
+	{"missing cert", strings.Replace(block, `cert = "/etc/ssl/web/cert.pem"`, ``, 1), "certificate[0].cert: missing"},
+	{"relative key", strings.Replace(block, `"/etc/ssl/web/key.pem"`, `"key.pem"`, 1), "certificate[0].key:"},
+	{"path twice", block + `chain = "/etc/ssl/web/cert.pem"`, "certificate[0].chain:"},
+	{"path in state dir", block + `fullchain = "/var/lib/certfleet-agent/full.pem"`, "certificate[0].fullchain:"},
+	{"world readable key", block + `mode = "0644"`, "certificate[0].mode:"},
+	{"mode not octal", block + `mode = "0689"`, "mode"},
+	{"mode too big", block + `mode = "1777"`, "mode"},
+	{"both reloads", block + "reload = [\"a\"]\nreload_shell = \"b\"", "certificate[0].reload:"},
+	{"empty reload program", block + `reload = [""]`, "certificate[0].reload[0]:"},
+	{"reload timeout", block + `reload_timeout = "2h"`, "certificate[0].reload_timeout:"},
+	{"bad duration", block + `reload_timeout = "soon"`, "duration"},
+	{"negative renew", block + `renew_before = "-1h"`, "certificate[0].renew_before:"},
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range badCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tc.toml))
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tc.toml)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestFileModeString(t *testing.T) {
+	if s := (FileMode{Mode: fs.FileMode(0o640)}).String(); s != "0640" {
+		t.Errorf("got %s", s)
+	}
+}
+
+func TestLoadMissing(t *testing.T) {
+	if _, err := Load(t.TempDir() + "/nope.toml"); err == nil || !strings.Contains(err.Error(), "read config") {
+		t.Fatalf("load missing: %v", err)
+	}
+}
+
+// FuzzParseConfig: any input is parsed or rejected without panicking,
+// and whatever is accepted validates and holds only normalized names.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(goodTOML))
+	f.Add([]byte(block))
+	for _, tc := range badCases {
+		f.Add([]byte(tc.toml))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("accepted config does not validate: %v", err)
+		}
+		for _, b := range cfg.Certificates {
+			for _, n := range b.Names {
+				if n != strings.ToLower(n) || strings.HasSuffix(n, ".") {
+					t.Fatalf("name %q not normalized", n)
+				}
+			}
+			if b.Mode.Mode&0o007 != 0 {
+				t.Fatalf("world-accessible key mode %v accepted", b.Mode)
+			}
+		}
+	})
+}

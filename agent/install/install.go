@@ -1,0 +1,141 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+
+	"github.com/certfleet/certfleet/agent/config"
+	"github.com/certfleet/certfleet/agent/internal/fsutil"
+)
+
+// ErrReload marks a failed reload; the previous files were put back.
+var ErrReload = errors.New("reload failed")
+
+// Target says where a certificate block's files go and how to reload.
+type Target struct {
+	Name  string
+	Names []string
+	// Cert and Key are required; Chain and Fullchain optional.
+	Cert, Chain, Fullchain, Key string
+	Owner                       fsutil.Owner
+	KeyMode, CertMode           fs.FileMode
+	Reload                      Reload
+}
+
+// TargetFor builds the Target of a configuration block.
+func TargetFor(b config.Certificate) Target {
+	return Target{
+		Name:      b.Name,
+		Names:     b.Names,
+		Cert:      b.Cert,
+		Chain:     b.Chain,
+		Fullchain: b.Fullchain,
+		Key:       b.Key,
+		Owner:     fsutil.Owner{User: b.Owner, Group: b.Group},
+		KeyMode:   b.Mode.Mode,
+		CertMode:  b.CertMode.Mode,
+		Reload: Reload{
+			Argv:    b.Reload,
+			Shell:   b.ReloadShell,
+			Timeout: b.ReloadTimeout.Duration,
+		},
+	}
+}
+
+// env is what the reload command learns about the install.
+func (t Target) env() []string {
+	return []string{
+		"CERTFLEET_CERT_NAME=" + t.Name,
+		"CERTFLEET_NAMES=" + strings.Join(t.Names, " "),
+		"CERTFLEET_CERT=" + t.Cert,
+		"CERTFLEET_CHAIN=" + t.Chain,
+		"CERTFLEET_FULLCHAIN=" + t.Fullchain,
+		"CERTFLEET_KEY=" + t.Key,
+	}
+}
+
+type file struct {
+	path string
+	data []byte
+	mode fs.FileMode
+}
+
+// Install writes v and keyPEM to the target's files atomically, then runs
+// the reload command. If a write fails, the files already written are put
+// back as they were; if the reload fails, every file is put back and the
+// reload is run once more so the service picks the old files up again,
+// and the error wraps ErrReload. v must come from Verify; keyPEM must be
+// the key v was verified against.
+func Install(ctx context.Context, t Target, v *Verified, keyPEM []byte, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if v == nil || len(keyPEM) == 0 {
+		return errors.New("install: nothing verified to install")
+	}
+	if t.Cert == "" || t.Key == "" {
+		return errors.New("install: cert and key paths are required")
+	}
+	if !t.Owner.IsZero() && !fsutil.OwnershipSupported {
+		logger.Info("owner and group are not applied on this platform; files inherit their directory's permissions",
+			"cert", t.Name, "owner", t.Owner.User, "group", t.Owner.Group)
+	}
+	ids, err := fsutil.Resolve(t.Owner)
+	if err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	files := []file{{t.Key, keyPEM, t.KeyMode}, {t.Cert, v.CertPEM, t.CertMode}}
+	if t.Chain != "" {
+		files = append(files, file{t.Chain, v.ChainPEM, t.CertMode})
+	}
+	if t.Fullchain != "" {
+		files = append(files, file{t.Fullchain, v.FullchainPEM, t.CertMode})
+	}
+	// Read everything first: if an old file cannot be read, nothing is
+	// touched.
+	snaps := make([]fsutil.Snapshot, len(files))
+	for i, f := range files {
+		if snaps[i], err = fsutil.Take(f.path); err != nil {
+			return fmt.Errorf("install: back up: %w", err)
+		}
+	}
+	for i, f := range files {
+		if err := fsutil.WriteFile(f.path, f.data, f.mode, ids); err != nil {
+			rerr := restore(snaps[:i])
+			return errors.Join(fmt.Errorf("install: %w", err), rerr)
+		}
+	}
+	out, err := t.Reload.Run(ctx, t.env()...)
+	if err == nil {
+		if out != "" {
+			logger.Debug("reload output", "cert", t.Name, "output", out)
+		}
+		return nil
+	}
+	logger.Warn("reload failed; restoring previous files", "cert", t.Name, "err", err)
+	rerr := restore(snaps)
+	if rerr == nil {
+		if _, again := t.Reload.Run(ctx, append(t.env(), "CERTFLEET_ROLLBACK=1")...); again != nil {
+			rerr = fmt.Errorf("reload after restoring: %w", again)
+		}
+	}
+	return errors.Join(fmt.Errorf("install: %w: %w", ErrReload, err), rerr)
+}
+
+// restore puts snapshots back in reverse order and reports every failure.
+func restore(snaps []fsutil.Snapshot) error {
+	var errs []error
+	for i := len(snaps) - 1; i >= 0; i-- {
+		if err := snaps[i].Restore(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("restore previous files: %w", errors.Join(errs...))
+	}
+	return nil
+}

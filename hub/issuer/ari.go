@@ -45,10 +45,11 @@ func (i *Issuer) RenewalInfo(ctx context.Context, leaf *x509.Certificate) (*Rene
 	if leaf != nil {
 		op += " for serial " + leaf.SerialNumber.Text(16)
 	}
-	if _, err := CertID(leaf); err != nil {
+	id, err := CertID(leaf)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	info, err := i.client.Certificate.GetRenewalInfo(ctx, leaf)
+	info, err := i.core.Certificates.GetRenewalInfo(ctx, id)
 	if errors.Is(err, api.ErrNoARI) {
 		return nil, fmt.Errorf("%s: %w", op, ErrNoARI)
 	}

@@ -10,9 +10,10 @@ import (
 )
 
 // BenchmarkObtain measures one issuance (one name, and apex + wildcard)
-// against in-process Pebble, with Pebble's behaviour (no Retry-After: lego
-// polls after ~5 s) and with Retry-After: 1 on challenge responses. Run
-// with e.g. -bench Obtain -benchtime 7x; it reports the median too.
+// against in-process Pebble, with Pebble's behaviour (no Retry-After: the
+// issuer polls after 100 ms, doubling) and with Retry-After: 1 on
+// challenge responses and processing orders (waited out). Run with e.g.
+// -bench Obtain -benchtime 7x; it reports the median too.
 func BenchmarkObtain(b *testing.B) {
 	for _, ra := range []time.Duration{0, time.Second} {
 		for _, names := range [][]string{{"www"}, {"", "*"}} {

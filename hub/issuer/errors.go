@@ -30,6 +30,8 @@ var (
 	ErrCARefused = errors.New("CA refused the request")
 	// ErrNoARI: the CA offers no renewal information for the certificate.
 	ErrNoARI = errors.New("CA offers no renewal information (ARI)")
+	// ErrOrderNotFound: the CA has no such order for this account.
+	ErrOrderNotFound = errors.New("no such order at the CA")
 )
 
 // Problem is an ACME problem document from the CA.

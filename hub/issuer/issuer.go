@@ -15,18 +15,13 @@ import (
 	"time"
 
 	"github.com/go-acme/lego/v5/acme"
+	"github.com/go-acme/lego/v5/acme/api"
 	"github.com/go-acme/lego/v5/certcrypto"
-	"github.com/go-acme/lego/v5/certificate"
-	"github.com/go-acme/lego/v5/challenge/dns01"
-	"github.com/go-acme/lego/v5/lego"
 	"github.com/go-acme/lego/v5/registration"
 )
 
 const (
 	userAgent = "certfleet-hub"
-	// orderTimeout bounds the wait for a finalized order's certificate;
-	// lego polls every orderTimeout/60.
-	orderTimeout = 60 * time.Second
 	// httpTimeout bounds one HTTPS exchange with the CA.
 	httpTimeout = 2 * time.Minute
 )
@@ -42,6 +37,19 @@ type Request struct {
 	// this one replaces; "" for none. A CA that rejects it is asked again
 	// without it.
 	ReplacesCertID string
+	// OrderURL resumes this order instead of creating a new one: a valid
+	// order's certificate is downloaded, a processing one awaited, a ready
+	// one finalized and a pending one solved first. An order that is
+	// invalid, unknown to the CA (or to this account), at another CA, for
+	// other names or another profile, or whose certificate is for another
+	// key or has expired, is replaced by a new order. Errors that leave the
+	// order's state unknown (CA unreachable) are returned as they are.
+	OrderURL string
+	// OnOrder, if set, is called with the URL of each new order once it
+	// exists and before any challenge is answered, so the caller can
+	// record it for OrderURL. An error aborts Obtain; the order is left to
+	// expire at the CA.
+	OnOrder func(orderURL string) error
 }
 
 // Certificate is an issued certificate.
@@ -61,7 +69,8 @@ type Issuer struct {
 	accountDir string
 	log        *slog.Logger
 	transport  http.RoundTripper
-	client     *lego.Client
+	solver     Solver
+	core       *api.Core // lego's ACME layer: JWS, nonces, bad-nonce retries
 	accountURI string
 
 	mu  sync.Mutex
@@ -83,7 +92,6 @@ func New(ctx context.Context, cfg Config, solver Solver) (*Issuer, error) {
 	}
 	logger = logger.With("ca", cfg.Name)
 	routeLegoLogs(logger)
-	disableCNAMEFollowing()
 
 	op := fmt.Sprintf("new issuer for CA %q", cfg.Name)
 	tr, err := newTransport(cfg.CABundle)
@@ -96,6 +104,7 @@ func New(ctx context.Context, cfg Config, solver Solver) (*Issuer, error) {
 		accountDir: cfg.AccountDir,
 		log:        logger,
 		transport:  tr,
+		solver:     solver,
 	}
 	dir, err := fetchDirectory(ctx, i.httpClient(), cfg.DirectoryURL)
 	if err != nil {
@@ -116,11 +125,6 @@ func New(ctx context.Context, cfg Config, solver Solver) (*Issuer, error) {
 	if err := i.useAccount(ctx, cfg, key, reg); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	// lego's default pre-check queries resolvers and the zone's
-	// nameservers on port 53; the Solver already waited for its DNS.
-	if err := i.client.Challenge.SetDNS01Provider(provider{solver: solver}, dns01.WrapPreCheck(solverReady)); err != nil {
-		return nil, fmt.Errorf("%s: set DNS-01 provider: %w", op, err)
-	}
 	return i, nil
 }
 
@@ -130,41 +134,40 @@ func (i *Issuer) httpClient() *http.Client {
 	return &http.Client{Transport: i.transport, Timeout: httpTimeout}
 }
 
-func (i *Issuer) newLegoClient(u *user) (*lego.Client, error) {
-	c, err := lego.NewClient(&lego.Config{
-		CADirURL:   i.dirURL,
-		User:       u,
-		UserAgent:  userAgent,
-		HTTPClient: i.httpClient(),
-		Certificate: lego.CertificateConfig{
-			Timeout:             orderTimeout,
-			OverallRequestLimit: certificate.DefaultOverallRequestLimit,
-		},
-	})
-	if err != nil {
-		return nil, classify("start ACME client", err)
+// newACMEClient returns lego's ACME layer for u's key (and account URL, if
+// registered) with a registrar for the account. Its transport records
+// status and Retry-After for exchanges (see withExchange).
+func (i *Issuer) newACMEClient(u *user) (*api.Core, *registration.Registrar, error) {
+	kid := ""
+	if u.reg != nil {
+		kid = u.reg.Location
 	}
-	return c, nil
+	hc := &http.Client{Transport: observingTransport{rt: i.transport}, Timeout: httpTimeout}
+	core, err := api.New(hc, userAgent, i.dirURL, kid, u.key)
+	if err != nil {
+		return nil, nil, classify("start ACME client", err)
+	}
+	return core, registration.NewRegistrar(core, u), nil
 }
 
 // useAccount reuses the stored registration when the CA still knows it,
-// else registers the key, and sets i.client and i.accountURI.
+// else registers the key, and sets i.core and i.accountURI.
 func (i *Issuer) useAccount(ctx context.Context, cfg Config, key crypto.Signer, reg *accountRecord) error {
 	u := &user{email: cfg.Email, key: key}
 	switch {
 	case reg != nil && reg.Directory == cfg.DirectoryURL:
 		u.reg = &acme.ExtendedAccount{Location: reg.URI}
-		client, err := i.newLegoClient(u)
+		core, registrar, err := i.newACMEClient(u)
 		if err != nil {
 			return err
 		}
-		acct, err := client.Registration.QueryRegistration(ctx)
+		acct, err := registrar.QueryRegistration(ctx)
 		if err == nil {
 			if acct.Status != "" && acct.Status != acme.StatusValid {
 				return fmt.Errorf("ACME account %s is %s at the CA; move %s away to register a new account",
 					reg.URI, acct.Status, i.accountDir)
 			}
-			i.client, i.accountURI = client, reg.URI
+			i.core, i.accountURI = core, reg.URI
 			i.log.Debug("reusing ACME account", "account", reg.URI)
 			return nil
 		}
@@ -185,19 +188,19 @@ func (i *Issuer) useAccount(ctx context.Context, cfg Config, key crypto.Signer, 
 	if i.dir.Meta.ExternalAccountRequired && cfg.EABKeyID == "" {
 		return errors.New("the CA requires external account binding to register an account: set eab_kid and eab_hmac")
 	}
-	client, err := i.newLegoClient(u)
+	core, registrar, err := i.newACMEClient(u)
 	if err != nil {
 		return err
 	}
 	var acct *acme.ExtendedAccount
 	if cfg.EABKeyID != "" {
-		acct, err = client.Registration.RegisterWithExternalAccountBinding(ctx, registration.RegisterEABOptions{
+		acct, err = registrar.RegisterWithExternalAccountBinding(ctx, registration.RegisterEABOptions{
 			TermsOfServiceAgreed: true,
 			Kid:                  cfg.EABKeyID,
 			HmacEncoded:          cfg.EABHMAC,
 		})
 	} else {
-		acct, err = client.Registration.Register(ctx, registration.RegisterOptions{TermsOfServiceAgreed: true})
+		acct, err = registrar.Register(ctx, registration.RegisterOptions{TermsOfServiceAgreed: true})
 	}
 	if err != nil {
 		return classify("register ACME account", err)
@@ -213,7 +216,7 @@ func (i *Issuer) useAccount(ctx context.Context, cfg Config, key crypto.Signer, 
 	}); err != nil {
 		return err
 	}
-	i.client, i.accountURI = client, acct.Location
+	i.core, i.accountURI = core, acct.Location
 	i.log.Info("registered ACME account", "account", acct.Location, "terms_of_service", i.dir.Meta.TermsOfService)
 	return nil
 }
@@ -225,8 +228,11 @@ func (i *Issuer) Name() string { return i.name }
 func (i *Issuer) AccountURI() string { return i.accountURI }
 
 // Obtain orders a certificate for req.CSR, answers its DNS-01 challenges
-// through the Solver, and returns the issued chain. It fails with
-// ErrUnknownProfile, before any order, when the CA does not list the
+// through the Solver, and returns the issued chain. With req.OrderURL it
+// resumes that order where it stands: a caller that stores the URL OnOrder
+// hands it before passing it back after a crash or failure never has a
+// second certificate issued for one request. It fails with
+// ErrUnknownProfile, before any new order, when the CA does not list the
 // requested profile.
 func (i *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error) {
 	if req.CSR == nil {
@@ -244,43 +250,23 @@ func (i *Issuer) Obtain(ctx context.Context, req Request) (*Certificate, error) 
 	if err := req.CSR.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("%s: CSR signature: %w", op, err)
 	}
-	if req.Profile != "" {
-		if err := i.checkProfile(ctx, req.Profile); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 
 	start := time.Now()
-	lreq := certificate.ObtainForCSRRequest{
-		CSR:            req.CSR,
-		Bundle:         true,
-		Profile:        req.Profile,
-		ReplacesCertID: req.ReplacesCertID,
-	}
-	res, err := i.client.Certificate.ObtainForCSR(ctx, lreq)
-	if err != nil && req.ReplacesCertID != "" && i.replacesRejected(err) {
-		i.log.Warn("CA rejected the order's replaces field; ordering without it",
-			"names", names, "replaces", req.ReplacesCertID, "error", err)
-		lreq.ReplacesCertID = ""
-		res, err = i.client.Certificate.ObtainForCSR(ctx, lreq)
-	}
+	run := &orderRun{i: i, req: req, names: names, log: i.log.With("names", names)}
+	cert, err := run.obtain(ctx)
 	if err != nil {
+		var ue *unclassifiedError
+		if errors.As(err, &ue) {
+			return nil, fmt.Errorf("%s: %w", op, ue.err)
+		}
 		return nil, classify(op, err)
 	}
-	if res == nil {
-		return nil, fmt.Errorf("%s: the CA returned no certificate", op)
-	}
-	chainPEM, certs, err := parseChain(res.Certificate)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	leaf := certs[0]
-	if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(req.CSR.PublicKey) {
-		return nil, fmt.Errorf("%s: the issued certificate's public key is not the CSR's", op)
-	}
-	i.log.Debug("certificate issued", "names", names, "serial", leaf.SerialNumber.Text(16),
-		"not_after", leaf.NotAfter, "profile", req.Profile, "took", time.Since(start).Round(time.Millisecond))
-	return &Certificate{ChainPEM: chainPEM, Leaf: leaf, CertURL: res.CertURL}, nil
+	run.log.Debug("certificate issued", "serial", cert.Leaf.SerialNumber.Text(16), "not_after", cert.Leaf.NotAfter,
+		"profile", req.Profile, "order", run.orderURL, "took", time.Since(start).Round(time.Millisecond))
+	return cert, nil
 }
 
 // replacesRejected reports whether err is the CA refusing a newOrder

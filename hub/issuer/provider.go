@@ -5,13 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"os"
-	"sync"
-	"time"
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/shared"
-	"github.com/go-acme/lego/v5/challenge/dns01"
 )
 
 // Solver puts DNS-01 challenge records into the hub's DNS. Implementations
@@ -39,33 +35,6 @@ func challengeValue(keyAuth string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// provider is lego's DNS-01 provider; it hands records to the Solver.
-type provider struct {
-	solver Solver
-}
-
-func (p provider) Present(ctx context.Context, domain, _, keyAuth string) error {
-	fqdn := challengeFQDN(domain)
-	if err := p.solver.Present(ctx, fqdn, challengeValue(keyAuth)); err != nil {
-		return &solverError{op: "present", fqdn: fqdn, err: err}
-	}
-	return nil
-}
-
-func (p provider) CleanUp(ctx context.Context, domain, _, keyAuth string) error {
-	fqdn := challengeFQDN(domain)
-	if err := p.solver.CleanUp(ctx, fqdn, challengeValue(keyAuth)); err != nil {
-		return &solverError{op: "clean up", fqdn: fqdn, err: err}
-	}
-	return nil
-}
-
-// Timeout bounds lego's propagation wait, which our pre-check ends at
-// once; the interval is also a sleep before it, so keep it tiny.
-func (provider) Timeout() (timeout, interval time.Duration) {
-	return time.Minute, time.Millisecond
-}
-
 // solverError marks a Solver failure.
 type solverError struct {
 	op, fqdn string
@@ -77,22 +46,3 @@ func (e *solverError) Error() string {
 }
 
 func (e *solverError) Unwrap() []error { return []error{ErrSolver, e.err} }
-
-// solverReady is lego's propagation pre-check. The Solver returns only
-// once the hub's authoritative DNS serves the record, so there is nothing
-// to check, and lego's check would query the system's resolvers and the
-// zone's nameservers on port 53.
-func solverReady(ctx context.Context, _, _, _ string, _ dns01.PreCheckFunc) (bool, error) {
-	// stop=true with the error: a false stop would poll until the timeout.
-	return true, ctx.Err()
-}
-
-var cnameOnce sync.Once
-
-// disableCNAMEFollowing stops lego's dns01.GetChallengeInfo, which lego
-// calls while solving, from resolving _acme-challenge CNAMEs through the
-// system's resolvers: the hub's Solver is authoritative for the name the CA
-// queries. lego offers only this process-wide switch.
-func disableCNAMEFollowing() {
-	cnameOnce.Do(func() { _ = os.Setenv("LEGO_DISABLE_CNAME_SUPPORT", "true") })
-}

@@ -1,7 +1,9 @@
 package pebble
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,10 +44,15 @@ type middleware struct {
 	mu             sync.Mutex
 	limitLeft      int
 	limitRetryWait time.Duration
+	dropFinalize   int // finalize responses still to lose
 }
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && r.URL.Path == pathNewOrder && m.takeLimit(w) {
+		return
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, pathFinalize) && m.dropsLeft() {
+		m.finalizeMaybeLost(w, r)
 		return
 	}
 	if m.retryAfter != "" && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, pathChallenge) {
@@ -88,6 +95,44 @@ func (m *middleware) takeLimit(w http.ResponseWriter) bool {
 	return true
 }
 
+// dropsLeft reports whether finalize responses are still to be lost.
+func (m *middleware) dropsLeft() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dropFinalize > 0
+}
+
+// takeDrop uses up one lost response, if any is left.
+func (m *middleware) takeDrop() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dropFinalize <= 0 {
+		return false
+	}
+	m.dropFinalize--
+	return true
+}
+
+// finalizeMaybeLost lets Pebble handle a finalize request. If Pebble
+// finalized the order, the connection breaks instead of the answer going
+// out: the client cannot tell whether the CA acted. Refusals (a bad nonce,
+// an order not ready) go out as they are.
+func (m *middleware) finalizeMaybeLost(w http.ResponseWriter, r *http.Request) {
+	rec := &bufferWriter{header: http.Header{}}
+	m.next.ServeHTTP(rec, r)
+	if rec.status == http.StatusOK {
+		m.finalized.Add(1)
+		if m.takeDrop() {
+			// net/http aborts the response (HTTP/1 closes the
+			// connection, HTTP/2 resets the stream) and logs nothing.
+			panic(http.ErrAbortHandler)
+		}
+	}
+	maps.Copy(w.Header(), rec.header)
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(rec.body.Bytes())
+}
+
 func (m *middleware) stats() Stats {
 	return Stats{
 		AccountsCreated: m.accounts.Load(),
@@ -115,4 +160,24 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 		s.status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
+}
+
+// bufferWriter is a ResponseWriter that keeps the response.
+type bufferWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferWriter) Header() http.Header { return b.header }
+
+func (b *bufferWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+func (b *bufferWriter) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
 }

@@ -314,6 +314,17 @@ func (c *CA) RateLimitOrders(n int, wait time.Duration) {
 	c.mw.mu.Unlock()
 }
 
+// LoseFinalizeResponses makes the responses to the next n finalize
+// requests that Pebble accepts get lost: the order is finalized (and
+// counted in OrdersFinalized), but the connection breaks before the client
+// hears of it, as when the client crashes or the network fails
+// mid-request. Refused finalize requests are answered normally.
+func (c *CA) LoseFinalizeResponses(n int) {
+	c.mw.mu.Lock()
+	c.mw.dropFinalize = n
+	c.mw.mu.Unlock()
+}
+
 // Close stops the HTTPS servers, waiting up to five seconds for requests in
 // flight. It is safe to call more than once.
 func (c *CA) Close() error {

@@ -256,6 +256,34 @@ func TestChallengeRetryAfter(t *testing.T) {
 	}
 }
 
+// Lost responses of accepted finalize requests are tested with a real
+// order in hub/issuer (TestResumeAfterLostFinalizeResponse); here: a
+// refused finalize is answered and does not use the loss up.
+func TestLoseFinalizeResponsesRefused(t *testing.T) {
+	t.Parallel()
+	c := StartTB(t, Options{DNSServer: fakeDNS, Logger: quiet})
+	c.LoseFinalizeResponses(1)
+	hc := client(t, c)
+	url := strings.Replace(c.DirectoryURL(), "/dir", pathFinalize+"nosuch", 1)
+	for range 2 {
+		resp, err := hc.Post(url, "application/jose+json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatalf("refused finalize: %v; want its answer", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || !strings.Contains(string(body), "urn:ietf:params:acme:error:") {
+			t.Errorf("finalize of an unknown order: HTTP %d %s; want Pebble's problem", resp.StatusCode, body)
+		}
+	}
+	if !c.mw.dropsLeft() {
+		t.Error("refused finalize requests used up the lost response")
+	}
+	if s := c.Stats(); s.OrdersFinalized != 0 {
+		t.Errorf("stats %+v: a refused finalize was counted", s)
+	}
+}
+
 func TestEnvRestored(t *testing.T) {
 	// Not parallel: it reads the process environment Start changes.
 	if v, ok := os.LookupEnv("PEBBLE_VA_NOSLEEP"); ok {

@@ -30,11 +30,12 @@ func (g *globals) adminClient() (*admin.Client, func(), error) {
 		if creds == "" {
 			creds = filepath.Join(service.AuthDir(cfg.DataDir), "admin.creds")
 		}
-		if ca == "" && cfg.NATS.TLSCert == "" && !cfg.NATS.AllowPlaintext {
-			ca = filepath.Join(service.TLSDir(cfg.DataDir), "ca.pem")
-		}
-		if ca == "" && cfg.NATS.External != nil {
+		switch {
+		case ca != "":
+		case cfg.NATS.External != nil:
 			ca = cfg.NATS.External.CA
+		case cfg.NATS.TLSCert == "" && !cfg.NATS.AllowPlaintext:
+			ca = filepath.Join(service.TLSDir(cfg.DataDir), "ca.pem")
 		}
 	}
 	opts := []nats.Option{nats.Name("certfleet-hub-cli"), nats.UserCredentials(creds), nats.MaxReconnects(0)}

@@ -30,6 +30,9 @@ const (
 	maxConcurrency = 256
 	maxReplicas    = 5
 	minCredsTTL    = time.Minute
+	// maxCredsTTL matches natsauth.MaxAgentTTL: longer JWTs are refused
+	// when issued, so refuse them here, where the operator sees it.
+	maxCredsTTL    = 366 * 24 * time.Hour
 	minSilentAfter = time.Minute
 )
 
@@ -238,6 +241,8 @@ func (c Config) validateIssuance(v *validator) {
 func (c Config) validateAgents(v *validator) {
 	if d := c.Agents.CredsTTL.D(); d < minCredsTTL {
 		v.add("agents.creds_ttl", "%v: want at least %v", d, minCredsTTL)
+	} else if d > maxCredsTTL {
+		v.add("agents.creds_ttl", "%v: want at most %v (366 days)", d, maxCredsTTL)
 	}
 	if d := c.Agents.SilentAfter.D(); d < minSilentAfter {
 		v.add("agents.silent_after", "%v: want at least %v", d, minSilentAfter)

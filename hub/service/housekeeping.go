@@ -17,7 +17,9 @@ const housekeepingEvery = time.Minute
 // alerts on NATS, until ctx ends.
 func (h *Hub) housekeeping(ctx context.Context) error {
 	raised := map[string]bool{}
-	t := time.NewTicker(housekeepingEvery)
+	// Short credential lifetimes need a tighter loop to renew in time.
+	every := min(housekeepingEvery, h.cfg.Agents.CredsTTL.D()/6)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		h.renewCreds(ctx)

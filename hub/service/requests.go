@@ -226,7 +226,17 @@ func (h *Hub) obtain(ctx context.Context, csr *x509.CertificateRequest, req shar
 	if err != nil {
 		return nil, err
 	}
-	return iss.Obtain(ctx, issuer.Request{CSR: csr, Profile: req.Profile})
+	return iss.Obtain(ctx, issuer.Request{CSR: csr, Profile: req.Profile, OrderURL: st.OrderURL,
+		// Recorded before any challenge is answered: a hub killed from here
+		// on resumes this order after restart instead of placing another.
+		OnOrder: func(url string) error {
+			st.OrderURL = url
+			st.Updated = time.Now().UTC()
+			if err := h.store.PutRequest(ctx, *st); err != nil {
+				return fmt.Errorf("record order %s: %w", url, err)
+			}
+			return nil
+		}})
 }
 
 // perAgentSlots is how many orders one agent may have in flight.
@@ -366,6 +376,7 @@ func (h *Hub) finishIssued(ctx context.Context, log *slog.Logger, id string, req
 		}
 	}
 	st.State = stateIssued
+	st.OrderURL = ""
 	st.LastError = ""
 	st.NextTry = time.Time{}
 	st.Updated = now

@@ -24,6 +24,11 @@ import (
 	"github.com/certfleet/certfleet/hub/store"
 )
 
+// requestAckWait bounds how long a request taken by a hub that then died
+// (SIGKILL, power loss) waits before another hub, or the restarted one,
+// takes it over.
+const requestAckWait = 15 * time.Second
+
 // Layout of the data directory.
 const (
 	dirAuth      = "nats"      // operator, accounts, hub/admin/system creds
@@ -146,7 +151,10 @@ func (h *Hub) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	h.store, err = store.Open(ctx, js, store.Options{Replicas: h.cfg.NATS.Replicas, Concurrency: h.cfg.Issuance.Concurrency})
+	h.store, err = store.Open(ctx, js, store.Options{Replicas: h.cfg.NATS.Replicas, Concurrency: h.cfg.Issuance.Concurrency,
+		// A request held by a hub that died is redelivered after this; a
+		// live hub keeps its requests with HoldRequest.
+		AckWait: requestAckWait})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

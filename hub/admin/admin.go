@@ -83,6 +83,8 @@ type DomainCheckReply struct {
 // AgentList lists agents.
 type AgentList struct {
 	Agents []hub.Agent `json:"agents"`
+	// Warnings are things the admin must know about the action.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // DomainList lists domains.

@@ -100,8 +100,16 @@ func agentRemoveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			if err := c.Call(cmd.Context(), admin.VerbAgentRemove, admin.NameRequest{Name: args[0]}, nil); err != nil {
+			var rep admin.AgentList
+			if err := c.Call(cmd.Context(), admin.VerbAgentRemove, admin.NameRequest{Name: args[0]}, &rep); err != nil {
 				return err
+			}
+			if len(rep.Warnings) > 0 {
+				fmt.Fprintf(g.out, "agent %s removed\n", args[0])
+				for _, w := range rep.Warnings {
+					fmt.Fprintln(g.errOut, "warning:", w)
+				}
+				return nil
 			}
 			fmt.Fprintf(g.out, "agent %s removed; its credentials are revoked\n", args[0])
 			return nil

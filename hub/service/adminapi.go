@@ -151,6 +151,7 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 	}
 	// Revoke first: if it fails the agent stays registered and the admin retries.
 	detail := "agent removed; credentials revoked"
+	var warnings []string
 	if a.NKey != "" {
 		err := h.revoke(a.NKey)
 		switch {
@@ -160,6 +161,8 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 			h.log.Warn("agent removed; external NATS cannot revoke live, its credentials work until they expire",
 				"agent", req.Name, "expires", a.CredsExpire)
 			detail = "agent removed; external NATS: credentials stop working at " + a.CredsExpire.UTC().Format(time.RFC3339)
+			warnings = append(warnings, "this hub uses an external NATS and cannot cut the agent off live: its credentials keep connecting until "+
+				a.CredsExpire.UTC().Format(time.RFC3339)+" (the hub refuses its requests); revoke them now with `certfleet-hub nats-setup revoke` where the operator keys are")
 		case err != nil:
 			return nil, fmt.Errorf("revoke %s: %w", req.Name, err)
 		}
@@ -179,7 +182,7 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 		}
 	}
 	h.audit(ctx, store.AuditEvent{Kind: store.AuditRevoked, Agent: req.Name, Detail: detail})
-	return admin.AgentList{Agents: []hub.Agent{a}}, nil
+	return admin.AgentList{Agents: []hub.Agent{a}, Warnings: warnings}, nil
 }
 
 func (h *Hub) adminAgentList(ctx context.Context, _ []byte) (any, error) {

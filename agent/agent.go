@@ -24,7 +24,7 @@ const (
 	DefaultRequestTimeout = 15 * time.Second
 	DefaultRetryBase      = time.Minute
 	DefaultRetryMax       = time.Hour
-	DefaultLostAfter      = time.Hour
+	DefaultLostAfter      = 24 * time.Hour
 )
 
 // Options tune an Agent. Zero values take the defaults above.
@@ -45,7 +45,9 @@ type Options struct {
 	RetryBase time.Duration
 	RetryMax  time.Duration
 	// LostAfter is how long the hub may answer not_found for a request
-	// it acknowledged before the agent asks again under a new id.
+	// its stream acknowledged before the agent asks again under a new id.
+	// It is long because a request can wait in the hub's queue behind
+	// many others, and asking again would add an order.
 	LostAfter time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
@@ -108,9 +110,9 @@ func New(cfg config.Config, opts Options) (*Agent, error) {
 
 // Run runs the agent until ctx is cancelled or Close is called, and
 // returns nil then. It fails at once when the state dir is locked by
-// another agent, the agent is not enrolled, or the control socket cannot
-// be created. Being unable to reach the hub is not an error: the agent
-// keeps trying.
+// another agent or the agent is not enrolled. Being unable to reach the
+// hub, or to open the control socket, is not an error: the agent logs it
+// and keeps its certificates up anyway.
 func (a *Agent) Run(ctx context.Context) error {
 	_, err := a.run(ctx, nil)
 	return err

@@ -291,6 +291,7 @@ func TestRenewCommandFromHub(t *testing.T) {
 }
 
 func TestRenewThroughControlSocket(t *testing.T) {
+	requireUnixSockets(t)
 	w := newWorld(t)
 	startAgent(t, w.cfg)
 	first := w.waitInstalled(t, "")
@@ -332,6 +333,7 @@ func TestRenewOnceWithoutDaemon(t *testing.T) {
 }
 
 func TestReloadFailureRestoresPreviousCertificate(t *testing.T) {
+	requireUnixSockets(t)
 	w := newWorld(t)
 	stop := startAgent(t, w.cfg)
 	first := w.waitInstalled(t, "")
@@ -410,5 +412,53 @@ func TestCredentialsUpdate(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "USER NKEY SEED") {
 		t.Error("seed lost from the credentials file")
+	}
+}
+
+func TestRenewsWhenHubAdviceIsDue(t *testing.T) {
+	w := newWorld(t)
+	var renewAt time.Time
+	w.hub.SetRenewAt(func(_, _ time.Time) time.Time {
+		renewAt = time.Now().Add(time.Second)
+		w.hub.SetRenewAt(nil) // advice for the first certificate only
+		return renewAt
+	})
+	startAgent(t, w.cfg)
+	first := w.waitInstalled(t, "")
+	reqs := w.waitRequests(t, 2)
+	if r := reqs[1]; r.Req.Reason != shared.ReasonRenew || r.Req.Replaces != first || r.Received.Before(renewAt) {
+		t.Errorf("renewal: reason %q replaces %q at %s (advice %s)", r.Req.Reason, r.Req.Replaces, r.Received, renewAt)
+	}
+	w.waitInstalled(t, first)
+}
+
+func TestPastRenewalAdviceIgnored(t *testing.T) {
+	w := newWorld(t)
+	w.hub.SetRenewAt(func(nb, _ time.Time) time.Time { return nb.Add(-time.Hour) })
+	startAgent(t, w.cfg)
+	w.waitInstalled(t, "")
+	w.waitStatuses(t, 3)
+	if n := len(w.hub.Requests()); n != 1 {
+		t.Fatalf("%d requests: past advice made the agent renew at once", n)
+	}
+}
+
+func TestRenewBeforeOverridesAdvice(t *testing.T) {
+	w := newWorld(t)
+	// Certificates valid from a minute ago for 70 s, renew_before 9 s: due
+	// about a second after issuance, before what the hub advises.
+	w.hub.SetLifetime(70 * time.Second)
+	w.hub.SetRenewAt(func(_, na time.Time) time.Time { return na.Add(-time.Second) })
+	cfg := w.cfg
+	cfg.Certificates = slices.Clone(cfg.Certificates)
+	cfg.Certificates[0].RenewBefore.Duration = 9 * time.Second
+	startAgent(t, cfg)
+	first := w.waitInstalled(t, "")
+	reqs := w.waitRequests(t, 2)
+	if reqs[1].Req.Reason != shared.ReasonRenew || reqs[1].Req.Replaces != first {
+		t.Errorf("renewal: %+v", reqs[1].Req)
+	}
+	if d := reqs[1].Received.Sub(reqs[0].Received); d > 5*time.Second {
+		t.Errorf("renewed %s after issuance; renew_before should have made it ~1 s", d)
 	}
 }

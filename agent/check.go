@@ -110,14 +110,15 @@ func (a *Agent) needs(b config.Certificate, c *state.Cert) string {
 }
 
 // renewTime is when the installed certificate should be renewed: the
-// block's renew_before if set, else the hub's advice, else when a third
-// of its lifetime is left.
+// block's renew_before if set (and shorter than the lifetime, else every
+// certificate would be due at once), else the hub's advice, else when a
+// third of its lifetime is left.
 func renewTime(b config.Certificate, c *state.Cert) time.Time {
 	if c.NotAfter.IsZero() {
 		return time.Time{}
 	}
-	if b.RenewBefore.Duration > 0 {
-		return c.NotAfter.Add(-b.RenewBefore.Duration)
+	if rb := b.RenewBefore.Duration; rb > 0 && rb < c.NotAfter.Sub(c.NotBefore) {
+		return c.NotAfter.Add(-rb)
 	}
 	if !c.RenewAt.IsZero() && c.RenewAt.Before(c.NotAfter) {
 		return c.RenewAt

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +128,21 @@ func agentConfig(tb testing.TB, url string) (config.Config, string, string) {
 		tb.Fatalf("enroll: %v", err)
 	}
 	return cfg, reloadLog, pub
+}
+
+// requireUnixSockets skips tests of the control socket where the
+// platform has no AF_UNIX (wine, Windows before 1803).
+func requireUnixSockets(tb testing.TB) {
+	tb.Helper()
+	if runtime.GOOS != "windows" {
+		return
+	}
+	p := filepath.Join(shortTempDir(tb), "probe.sock")
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		tb.Skipf("unix sockets unsupported: %v", err)
+	}
+	ln.Close()
 }
 
 func reloadArgv(logFile string, exit int) []string {

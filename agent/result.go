@@ -90,7 +90,17 @@ func (a *Agent) installResult(ctx context.Context, b config.Certificate, c *stat
 	c.Spec = p.Spec
 	c.Serial, c.NotBefore, c.NotAfter = v.Serial(), leaf.NotBefore, leaf.NotAfter
 	c.RenewAt = r.RenewAt
+	if !c.RenewAt.IsZero() && !c.RenewAt.After(now) {
+		// Advice to renew a certificate the moment it is installed would
+		// loop; an urgent renewal comes as a RenewCommand instead.
+		a.logger.Warn("hub advised a renewal time already past; using the default", "cert", b.Name, "renew_at", c.RenewAt)
+		c.RenewAt = time.Time{}
+	}
 	c.Installed = now
+	if rb := b.RenewBefore.Duration; rb > 0 && rb >= leaf.NotAfter.Sub(leaf.NotBefore) {
+		a.logger.Warn("renew_before is not shorter than the certificate's lifetime; ignoring it",
+			"cert", b.Name, "renew_before", rb, "lifetime", leaf.NotAfter.Sub(leaf.NotBefore))
+	}
 	c.LastResult, c.LastError, c.LastErrorCode = state.ResultOK, "", ""
 	c.Failures, c.RetryAt, c.Blocked = 0, time.Time{}, false
 	a.dropPending(b.Name, c)

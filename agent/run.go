@@ -55,11 +55,15 @@ func (a *Agent) run(parent context.Context, once *string) ([]control.Outcome, er
 	}
 
 	if once == nil {
+		// Without the socket only local `renew` is lost; certificate
+		// upkeep matters more, so the agent runs on (older Windows
+		// releases have no unix sockets).
 		srv, err := control.Listen(a.cfg.ControlSocket(), controlHandler{a}, a.logger)
 		if err != nil {
-			return nil, err
+			a.logger.Error("control socket unavailable; `certfleet-agent renew` cannot reach this agent", "err", err)
+		} else {
+			defer srv.Close()
 		}
-		defer srv.Close()
 	}
 
 	cl, err := client.Connect(client.Options{

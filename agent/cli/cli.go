@@ -90,6 +90,7 @@ use them (rolling back if a reload fails) and renews them before they expire.`,
 		c.renewCommand(),
 		c.checkConfigCommand(),
 		c.versionCommand(),
+		c.exampleConfigCommand(),
 		c.serviceCommand(),
 	)
 	return root

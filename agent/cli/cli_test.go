@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -95,6 +96,13 @@ func TestVersion(t *testing.T) {
 	code, out, _ := run(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "certfleet-agent ") || !strings.Contains(out, "protocol 1") {
 		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+func TestExampleConfig(t *testing.T) {
+	code, out, _ := run(t, "example-config")
+	if code != 0 || !strings.Contains(out, "[[certificate]]") {
+		t.Fatalf("example-config: %d %q", code, out)
 	}
 }
 
@@ -199,6 +207,13 @@ func TestRenewWithoutDaemonThenStatus(t *testing.T) {
 }
 
 func TestRenewThroughRunningAgent(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		if ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "probe.sock")); err != nil {
+			t.Skipf("unix sockets unsupported: %v", err)
+		} else {
+			ln.Close()
+		}
+	}
 	path, cfg := setup(t, "")
 	hub := liveWorld(t, path, cfg)
 	a, err := agent.New(cfg, agent.Options{PollInterval: 200 * time.Millisecond, StatusInterval: 200 * time.Millisecond})

@@ -14,7 +14,9 @@ import (
 func TestServiceConfig(t *testing.T) {
 	c := &cmdEnv{Env: &Env{}}
 	cfg := config.DefaultConfig()
-	cfg.Certificates = []config.Certificate{{Name: "web", Cert: "/etc/ssl/web/cert.pem", Key: "/etc/ssl/private/web.key"}}
+	web := filepath.Join(cfg.StateDir, "..", "ssl", "web")
+	private := filepath.Join(cfg.StateDir, "..", "ssl", "private")
+	cfg.Certificates = []config.Certificate{{Name: "web", Cert: filepath.Join(web, "cert.pem"), Key: filepath.Join(private, "web.key")}}
 	sc := c.serviceConfig("conf/agent.toml", cfg)
 	abs, _ := filepath.Abs("conf/agent.toml")
 	if strings.Join(sc.Arguments, " ") != "run --config "+abs {
@@ -31,7 +33,7 @@ func TestServiceConfig(t *testing.T) {
 		t.Error("OnFailureResetPeriod must be an int for the service library")
 	}
 	unit, _ := sc.Option["SystemdScript"].(string)
-	if !strings.Contains(unit, `-"/etc/ssl/web"`) || !strings.Contains(unit, `-"/etc/ssl/private"`) || !strings.Contains(unit, `-"`+cfg.StateDir+`"`) {
+	if !strings.Contains(unit, systemdQuote(web)) || !strings.Contains(unit, systemdQuote(private)) || !strings.Contains(unit, systemdQuote(cfg.StateDir)) {
 		t.Errorf("unit does not open exactly the needed directories:\n%s", unit)
 	}
 }

@@ -52,7 +52,7 @@ func renewAt(b config.Certificate, c *state.Cert) time.Time {
 	switch {
 	case c.NotAfter.IsZero():
 		return time.Time{}
-	case b.RenewBefore.Duration > 0:
+	case b.RenewBefore.Duration > 0 && b.RenewBefore.Duration < c.NotAfter.Sub(c.NotBefore):
 		return c.NotAfter.Add(-b.RenewBefore.Duration)
 	case !c.RenewAt.IsZero() && c.RenewAt.Before(c.NotAfter):
 		return c.RenewAt

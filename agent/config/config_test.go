@@ -2,27 +2,28 @@ package config
 
 import (
 	"io/fs"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
 
 const goodTOML = `
-state_dir = "/var/lib/certfleet-agent"
+state_dir = "@/var/lib/certfleet-agent"
 log_level = "debug"
 
 [hub]
-enrollment = "/etc/certfleet-agent/enrollment.json"
+enrollment = "@/etc/certfleet-agent/enrollment.json"
 
 [[certificate]]
 name = "web"
 names = ["WWW.Example.org.", "example.org"]
 key_type = "ecdsa-p384"
 profile = "shortlived"
-cert = "/etc/ssl/web/cert.pem"
-chain = "/etc/ssl/web/chain.pem"
-fullchain = "/etc/ssl/web/fullchain.pem"
-key = "/etc/ssl/web/key.pem"
+cert = "@/etc/ssl/web/cert.pem"
+chain = "@/etc/ssl/web/chain.pem"
+fullchain = "@/etc/ssl/web/fullchain.pem"
+key = "@/etc/ssl/web/key.pem"
 owner = "root"
 group = "ssl-cert"
 mode = "0640"
@@ -34,13 +35,13 @@ renew_before = "720h"
 [[certificate]]
 name = "mail"
 names = ["*.mail.example.org"]
-cert = "/etc/ssl/mail/cert.pem"
-key = "/etc/ssl/mail/key.pem"
+cert = "@/etc/ssl/mail/cert.pem"
+key = "@/etc/ssl/mail/key.pem"
 reload_shell = "postfix reload && dovecot reload"
 `
 
 func TestParseConfigGood(t *testing.T) {
-	cfg, err := ParseConfig([]byte(goodTOML))
+	cfg, err := ParseConfig([]byte(osPaths(goodTOML)))
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
@@ -57,7 +58,7 @@ func TestParseConfigGood(t *testing.T) {
 		mail.ReloadTimeout.Duration != DefaultReloadTimeout {
 		t.Errorf("mail defaults: %+v", mail)
 	}
-	if cfg.EnrollmentPath() != "/etc/certfleet-agent/enrollment.json" {
+	if cfg.EnrollmentPath() != osPaths("@/etc/certfleet-agent/enrollment.json") {
 		t.Errorf("enrollment path %s", cfg.EnrollmentPath())
 	}
 	dirs := cfg.Dirs()
@@ -84,8 +85,8 @@ const block = `
 [[certificate]]
 name = "web"
 names = ["www.example.org"]
-cert = "/etc/ssl/web/cert.pem"
-key = "/etc/ssl/web/key.pem"
+cert = "@/etc/ssl/web/cert.pem"
+key = "@/etc/ssl/web/key.pem"
 `
 
 var badCases = []struct {
@@ -108,10 +109,10 @@ var badCases = []struct {
 	{"duplicate block other case", block + strings.ReplaceAll(strings.Replace(block, `"web"`, `"WEB"`, 1), "/web/", "/web2/"), "certificate[1].name:"},
 	{"key type", block + `key_type = "dsa"`, "certificate[0].key_type:"},
 	{"profile", block + `profile = "a b"`, "certificate[0].profile:"},
-	{"missing cert", strings.Replace(block, `cert = "/etc/ssl/web/cert.pem"`, ``, 1), "certificate[0].cert: missing"},
-	{"relative key", strings.Replace(block, `"/etc/ssl/web/key.pem"`, `"key.pem"`, 1), "certificate[0].key:"},
-	{"path twice", block + `chain = "/etc/ssl/web/cert.pem"`, "certificate[0].chain:"},
-	{"path in state dir", block + `fullchain = "/var/lib/certfleet-agent/full.pem"`, "certificate[0].fullchain:"},
+	{"missing cert", strings.Replace(block, `cert = "@/etc/ssl/web/cert.pem"`, ``, 1), "certificate[0].cert: missing"},
+	{"relative key", strings.Replace(block, `"@/etc/ssl/web/key.pem"`, `"key.pem"`, 1), "certificate[0].key:"},
+	{"path twice", block + `chain = "@/etc/ssl/web/cert.pem"`, "certificate[0].chain:"},
+	{"path in state dir", `state_dir = "@/var/lib/cfa"` + "\n" + block + `fullchain = "@/var/lib/cfa/full.pem"`, "certificate[0].fullchain:"},
 	{"world readable key", block + `mode = "0644"`, "certificate[0].mode:"},
 	{"mode not octal", block + `mode = "0689"`, "mode"},
 	{"mode too big", block + `mode = "1777"`, "mode"},
@@ -125,7 +126,7 @@ var badCases = []struct {
 func TestParseConfigErrors(t *testing.T) {
 	for _, tc := range badCases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tc.toml))
+			_, err := ParseConfig([]byte(osPaths(tc.toml)))
 			if err == nil {
 				t.Fatalf("accepted:\n%s", tc.toml)
 			}
@@ -151,10 +152,11 @@ func TestLoadMissing(t *testing.T) {
 // FuzzParseConfig: any input is parsed or rejected without panicking,
 // and whatever is accepted validates and holds only normalized names.
 func FuzzParseConfig(f *testing.F) {
-	f.Add([]byte(goodTOML))
-	f.Add([]byte(block))
+	f.Add([]byte(osPaths(goodTOML)))
+	f.Add([]byte(ExampleConfig()))
+	f.Add([]byte(osPaths(block)))
 	for _, tc := range badCases {
-		f.Add([]byte(tc.toml))
+		f.Add([]byte(osPaths(tc.toml)))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)
@@ -175,4 +177,22 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestExampleParses(t *testing.T) {
+	cfg, err := ParseConfig([]byte(ExampleConfig()))
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if len(cfg.Certificates) != 1 || cfg.Certificates[0].Name != "web" {
+		t.Fatalf("example: %+v", cfg.Certificates)
+	}
+}
+
+// osPaths turns "@/a/b" into an absolute path on this platform.
+func osPaths(s string) string {
+	if runtime.GOOS == "windows" {
+		return strings.ReplaceAll(s, "@/", "C:/")
+	}
+	return strings.ReplaceAll(s, "@/", "/")
 }

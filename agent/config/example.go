@@ -1,0 +1,97 @@
+package config
+
+import (
+	"runtime"
+	"strings"
+)
+
+// ExampleConfig returns a commented configuration for this platform,
+// printed by `certfleet-agent example-config`. It parses (a test keeps it
+// so).
+func ExampleConfig() string {
+	if runtime.GOOS == "windows" {
+		return windowsExample
+	}
+	return strings.Replace(unixExample, "/var/lib/certfleet-agent", DefaultStateDir(), 1)
+}
+
+const unixExample = `# certfleet-agent configuration.
+# Check it with: certfleet-agent check-config --config FILE
+
+# Keys, state.json, the enrollment and NATS credentials live here (0700).
+state_dir = "/var/lib/certfleet-agent"
+log_level = "info"          # debug, info, warn, error
+
+[hub]
+# Written by "certfleet-agent enroll"; default <state_dir>/enrollment.json.
+enrollment = ""
+
+# One [[certificate]] block per certificate to keep issued and installed.
+[[certificate]]
+name = "web"                                  # unique; used in status and renew
+names = ["www.example.org", "example.org"]    # DNS names (SANs); "*.x" for a wildcard
+key_type = "ecdsa-p256"                       # ecdsa-p384, rsa2048, rsa3072, rsa4096
+profile = ""                                  # optional ACME profile offered by the CA
+
+cert = "/etc/ssl/web/cert.pem"                # leaf only
+chain = "/etc/ssl/web/chain.pem"              # intermediates (optional)
+fullchain = "/etc/ssl/web/fullchain.pem"      # leaf + intermediates (optional)
+key = "/etc/ssl/web/key.pem"                  # the private key, made on this host
+
+# Unix only: owner and group of all the files, the key's mode and the
+# others' mode. On Windows files inherit their directory's permissions.
+owner = "root"
+group = "root"
+mode = "0640"
+cert_mode = "0644"
+
+# Run after new files are in place; if it fails, the previous files are
+# put back and it runs again. An argv (no shell) ...
+reload = ["systemctl", "reload", "nginx"]
+# ... or a shell command line (not both):
+# reload_shell = "nginx -t && systemctl reload nginx"
+reload_timeout = "30s"
+
+# Renew this long before expiry instead of following the hub's advice
+# (default: when a third of the lifetime is left).
+# renew_before = "720h"
+`
+
+const windowsExample = `# certfleet-agent configuration.
+# Check it with: certfleet-agent check-config --config FILE
+# Paths are TOML literal strings ('...'), so backslashes need no escaping.
+
+# Keys, state.json, the enrollment and NATS credentials live here; the
+# agent restricts it to SYSTEM and Administrators.
+state_dir = 'C:\ProgramData\certfleet-agent'
+log_level = "info"          # debug, info, warn, error
+
+[hub]
+# Written by "certfleet-agent enroll"; default <state_dir>\enrollment.json.
+enrollment = ""
+
+# One [[certificate]] block per certificate to keep issued and installed.
+[[certificate]]
+name = "web"                                  # unique; used in status and renew
+names = ["www.example.org", "example.org"]    # DNS names (SANs); "*.x" for a wildcard
+key_type = "ecdsa-p256"                       # ecdsa-p384, rsa2048, rsa3072, rsa4096
+profile = ""                                  # optional ACME profile offered by the CA
+
+cert = 'C:\certfleet\web\cert.pem'          # leaf only
+chain = 'C:\certfleet\web\chain.pem'        # intermediates (optional)
+fullchain = 'C:\certfleet\web\fullchain.pem'# leaf + intermediates (optional)
+key = 'C:\certfleet\web\key.pem'            # the private key, made on this host
+# owner, group, mode and cert_mode apply on unix only; here files inherit
+# the permissions of their directory, so keep that directory restricted.
+
+# Run after new files are in place; if it fails, the previous files are
+# put back and it runs again. An argv (no shell) ...
+reload = ['C:\certfleet\reload.cmd']
+# ... or a cmd.exe command line (not both):
+# reload_shell = "net stop MyService && net start MyService"
+reload_timeout = "60s"
+
+# Renew this long before expiry instead of following the hub's advice
+# (default: when a third of the lifetime is left).
+# renew_before = "720h"
+`

@@ -1,0 +1,299 @@
+package integration
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certfleet/certfleet/hub"
+	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/config"
+	"github.com/certfleet/certfleet/integration/fleet"
+	"github.com/certfleet/certfleet/integration/pebble"
+	"github.com/certfleet/certfleet/shared"
+)
+
+// faultSetup shapes a fault test's world.
+type faultSetup struct {
+	// hubConfig is extra TOML for the hub's [issuance] table.
+	hubConfig string
+	// profiles replace Pebble's default profiles.
+	profiles map[string]pebble.Profile
+	// concurrency overrides the harness's issuance.concurrency.
+	concurrency int
+	// caDown starts the hub while the CA (its proxy) refuses connections.
+	caDown bool
+}
+
+// newFaultEnv starts a world whose hub reaches Pebble through a
+// fault-injecting proxy, and starts the hub.
+func newFaultEnv(t *testing.T, s faultSetup) (*fleet.Env, *fleet.CAProxy) {
+	t.Helper()
+	dir := t.TempDir()
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	env, err := fleet.New(fleet.Options{
+		Dir: dir, BinDir: binDir, HubConfig: s.hubConfig, Logger: logger,
+		Pebble: pebble.Options{ChallengeRetryAfter: time.Second, Profiles: s.profiles},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := fleet.StartCAProxy(env.Pebble.DirectoryURL(), env.Pebble.TLSRootPEM(), logger.With("component", "ca-proxy"))
+	if err != nil {
+		env.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpLogs(t, dir)
+		}
+		env.Close()
+		proxy.Close()
+	})
+	if err := env.UseCAProxy(proxy); err != nil {
+		t.Fatal(err)
+	}
+	if s.concurrency > 0 {
+		if err := env.SetHubConfigLine("concurrency", strconv.Itoa(s.concurrency)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.caDown {
+		proxy.Down()
+	}
+	if err := env.StartHub(faultCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	return env, proxy
+}
+
+// faultCtx bounds a fault test: 3 minutes, or 20 when asked to run at the
+// hub's real back-off pace or to run blocked tests.
+func faultCtx(t *testing.T) context.Context {
+	d := 3 * time.Minute
+	if os.Getenv("CERTFLEET_SLOW_FAULTS") != "" || os.Getenv("CERTFLEET_RUN_BLOCKED") != "" {
+		d = 20 * time.Minute
+	}
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
+
+// blocked skips a test that fails because of a product gap the lead must
+// fix; CERTFLEET_RUN_BLOCKED=1 runs it anyway, to check a fix.
+func blocked(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv("CERTFLEET_RUN_BLOCKED") == "" {
+		t.Skip("blocked: " + reason)
+	}
+}
+
+// startAgent starts a and kills it when the test ends.
+func startAgent(t *testing.T, a *fleet.Agent) {
+	t.Helper()
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Kill)
+}
+
+// retryKnob is the hub setting the CA fault tests need: the base of the
+// hub's retry back-off (issuance.retry_base, default 30s). With the
+// built-in 30 s doubling, one test of a failing CA takes minutes.
+const retryKnob = "retry_base"
+
+// retryBase returns the TOML line that makes the hub retry fast and the
+// base it sets. Without the knob the test is skipped as blocked, unless
+// CERTFLEET_SLOW_FAULTS=1 asks to run it at the hub's real pace.
+func retryBase(t *testing.T) (string, time.Duration) {
+	t.Helper()
+	line := retryKnob + ` = "1s"`
+	if _, err := config.ParseConfig([]byte("[issuance]\n" + line + "\n")); err == nil {
+		return line, time.Second
+	}
+	if os.Getenv("CERTFLEET_SLOW_FAULTS") != "" {
+		return "", 30 * time.Second
+	}
+	t.Skip("blocked: hub/config has no issuance." + retryKnob + " and hub/service/requests.go backoff() starts at 30s doubling " +
+		"(first retry 48-72 s, second 96-144 s); add the duration key issuance." + retryKnob +
+		" (default 30s) used as backoff's base. CERTFLEET_SLOW_FAULTS=1 runs this test at the real pace.")
+	return "", 0
+}
+
+// tryHubStatus is the fleet view, or an error while the hub is down.
+func tryHubStatus(ctx context.Context, env *fleet.Env) (admin.StatusReply, error) {
+	var r admin.StatusReply
+	out, err := env.Hub(ctx, "status", "--json")
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return r, fmt.Errorf("status --json: %w\n%s", err, out)
+	}
+	return r, nil
+}
+
+// latestRequest is agent's most recently updated request in r.
+func latestRequest(r admin.StatusReply, agent string) (hub.RequestState, bool) {
+	var best hub.RequestState
+	found := false
+	for _, q := range r.Requests {
+		if q.AgentID == agent && (!found || q.Updated.After(best.Updated)) {
+			best, found = q, true
+		}
+	}
+	return best, found
+}
+
+// reportedCert is what agent last reported about its block cert.
+func reportedCert(r admin.StatusReply, agent, cert string) (shared.CertStatus, hub.AgentStatus, bool) {
+	for _, s := range r.Status {
+		if s.AgentID != agent {
+			continue
+		}
+		for _, c := range s.Report.Certificates {
+			if c.Name == cert {
+				return c, s, true
+			}
+		}
+	}
+	return shared.CertStatus{}, hub.AgentStatus{}, false
+}
+
+// awaitRequest waits until agent's latest request satisfies cond and
+// returns it.
+func awaitRequest(t *testing.T, env *fleet.Env, agent string, timeout time.Duration, what string, cond func(hub.RequestState) bool) hub.RequestState {
+	t.Helper()
+	c := faultCtx(t)
+	var last hub.RequestState
+	err := fleet.Await(c, timeout, func() (bool, error) {
+		r, err := tryHubStatus(c, env)
+		if err != nil {
+			return false, nil
+		}
+		q, ok := latestRequest(r, agent)
+		last = q
+		return ok && cond(q), nil
+	})
+	if err != nil {
+		t.Fatalf("request of %s never %s (last seen: %+v): %v", agent, what, last, err)
+	}
+	return last
+}
+
+// agentState is the part of the agent's state file the tests read.
+type agentState struct {
+	Certificates map[string]struct {
+		Serial  string `json:"serial"`
+		Pending *struct {
+			RequestID string `json:"request_id"`
+			Published bool   `json:"published"`
+		} `json:"pending"`
+	} `json:"certificates"`
+}
+
+func readAgentState(a *fleet.Agent) (agentState, error) {
+	var st agentState
+	b, err := os.ReadFile(a.StatePath())
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}
+
+// agentBlockStatus is one row of `certfleet-agent status --json`.
+type agentBlockStatus struct {
+	Name       string    `json:"name"`
+	Serial     string    `json:"serial"`
+	NotAfter   time.Time `json:"not_after"`
+	RenewAt    time.Time `json:"renew_at"`
+	LastResult string    `json:"last_result"`
+	LastError  string    `json:"last_error"`
+	Pending    string    `json:"pending_request"`
+}
+
+func agentStatus(t *testing.T, a *fleet.Agent, block string) agentBlockStatus {
+	t.Helper()
+	out, err := a.CLI(faultCtx(t), "status", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []agentBlockStatus
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("agent status --json: %v\n%s", err, out)
+	}
+	for _, r := range rows {
+		if r.Name == block {
+			return r
+		}
+	}
+	t.Fatalf("agent status has no block %q:\n%s", block, out)
+	return agentBlockStatus{}
+}
+
+func logContains(path, s string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(b), s)
+}
+
+// ariWindow is a CA's suggested renewal window.
+type ariWindow struct {
+	Start, End time.Time
+}
+
+// renewalInfo asks Pebble's ARI endpoint (RFC 9773) about leaf directly.
+func renewalInfo(t *testing.T, env *fleet.Env, leaf *x509.Certificate) ariWindow {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(env.Pebble.TLSRootPEM())
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	get := func(u string, v any) {
+		t.Helper()
+		resp, err := client.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s\n%s", u, resp.Status, b)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("GET %s: %v\n%s", u, err, b)
+		}
+	}
+	var dir struct {
+		RenewalInfo string `json:"renewalInfo"`
+	}
+	get(env.Pebble.DirectoryURL(), &dir)
+	if dir.RenewalInfo == "" {
+		t.Fatal("the CA's directory has no renewalInfo")
+	}
+	// RFC 9773 section 4.1: base64url(AKI) "." base64url(the serial's DER
+	// INTEGER contents, with a leading zero when the high bit is set).
+	serial := leaf.SerialNumber.Bytes()
+	if len(serial) > 0 && serial[0]&0x80 != 0 {
+		serial = append([]byte{0}, serial...)
+	}
+	id := base64.RawURLEncoding.EncodeToString(leaf.AuthorityKeyId) + "." +
+		base64.RawURLEncoding.EncodeToString(serial)
+	var ri struct {
+		SuggestedWindow struct {
+			Start time.Time `json:"start"`
+			End   time.Time `json:"end"`
+		} `json:"suggestedWindow"`
+	}
+	get(dir.RenewalInfo+"/"+id, &ri)
+	return ariWindow{Start: ri.SuggestedWindow.Start, End: ri.SuggestedWindow.End}
+}

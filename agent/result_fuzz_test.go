@@ -41,14 +41,20 @@ func pendingAgent(tb testing.TB) (*Agent, config.Certificate) {
 		tb.Fatal(err)
 	}
 	a.loopState = newLoopState(a, "agent1", nil)
-	a.st = state.New()
 	k, _ := keys.Generate(config.DefaultKeyType)
 	kp, _ := keys.Marshal(k)
 	if err := a.writePendingKey("web", kp); err != nil {
 		tb.Fatal(err)
 	}
-	a.st.Cert("web").Pending = &state.Pending{RequestID: fuzzRequestID, Spec: specOf(b), Published: true}
+	a.resetPending(b)
 	return a, b
+}
+
+// resetPending makes fuzzRequestID the pending request again.
+func (a *Agent) resetPending(b config.Certificate) {
+	a.st = state.New()
+	a.st.Cert(b.Name).Pending = &state.Pending{RequestID: fuzzRequestID, Spec: specOf(b), Published: true}
+	a.outbox = nil
 }
 
 // FuzzHandleResult feeds arbitrary bytes through the path a result from
@@ -69,11 +75,22 @@ func FuzzHandleResult(f *testing.F) {
 		f.Add(shared.MustEncode(r))
 	}
 	f.Add([]byte(`{"type":"io.certfleet.v1.cert_result","request_id":"fuzzrequest0000000000","status":"issued","chain":"x"}`))
+	// One agent per fuzz process, reset before each input: files are
+	// slow, and every input must find the same pending request and key.
+	a, b := pendingAgent(f)
+	keyPath := a.cfg.PendingKeyPath(b.Name)
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, b := pendingAgent(t)
 		var r shared.CertResult
 		if err := shared.Decode(data, &r); err != nil {
 			return
+		}
+		a.resetPending(b)
+		if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+			t.Fatal(err)
 		}
 		a.handleResult(context.Background(), &r)
 		for _, p := range b.Paths() {

@@ -26,8 +26,10 @@ const (
 	// DefaultRenewFraction: without ARI, advise renewal when a third of the
 	// lifetime remains (what Let's Encrypt recommends).
 	DefaultRenewFraction = 1.0 / 3
-	DefaultCredsTTL      = 720 * time.Hour
-	DefaultSilentAfter   = 2 * time.Hour
+	// DefaultRetryBase is the first back-off after a failed order.
+	DefaultRetryBase   = 30 * time.Second
+	DefaultCredsTTL    = 720 * time.Hour
+	DefaultSilentAfter = 2 * time.Hour
 )
 
 // DefaultResolvers are public recursive resolvers the hub asks when it
@@ -130,6 +132,9 @@ type IssuanceConfig struct {
 	// RenewFraction: without ARI, advise renewal when this fraction of the
 	// certificate's lifetime remains.
 	RenewFraction float64 `toml:"renew_fraction"`
+	// RetryBase is the first wait after a failed order; each further
+	// failure doubles it (with jitter), up to 4h.
+	RetryBase Duration `toml:"retry_base"`
 }
 
 // AgentsConfig governs agent credentials and liveness.
@@ -168,6 +173,7 @@ func DefaultConfig() Config {
 			Resolvers:       append([]string(nil), DefaultResolvers...),
 			CheckDelegation: true,
 			RenewFraction:   DefaultRenewFraction,
+			RetryBase:       Duration(DefaultRetryBase),
 		},
 		Agents: AgentsConfig{
 			CredsTTL:    Duration(DefaultCredsTTL),

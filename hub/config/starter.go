@@ -149,6 +149,8 @@ func StarterConfig(opts StarterOptions) string {
 	w("check_delegation = %t", def.Issuance.CheckDelegation)
 	w("# Without ARI, advise renewal when this fraction of the lifetime remains.")
 	w("renew_fraction = %s", strconv.FormatFloat(def.Issuance.RenewFraction, 'g', -1, 64))
+	w("# First wait after a failed order; doubles per failure (with jitter) up to 4h.")
+	w("retry_base = %s", tomlString(durationString(def.Issuance.RetryBase)))
 	w("")
 	w("[agents]")
 	w("creds_ttl = %s      # lifetime of an agent's NATS credentials; re-issued before expiry", tomlString(durationString(def.Agents.CredsTTL)))

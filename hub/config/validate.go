@@ -233,6 +233,9 @@ func (c Config) validateIssuance(v *validator) {
 			v.add(fmt.Sprintf("issuance.resolvers[%d]", i), "%q: want ip:port, e.g. \"1.1.1.1:53\" or \"[2606:4700:4700::1111]:53\"", r)
 		}
 	}
+	if d := is.RetryBase.D(); d < time.Second || d > time.Hour {
+		v.add("issuance.retry_base", "%v: want between 1s and 1h", d)
+	}
 	if !(is.RenewFraction > 0 && is.RenewFraction < 1) {
 		v.add("issuance.renew_fraction", "%v: want a fraction between 0 and 1, e.g. 0.33", is.RenewFraction)
 	}

@@ -105,6 +105,7 @@ func TestValidateRejects(t *testing.T) {
 		{"issuance.renew_fraction zero", func(c *Config) { c.Issuance.RenewFraction = 0 }, "issuance.renew_fraction", "between 0 and 1"},
 		{"agents.creds_ttl zero", func(c *Config) { c.Agents.CredsTTL = 0 }, "agents.creds_ttl", "at least"},
 		{"agents.creds_ttl over a year", func(c *Config) { c.Agents.CredsTTL = Duration(400 * 24 * time.Hour) }, "agents.creds_ttl", "at most"},
+		{"issuance.retry_base too small", func(c *Config) { c.Issuance.RetryBase = Duration(10 * time.Millisecond) }, "issuance.retry_base", "between"},
 		{"agents.silent_after short", func(c *Config) { c.Agents.SilentAfter = Duration(time.Second) }, "agents.silent_after", "at least 1m"},
 	}
 	for _, tt := range tests {

@@ -32,10 +32,10 @@ const (
 // failed loudly (about a day with the backoff below).
 const maxAttempts = 12
 
-// backoff returns the wait before attempt n+1: exponential from 30s, capped
-// at 4h, with ±20% jitter so a fleet does not retry in step.
-func backoff(attempt int) time.Duration {
-	d := 30 * time.Second << min(attempt, 10)
+// backoff returns the wait before attempt n+1: exponential from base,
+// capped at 4h, with ±20% jitter so a fleet does not retry in step.
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base << min(max(attempt, 0), 10)
 	if d > 4*time.Hour {
 		d = 4 * time.Hour
 	}
@@ -304,13 +304,13 @@ func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Ms
 		_ = msg.Ack()
 		return
 	}
-	delay := backoff(st.Attempts)
+	delay := backoff(h.cfg.Issuance.RetryBase.D(), st.Attempts-1)
 	if t, ok := issuer.RetryAfter(err); ok && time.Until(t) > delay {
 		delay = time.Until(t)
 	}
 	if from := st.CA; h.nextCA(st) {
 		// Another CA has its own limits: try it soon.
-		delay = backoff(0)
+		delay = backoff(h.cfg.Issuance.RetryBase.D(), 0)
 		log.Warn("falling back to the next CA", "from", from, "to", st.CA)
 	}
 	st.State = stateRetrying
@@ -391,16 +391,26 @@ func (h *Hub) finishIssued(ctx context.Context, log *slog.Logger, id string, req
 // renewAt is when the agent should renew: a random point in the CA's ARI
 // window, else when RenewFraction of the lifetime remains, minus up to 2%
 // of the lifetime of jitter so certificates issued together spread out.
+// The ARI window is cut off a quarter of the lifetime before expiry: a CA
+// may offer the whole lifetime of a short-lived certificate as its window,
+// and advice for its last seconds leaves no room for a retry.
 func (h *Hub) renewAt(ctx context.Context, ca string, leaf *x509.Certificate) time.Time {
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	latest := leaf.NotAfter.Add(-life / 4)
 	if iss, err := h.issuer(ctx, ca); err == nil {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		info, err := iss.RenewalInfo(actx, leaf)
 		cancel()
 		if err == nil && info != nil && !info.WindowEnd.IsZero() {
-			return info.RenewAt(time.Now()).UTC()
+			start, end := info.WindowStart, info.WindowEnd
+			if end.After(latest) {
+				end = latest
+			}
+			if end.After(start) {
+				return start.Add(time.Duration(rand.Int64N(int64(end.Sub(start))))).UTC()
+			}
 		}
 	}
-	life := leaf.NotAfter.Sub(leaf.NotBefore)
 	at := leaf.NotAfter.Add(-time.Duration(float64(life) * h.cfg.Issuance.RenewFraction))
 	return at.Add(-time.Duration(rand.Int64N(int64(life)/50 + 1))).UTC()
 }

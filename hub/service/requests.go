@@ -33,14 +33,11 @@ const (
 const maxAttempts = 12
 
 // backoff returns the wait before attempt n+1: exponential from base,
-// capped at 4h, with ±20% jitter so a fleet does not retry in step.
+// capped at 4h, plus up to 25% jitter (never less) so a fleet does not
+// retry in step.
 func backoff(base time.Duration, attempt int) time.Duration {
-	d := base << min(max(attempt, 0), 10)
-	if d > 4*time.Hour {
-		d = 4 * time.Hour
-	}
-	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	return j
+	d := min(base<<min(max(attempt, 0), 10), 4*time.Hour)
+	return d + time.Duration(rand.Int64N(int64(d)/4+1))
 }
 
 // consume works the durable request queue with cfg.Issuance.Concurrency
@@ -305,8 +302,12 @@ func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Ms
 		return
 	}
 	delay := backoff(h.cfg.Issuance.RetryBase.D(), st.Attempts-1)
-	if t, ok := issuer.RetryAfter(err); ok && time.Until(t) > delay {
-		delay = time.Until(t)
+	if t, ok := issuer.RetryAfter(err); ok {
+		// Retry-After has one-second resolution: add a second so the next
+		// order never lands inside the CA's window.
+		if wait := time.Until(t) + time.Second; wait > delay {
+			delay = wait
+		}
 	}
 	if from := st.CA; h.nextCA(st) {
 		// Another CA has its own limits: try it soon.

@@ -24,7 +24,7 @@
 //	agent.<id>.up.status        agent   request         StatusReport    Ack | ErrorReply
 //	agent.<id>.down.result      hub     publish         CertResult      none
 //	agent.<id>.down.renew       hub     publish         RenewCommand    none
-//	agent.<id>.down.creds       hub     publish         CredsUpdate     none
+//	agent.<id>.down.creds       hub     request         CredsUpdate     Ack | ErrorReply
 //
 // Certificate requests are published into the hub's durable JetStream stream
 // (see [StreamRequests]), de-duplicated by the Nats-Msg-Id header set to the
@@ -36,6 +36,9 @@
 //
 //	ProtocolVersion 1 (certfleet 0.1): hello, cert_request, cert_result,
 //	fetch, status, renew, creds; error codes as listed in errors.go.
+//	Additive within v1: status certificates carry last_error_code,
+//	next_attempt, attempts and blocked; the agent answers creds with an
+//	Ack once the new JWT is stored.
 package shared
 
 // ProtocolVersion is the version of this protocol. Bump it when a change is

@@ -117,10 +117,19 @@ type CertStatus struct {
 	RenewAt     time.Time `json:"renew_at,omitzero"`
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	// LastResult is "ok", "failed", "pending" or "" before any attempt.
-	LastResult string    `json:"last_result,omitempty"`
-	LastError  string    `json:"last_error,omitempty"`
-	Pending    string    `json:"pending_request,omitempty"`
-	Installed  time.Time `json:"installed,omitzero"`
+	LastResult string `json:"last_result,omitempty"`
+	LastError  string `json:"last_error,omitempty"`
+	// LastErrorCode is the stable code of LastError, when the hub gave one.
+	LastErrorCode Code `json:"last_error_code,omitempty"`
+	// NextAttempt is when the agent will try again after a failure.
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// Attempts counts failed attempts since the last success.
+	Attempts int `json:"attempts,omitempty"`
+	// Blocked is set when a permanent error stops retries until the
+	// configuration changes or a renewal is forced.
+	Blocked   bool      `json:"blocked,omitempty"`
+	Pending   string    `json:"pending_request,omitempty"`
+	Installed time.Time `json:"installed,omitzero"`
 }
 
 // StatusReport is an agent's view of everything it holds.

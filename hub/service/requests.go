@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"math/rand/v2"
 	"time"
 
@@ -224,6 +226,7 @@ func (h *Hub) obtain(ctx context.Context, csr *x509.CertificateRequest, req shar
 		return nil, err
 	}
 	return iss.Obtain(ctx, issuer.Request{CSR: csr, Profile: req.Profile, OrderURL: st.OrderURL,
+		ReplacesCertID: h.replaces(ctx, st.AgentID, req, st.CA),
 		// Recorded before any challenge is answered: a hub killed from here
 		// on resumes this order after restart instead of placing another.
 		OnOrder: func(url string) error {
@@ -234,6 +237,38 @@ func (h *Hub) obtain(ctx context.Context, csr *x509.CertificateRequest, req shar
 			}
 			return nil
 		}})
+}
+
+// replaces returns the ARI id of the certificate a renewal replaces (RFC
+// 9773 "replaces"), when the hub issued it from the same CA; "" otherwise.
+func (h *Hub) replaces(ctx context.Context, agent string, req shared.CertRequest, ca string) string {
+	if req.Replaces == "" {
+		return ""
+	}
+	rec, err := h.store.GetCert(ctx, agent, req.CertName)
+	if err != nil || !sameSerial(rec.Serial, req.Replaces) || rec.CA != ca {
+		return ""
+	}
+	blk, _ := pem.Decode([]byte(rec.Chain))
+	if blk == nil {
+		return ""
+	}
+	leaf, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return ""
+	}
+	id, err := issuer.CertID(leaf)
+	if err != nil {
+		return ""
+	}
+	return id
+}
+
+// sameSerial compares hex serials numerically ("0a1f" and "a1f" match).
+func sameSerial(a, b string) bool {
+	x, ok1 := new(big.Int).SetString(a, 16)
+	y, ok2 := new(big.Int).SetString(b, 16)
+	return ok1 && ok2 && x.Cmp(y) == 0
 }
 
 // perAgentSlots is how many orders one agent may have in flight.

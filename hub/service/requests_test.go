@@ -22,3 +22,20 @@ func TestBackoff(t *testing.T) {
 		t.Fatalf("negative attempt: %v", got)
 	}
 }
+
+func TestSameSerial(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"033ed9cf222b9114", "33ed9cf222b9114", true},
+		{"0a", "A", true},
+		{"0a", "0b", false},
+		{"", "", false},
+		{"zz", "zz", false},
+	} {
+		if got := sameSerial(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameSerial(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}

@@ -55,8 +55,8 @@ func newEnv(t *testing.T, hubConfig string) *fleet.Env {
 	env, err := fleet.New(fleet.Options{
 		Dir: dir, BinDir: binDir, HubConfig: hubConfig,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		// Retry-After 1s on challenges keeps lego from its fixed 5s poll.
-		Pebble: pebble.Options{ChallengeRetryAfter: time.Second},
+		// Pebble as shipped: no Retry-After, so the issuer polls from 100 ms.
+		Pebble: pebble.Options{},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -316,14 +316,12 @@ func (h *Hub) shutdown() {
 	}
 	for _, nc := range []*nats.Conn{h.nc, h.sysnc} {
 		if nc != nil {
-			// Drain delivers what is in flight (results, acks) before closing.
-			if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-				nc.Close()
+			// Every component has stopped: flush what is in flight
+			// (results, acks), then close.
+			if err := nc.FlushTimeout(2 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+				h.log.Warn("flush nats before stopping", "err", err)
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for !nc.IsClosed() && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			nc.Close()
 		}
 	}
 	if h.ns != nil {

@@ -115,7 +115,7 @@ func run(ctx context.Context, bin, dir string, verbose bool) error {
 	}
 
 	env, err := fleet.New(fleet.Options{Dir: dir, BinDir: bin, Logger: logger,
-		Pebble: pebble.Options{ChallengeRetryAfter: time.Second}})
+		Pebble: pebble.Options{}})
 	if err != nil {
 		return err
 	}

@@ -67,8 +67,13 @@ func hubStatus(t *testing.T, env *fleet.Env) admin.StatusReply {
 func TestOneName(t *testing.T) {
 	env := newEnv(t, "")
 	c := ctx(t)
-	if _, err := env.AddDomain(c, "www.example.test"); err != nil {
+	rec, err := env.AddDomain(c, "www.example.test")
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The operator created the record: the check through the resolvers agrees.
+	if out, err := env.Hub(c, "domain", "check"); err != nil || !strings.Contains(out, "ok    www.example.test: "+rec) {
+		t.Fatalf("domain check: %v\n%s", err, out)
 	}
 	marker := filepath.Join(t.TempDir(), "reloaded")
 	a, err := env.NewAgent(c, "web1", []string{"www.example.test"},

@@ -75,6 +75,14 @@ type Certificate struct {
 	// RenewBefore, when set, renews this long before expiry instead of
 	// following the hub's advice (default: a third of the lifetime left).
 	RenewBefore Duration `toml:"renew_before"`
+	// CheckTLS, when set ("127.0.0.1:443"), is where the agent checks
+	// after install and reload that the service presents the new
+	// certificate; if it does not within CheckTimeout, the previous files
+	// are put back. CheckServerName is the name asked for (SNI); default
+	// the first name that is not a wildcard.
+	CheckTLS        string   `toml:"check_tls"`
+	CheckServerName string   `toml:"check_server_name"`
+	CheckTimeout    Duration `toml:"check_timeout"`
 }
 
 // DefaultConfig returns the configuration with every default filled in
@@ -99,6 +107,9 @@ func (c *Certificate) applyDefaults() {
 	}
 	if c.ReloadTimeout.Duration == 0 {
 		c.ReloadTimeout.Duration = DefaultReloadTimeout
+	}
+	if c.CheckTLS != "" && c.CheckTimeout.Duration == 0 {
+		c.CheckTimeout.Duration = DefaultCheckTimeout
 	}
 }
 

@@ -31,6 +31,8 @@ cert_mode = 0o644
 reload = ["systemctl", "reload", "nginx"]
 reload_timeout = "45s"
 renew_before = "720h"
+check_tls = "127.0.0.1:8443"
+check_server_name = "Example.org."
 
 [[certificate]]
 name = "mail"
@@ -38,6 +40,9 @@ names = ["*.mail.example.org"]
 cert = "@/etc/ssl/mail/cert.pem"
 key = "@/etc/ssl/mail/key.pem"
 reload_shell = "postfix reload && dovecot reload"
+check_tls = "[::1]:993"
+check_server_name = "imap.mail.example.org"
+check_timeout = "1m"
 `
 
 func TestParseConfigGood(t *testing.T) {
@@ -53,10 +58,16 @@ func TestParseConfigGood(t *testing.T) {
 		web.RenewBefore.Duration != 720*time.Hour || web.KeyType != KeyECDSAP384 {
 		t.Errorf("web block: %+v", web)
 	}
+	if web.CheckTLS != "127.0.0.1:8443" || web.CheckName() != "example.org" || web.CheckTimeoutOrDefault() != DefaultCheckTimeout {
+		t.Errorf("web check: %q %q %s", web.CheckTLS, web.CheckName(), web.CheckTimeoutOrDefault())
+	}
 	mail := cfg.Certificates[1]
 	if mail.KeyType != DefaultKeyType || mail.Mode.Mode != DefaultKeyMode || mail.CertMode.Mode != DefaultCertMode ||
 		mail.ReloadTimeout.Duration != DefaultReloadTimeout {
 		t.Errorf("mail defaults: %+v", mail)
+	}
+	if mail.CheckName() != "imap.mail.example.org" || mail.CheckTimeout.Duration != time.Minute {
+		t.Errorf("mail check: %q %s", mail.CheckName(), mail.CheckTimeout.Duration)
 	}
 	if cfg.EnrollmentPath() != osPaths("@/etc/certfleet-agent/enrollment.json") {
 		t.Errorf("enrollment path %s", cfg.EnrollmentPath())
@@ -121,6 +132,18 @@ var badCases = []struct {
 	{"reload timeout", block + `reload_timeout = "2h"`, "certificate[0].reload_timeout:"},
 	{"bad duration", block + `reload_timeout = "soon"`, "duration"},
 	{"negative renew", block + `renew_before = "-1h"`, "certificate[0].renew_before:"},
+	{"check without port", block + `check_tls = "127.0.0.1"`, "certificate[0].check_tls:"},
+	{"check port zero", block + `check_tls = "127.0.0.1:0"`, "certificate[0].check_tls:"},
+	{"check port name", block + `check_tls = "127.0.0.1:https"`, "certificate[0].check_tls:"},
+	{"check bad host", block + `check_tls = "web_server:443"`, "certificate[0].check_tls:"},
+	{"check empty host", block + `check_tls = ":443"`, "certificate[0].check_tls:"},
+	{"check server name alone", block + `check_server_name = "www.example.org"`, "certificate[0].check_server_name: set without check_tls"},
+	{"check timeout alone", block + `check_timeout = "5s"`, "certificate[0].check_timeout: set without check_tls"},
+	{"check timeout too long", block + "check_tls = \"127.0.0.1:443\"\ncheck_timeout = \"1h\"", "certificate[0].check_timeout:"},
+	{"check timeout negative", block + "check_tls = \"127.0.0.1:443\"\ncheck_timeout = \"-1s\"", "certificate[0].check_timeout:"},
+	{"check wildcard server name", block + "check_tls = \"127.0.0.1:443\"\ncheck_server_name = \"*.example.org\"", "certificate[0].check_server_name:"},
+	{"check bad server name", block + "check_tls = \"127.0.0.1:443\"\ncheck_server_name = \"exa mple.org\"", "certificate[0].check_server_name:"},
+	{"check only wildcards", strings.Replace(block, `"www.example.org"`, `"*.example.org"`, 1) + `check_tls = "127.0.0.1:443"`, "certificate[0].check_server_name: missing"},
 }
 
 func TestParseConfigErrors(t *testing.T) {
@@ -175,6 +198,9 @@ func FuzzParseConfig(f *testing.F) {
 			if b.Mode.Mode&0o007 != 0 {
 				t.Fatalf("world-accessible key mode %v accepted", b.Mode)
 			}
+			if b.CheckTLS != "" && (b.CheckName() == "" || b.CheckTimeoutOrDefault() <= 0) {
+				t.Fatalf("check_tls %q accepted without a server name or timeout", b.CheckTLS)
+			}
 		}
 	})
 }
@@ -186,6 +212,14 @@ func TestExampleParses(t *testing.T) {
 	}
 	if len(cfg.Certificates) != 1 || cfg.Certificates[0].Name != "web" {
 		t.Fatalf("example: %+v", cfg.Certificates)
+	}
+	// The commented TLS check example is valid once uncommented.
+	cfg, err = ParseConfig([]byte(strings.ReplaceAll(ExampleConfig(), "# check_", "check_")))
+	if err != nil {
+		t.Fatalf("example with the TLS check: %v", err)
+	}
+	if b := cfg.Certificates[0]; b.CheckTLS != "127.0.0.1:443" || b.CheckName() != "www.example.org" || b.CheckTimeout.Duration != DefaultCheckTimeout {
+		t.Fatalf("example check: %q %q %s", b.CheckTLS, b.CheckName(), b.CheckTimeout.Duration)
 	}
 }
 

@@ -55,6 +55,13 @@ reload_timeout = "30s"
 # Renew this long before expiry instead of following the hub's advice
 # (default: when a third of the lifetime is left).
 # renew_before = "720h"
+
+# After install and reload, check that the service presents the new
+# certificate on this address; if it does not within check_timeout, put
+# the previous files back, reload again and report the failure.
+# check_tls = "127.0.0.1:443"
+# check_server_name = "www.example.org"   # SNI; default the first non-wildcard name
+# check_timeout = "10s"
 `
 
 const windowsExample = `# certfleet-agent configuration.
@@ -94,4 +101,11 @@ reload_timeout = "60s"
 # Renew this long before expiry instead of following the hub's advice
 # (default: when a third of the lifetime is left).
 # renew_before = "720h"
+
+# After install and reload, check that the service presents the new
+# certificate on this address; if it does not within check_timeout, put
+# the previous files back, reload again and report the failure.
+# check_tls = "127.0.0.1:443"
+# check_server_name = "www.example.org"   # SNI; default the first non-wildcard name
+# check_timeout = "10s"
 `

@@ -41,6 +41,9 @@ func ParseConfig(data []byte) (Config, error) {
 		for j, n := range b.Names {
 			b.Names[j] = shared.NormalizeName(n)
 		}
+		if b.CheckServerName != "" {
+			b.CheckServerName = shared.NormalizeName(b.CheckServerName)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err

@@ -101,6 +101,7 @@ func (c Config) Validate() error {
 		if b.RenewBefore.Duration < 0 {
 			add(f+".renew_before", "%s is negative", b.RenewBefore.Duration)
 		}
+		b.validateCheck(f, add)
 	}
 	return errors.Join(errs...)
 }

@@ -24,6 +24,9 @@ type Target struct {
 	Owner                       fsutil.Owner
 	KeyMode, CertMode           fs.FileMode
 	Reload                      Reload
+	// Check, when configured, must see the new certificate served after
+	// the reload, else the install is rolled back.
+	Check TLSCheck
 }
 
 // TargetFor builds the Target of a configuration block.
@@ -42,6 +45,11 @@ func TargetFor(b config.Certificate) Target {
 			Argv:    b.Reload,
 			Shell:   b.ReloadShell,
 			Timeout: b.ReloadTimeout.Duration,
+		},
+		Check: TLSCheck{
+			Addr:       b.CheckTLS,
+			ServerName: b.CheckName(),
+			Timeout:    b.CheckTimeoutOrDefault(),
 		},
 	}
 }
@@ -65,11 +73,12 @@ type file struct {
 }
 
 // Install writes v and keyPEM to the target's files atomically, then runs
-// the reload command. If a write fails, the files already written are put
-// back as they were; if the reload fails, every file is put back and the
-// reload is run once more so the service picks the old files up again,
-// and the error wraps ErrReload. v must come from Verify; keyPEM must be
-// the key v was verified against.
+// the reload command and, if configured, checks that the service presents
+// the new certificate. If a write fails, the files already written are
+// put back as they were; if the reload or the check fails, every file is
+// put back and the reload is run once more so the service picks the old
+// files up again, and the error wraps ErrReload or ErrCheck. v must come
+// from Verify; keyPEM must be the key v was verified against.
 func Install(ctx context.Context, t Target, v *Verified, keyPEM []byte, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.Default()
@@ -110,20 +119,37 @@ func Install(ctx context.Context, t Target, v *Verified, keyPEM []byte, logger *
 		}
 	}
 	out, err := t.Reload.Run(ctx, t.env()...)
-	if err == nil {
-		if out != "" {
-			logger.Debug("reload output", "cert", t.Name, "output", out)
-		}
+	if err != nil {
+		logger.Warn("reload failed; restoring previous files", "cert", t.Name, "err", err)
+		return t.rollback(ctx, snaps, fmt.Errorf("install: %w: %w", ErrReload, err))
+	}
+	if out != "" {
+		logger.Debug("reload output", "cert", t.Name, "output", out)
+	}
+	if !t.Check.Configured() {
 		return nil
 	}
-	logger.Warn("reload failed; restoring previous files", "cert", t.Name, "err", err)
+	if err := t.Check.Wait(ctx, v.Leaf); err != nil {
+		logger.Warn("the service does not present the new certificate; restoring previous files", "cert", t.Name, "err", err)
+		return t.rollback(ctx, snaps, fmt.Errorf("install: %w: %w", ErrCheck, err))
+	}
+	logger.Debug("the service presents the new certificate", "cert", t.Name, "address", t.Check.Addr)
+	return nil
+}
+
+// rollback puts the previous files back and reloads once more, and
+// returns cause with whatever went wrong on the way. The reload runs even
+// when ctx has ended (the agent stopping mid-install): the service must
+// not be left on files that are no longer there; its own timeout bounds
+// it.
+func (t Target) rollback(ctx context.Context, snaps []fsutil.Snapshot, cause error) error {
 	rerr := restore(snaps)
 	if rerr == nil {
-		if _, again := t.Reload.Run(ctx, append(t.env(), "CERTFLEET_ROLLBACK=1")...); again != nil {
+		if _, again := t.Reload.Run(context.WithoutCancel(ctx), append(t.env(), "CERTFLEET_ROLLBACK=1")...); again != nil {
 			rerr = fmt.Errorf("reload after restoring: %w", again)
 		}
 	}
-	return errors.Join(fmt.Errorf("install: %w: %w", ErrReload, err), rerr)
+	return errors.Join(cause, rerr)
 }
 
 // restore puts snapshots back in reverse order and reports every failure.

@@ -1,9 +1,11 @@
 // Package agent is the certfleet agent: it keeps each configured
 // certificate block issued, installed and fresh. It makes the private key
 // on this host, sends a CSR to the hub over NATS, verifies and installs
-// what comes back, reloads the services using it, rolls back when a
-// reload fails, and renews before expiry, forever. One goroutine owns all
-// state, so requests, results and installs never race.
+// what comes back, reloads the services using it (optionally checking
+// over TLS that they present it), rolls back when a reload or that check
+// fails, and renews before expiry, waking when each renewal or retry is
+// due, forever. One goroutine owns all state, so requests, results and
+// installs never race.
 package agent
 
 import (
@@ -32,8 +34,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported to the hub; default is the build's version.
 	Version string
-	// PollInterval is how often blocks are checked and pending results
-	// fetched (jittered by a third either way).
+	// PollInterval is how often every block is checked whatever is
+	// scheduled (jittered by a third either way), and how long a
+	// published request waits for its pushed result before it is
+	// fetched. Renewals, retries and fetches that are due wake the agent
+	// at their time, not at the next poll.
 	PollInterval time.Duration
 	// StatusInterval is how often a status report is sent even when
 	// nothing changed.

@@ -165,6 +165,10 @@ func TestPermanentFailureWaitsForManualRenew(t *testing.T) {
 	if !c.Blocked || c.LastErrorCode != string(shared.CodeNameNotAllowed) {
 		t.Errorf("state after permanent failure: blocked %v code %q", c.Blocked, c.LastErrorCode)
 	}
+	last := w.hub.Statuses(agentID)
+	if cs := last[len(last)-1].Certificates[0]; !cs.Blocked || cs.LastErrorCode != shared.CodeNameNotAllowed || cs.Attempts != 1 || !cs.NextAttempt.IsZero() {
+		t.Errorf("reported after a permanent failure: blocked %v code %q attempts %d next %s", cs.Blocked, cs.LastErrorCode, cs.Attempts, cs.NextAttempt)
+	}
 	if _, err := os.Stat(w.cfg.Certificates[0].Cert); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("cert file exists after a failure: %v", err)
 	}
@@ -183,6 +187,18 @@ func TestTransientFailureRetriesAfterRetryAfter(t *testing.T) {
 	retryAfter := time.Now().Add(1500 * time.Millisecond).Truncate(time.Second).Add(time.Second)
 	w.hub.FailNext(fakehub.Failure{Code: shared.CodeRateLimited, Message: "slow down", RetryAfter: retryAfter})
 	startAgent(t, w.cfg)
+	w.hub.Wait(t, 10*time.Second, "the failure reported", func() bool {
+		for _, s := range w.hub.Statuses(agentID) {
+			if cs := s.Certificates[0]; cs.LastResult == state.ResultFailed {
+				if cs.LastErrorCode != shared.CodeRateLimited || cs.Attempts != 1 || !cs.NextAttempt.Equal(retryAfter) || cs.Blocked {
+					t.Errorf("reported code %q attempts %d next %s blocked %v, want rate_limited, 1, %s, false",
+						cs.LastErrorCode, cs.Attempts, cs.NextAttempt, cs.Blocked, retryAfter)
+				}
+				return true
+			}
+		}
+		return false
+	})
 	reqs := w.waitRequests(t, 2)
 	if reqs[1].Received.Before(retryAfter) {
 		t.Errorf("retried at %s, before RetryAfter %s", reqs[1].Received.Format(time.RFC3339Nano), retryAfter.Format(time.RFC3339Nano))
@@ -397,22 +413,29 @@ func TestCredentialsUpdate(t *testing.T) {
 	w := newWorld(t)
 	startAgent(t, w.cfg)
 	w.waitInstalled(t, "")
+	hellos := w.hub.Hellos(agentID)
 	otherJWT := fakeJWT("UAOTHERKEYOTHERKEYOTHERKEYOTHERKEYOTHERKEYOTHERKEYOTHERK", time.Now().Add(time.Hour))
 	goodJWT := fakeJWT(w.seedPub, time.Now().Add(48*time.Hour))
-	creds := shared.Down(agentID, shared.VerbCreds)
-	w.hub.Publish(t, creds, shared.MustEncode(&shared.CredsUpdate{JWT: otherJWT}))
-	w.hub.Publish(t, creds, shared.MustEncode(&shared.CredsUpdate{JWT: goodJWT}))
-	w.hub.Wait(t, 10*time.Second, "credentials rewritten", func() bool {
-		data, _ := os.ReadFile(w.cfg.CredsPath())
-		return strings.Contains(string(data), goodJWT)
-	})
+	if err := w.hub.SendCreds(agentID, otherJWT, time.Time{}); shared.CodeOf(err) != shared.CodeBadRequest || !strings.Contains(err.Error(), "not this agent's key") {
+		t.Fatalf("credentials for another key: answer %v, want bad_request naming the key mismatch", err)
+	}
+	if err := w.hub.SendCreds(agentID, goodJWT, time.Time{}); err != nil {
+		t.Fatalf("good credentials: answer %v, want an Ack", err)
+	}
 	data, _ := os.ReadFile(w.cfg.CredsPath())
+	if !strings.Contains(string(data), goodJWT) {
+		t.Error("credentials not rewritten before the Ack")
+	}
 	if strings.Contains(string(data), otherJWT) {
 		t.Error("credentials for another key were accepted")
 	}
 	if !strings.Contains(string(data), "USER NKEY SEED") {
 		t.Error("seed lost from the credentials file")
 	}
+	// The agent reconnected with them at once: it greets the hub again.
+	w.hub.Wait(t, 10*time.Second, "hello after reconnecting", func() bool {
+		return w.hub.Hellos(agentID) > hellos
+	})
 }
 
 func TestRenewsWhenHubAdviceIsDue(t *testing.T) {

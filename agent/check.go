@@ -16,10 +16,11 @@ import (
 
 // Local error codes recorded in state next to the hub's codes.
 const (
-	codeLocal   = "local"          // key, CSR or state could not be made or saved
-	codeVerify  = "verify_failed"  // the hub's certificate did not match the request
-	codeInstall = "install_failed" // writing the files failed; old files kept
-	codeReload  = "reload_failed"  // reload failed; old files restored
+	codeLocal   = "local"            // key, CSR or state could not be made or saved
+	codeVerify  = "verify_failed"    // the hub's certificate did not match the request
+	codeInstall = "install_failed"   // writing the files failed; old files kept
+	codeReload  = "reload_failed"    // reload failed; old files restored
+	codeCheck   = "tls_check_failed" // the service did not present the new certificate; old files restored
 )
 
 func specOf(b config.Certificate) state.Spec {
@@ -221,11 +222,14 @@ func (a *Agent) fetch(ctx context.Context, b config.Certificate, c *state.Cert) 
 	res, err := a.hub.Fetch(cctx, p.RequestID)
 	cancel()
 	now := a.opts.Now()
+	// Set before the result is applied: a result that leaves the request
+	// pending (ignored, or its install failed) must not be fetched again
+	// at once.
+	p.NextTry = now.Add(a.jitter(a.opts.PollInterval))
 	if err == nil {
 		a.handleResult(ctx, res)
 		return
 	}
-	p.NextTry = now.Add(a.jitter(a.opts.PollInterval))
 	var pe *shared.Error
 	if !errors.As(err, &pe) {
 		a.logger.Warn("fetching result failed", "cert", b.Name, "request", p.RequestID, "err", err)

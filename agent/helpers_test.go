@@ -195,7 +195,13 @@ func fastOptions() agent.Options {
 // fails the test if Run returns an error.
 func startAgent(tb testing.TB, cfg config.Config) (stop func()) {
 	tb.Helper()
-	a, err := agent.New(cfg, fastOptions())
+	return startAgentWith(tb, cfg, fastOptions())
+}
+
+// startAgentWith is startAgent with other options.
+func startAgentWith(tb testing.TB, cfg config.Config, opts agent.Options) (stop func()) {
+	tb.Helper()
+	a, err := agent.New(cfg, opts)
 	if err != nil {
 		tb.Fatalf("new agent: %v", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/certfleet/certfleet/agent/client"
 	"github.com/certfleet/certfleet/agent/control"
 	"github.com/certfleet/certfleet/agent/internal/fsutil"
 	"github.com/certfleet/certfleet/agent/state"
@@ -81,6 +80,11 @@ func (a *Agent) loop(ctx context.Context) {
 	defer poll.Stop()
 	status := time.NewTicker(a.opts.StatusInterval)
 	defer status.Stop()
+	// wake fires when the earliest renewal, retry or pending step is
+	// due; it is re-armed after every event, since any may change that.
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	a.armWake(wake)
 	for {
 		select {
 		case <-ctx.Done():
@@ -88,12 +92,17 @@ func (a *Agent) loop(ctx context.Context) {
 		case f := <-a.events:
 			f(ctx)
 		case <-poll.C:
+			// The poll is the safety net: it notices files changed on
+			// disk and what no timer was set for.
 			a.checkAll(ctx)
 			poll.Reset(a.jitter(a.opts.PollInterval))
+		case <-wake.C:
+			a.checkAll(ctx)
 		case <-status.C:
 			a.statusDirty = true
 		}
 		a.afterEvent(ctx)
+		a.armWake(wake)
 	}
 }
 
@@ -195,7 +204,7 @@ func (a *Agent) reportStatus(ctx context.Context) {
 	rep := &shared.StatusReport{
 		AgentVersion: a.opts.Version,
 		Hostname:     host,
-		Certificates: a.statuses(),
+		Certificates: CertStatuses(a.cfg, a.st, a.opts.Now()),
 		Sent:         a.opts.Now().UTC(),
 	}
 	cctx, cancel := a.callCtx(ctx)
@@ -207,30 +216,6 @@ func (a *Agent) reportStatus(ctx context.Context) {
 	a.statusDirty = false
 }
 
-// statuses describes every configured block.
-func (a *Agent) statuses() []shared.CertStatus {
-	out := make([]shared.CertStatus, 0, len(a.cfg.Certificates))
-	for _, b := range a.cfg.Certificates {
-		c := a.st.Certificates[b.Name]
-		cs := shared.CertStatus{Name: b.Name, Names: b.Names}
-		if c != nil {
-			cs.Serial = c.Serial
-			cs.NotBefore = c.NotBefore
-			cs.NotAfter = c.NotAfter
-			cs.RenewAt = renewTime(b, c)
-			cs.LastAttempt = c.LastAttempt
-			cs.LastResult = c.LastResult
-			cs.LastError = c.LastError
-			cs.Installed = c.Installed
-			if c.Pending != nil {
-				cs.Pending = c.Pending.RequestID
-			}
-		}
-		out = append(out, cs)
-	}
-	return out
-}
-
 // hubHandler turns the hub's messages into loop events.
 type hubHandler struct{ a *Agent }
 
@@ -240,10 +225,6 @@ func (h hubHandler) HandleResult(r *shared.CertResult) {
 
 func (h hubHandler) HandleRenew(r *shared.RenewCommand) {
 	h.a.postFromHub(func(ctx context.Context) { h.a.handleRenewCommand(ctx, r) })
-}
-
-func (h hubHandler) HandleCreds(u *shared.CredsUpdate) {
-	h.a.postFromHub(func(ctx context.Context) { h.a.handleCreds(u) })
 }
 
 // postFromHub posts from a NATS callback, which has no context of its own:
@@ -273,15 +254,6 @@ func (a *Agent) handleRenewCommand(ctx context.Context, r *shared.RenewCommand) 
 	if !found {
 		a.logger.Warn("hub asked to renew a certificate this agent does not have", "cert", r.CertName)
 	}
-}
-
-func (a *Agent) handleCreds(u *shared.CredsUpdate) {
-	exp, err := client.UpdateCreds(a.cfg.CredsPath(), u.JWT, a.opts.Now())
-	if err != nil {
-		a.logger.Warn("ignoring credentials update from hub", "err", err)
-		return
-	}
-	a.logger.Info("hub credentials renewed; used from the next reconnect", "expires", exp)
 }
 
 // controlHandler serves the control socket.

@@ -74,13 +74,18 @@ func (a *Agent) installResult(ctx context.Context, b config.Certificate, c *stat
 	}
 	if err := install.Install(ctx, install.TargetFor(b), v, keyPEM, a.logger); err != nil {
 		code := codeInstall
-		if errors.Is(err, install.ErrReload) {
+		switch {
+		case errors.Is(err, install.ErrReload):
 			code = codeReload
+		case errors.Is(err, install.ErrCheck):
+			code = codeCheck
 		}
 		// The pending request stays: its result can be fetched and
-		// installed again once the cause is fixed.
+		// installed again once the cause is fixed. The pause counts from
+		// now: the reload and the check may have taken a while.
 		p.Tries++
-		p.NextTry = now.Add(a.shortBackoff(p.Tries))
+		p.NextTry = a.opts.Now().Add(a.shortBackoff(p.Tries))
+		c.Failures++
 		a.logger.Error("installing certificate failed; previous files kept", "cert", b.Name, "retry_at", p.NextTry, "err", err)
 		c.LastResult, c.LastError, c.LastErrorCode = state.ResultFailed, err.Error(), code
 		a.notify(b.Name, control.Outcome{Status: shared.StatusFailed, Error: err.Error()})

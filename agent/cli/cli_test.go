@@ -22,6 +22,7 @@ import (
 	"github.com/certfleet/certfleet/agent/client"
 	"github.com/certfleet/certfleet/agent/config"
 	"github.com/certfleet/certfleet/agent/internal/fakehub"
+	"github.com/certfleet/certfleet/agent/state"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -272,5 +273,59 @@ func TestServiceHelp(t *testing.T) {
 	}
 	if code != 0 {
 		t.Fatal(code)
+	}
+}
+
+// TestStatusShowsFailures: the table and the JSON carry the error code,
+// attempts, next attempt and whether retries are blocked.
+func TestStatusShowsFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cert      state.Cert
+		wantTable []string
+	}{
+		{
+			name: "transient",
+			cert: state.Cert{LastResult: state.ResultFailed, LastError: "CA said:\nslow down", LastErrorCode: "rate_limited",
+				Failures: 3, RetryAt: time.Now().Add(time.Hour)},
+			wantTable: []string{"NEXT ATTEMPT", "failed: rate_limited: CA said: slow down [3 attempts]", time.Now().Add(time.Hour).Local().Format("2006-01-02")},
+		},
+		{
+			name:      "blocked",
+			cert:      state.Cert{LastResult: state.ResultFailed, LastError: "not allowed", LastErrorCode: "name_not_allowed", Failures: 1, Blocked: true},
+			wantTable: []string{"failed: name_not_allowed: not allowed", "not until config changes or renew"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, cfg := setup(t, "")
+			st := state.New()
+			c := tc.cert
+			st.Certificates["web"] = &c
+			if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Save(cfg.StatePath()); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errs := run(t, "status", "--config", path)
+			if code != 0 {
+				t.Fatalf("status: %d %q", code, errs)
+			}
+			for _, want := range tc.wantTable {
+				if !strings.Contains(out, want) {
+					t.Errorf("table lacks %q:\n%s", want, out)
+				}
+			}
+			code, out, _ = run(t, "status", "--json", "--config", path)
+			var rows []cli.BlockStatus
+			if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 {
+				t.Fatalf("status --json: %d %q", code, out)
+			}
+			r := rows[0]
+			if string(r.LastErrorCode) != c.LastErrorCode || r.Attempts != c.Failures || r.Blocked != c.Blocked ||
+				!r.NextAttempt.Equal(c.RetryAt) {
+				t.Errorf("json row %+v does not match state %+v", r, c)
+			}
+		})
 	}
 }

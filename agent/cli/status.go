@@ -9,55 +9,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/certfleet/certfleet/agent"
 	"github.com/certfleet/certfleet/agent/config"
 	"github.com/certfleet/certfleet/agent/state"
+	"github.com/certfleet/certfleet/shared"
 )
 
-// BlockStatus is one row of `status`.
-type BlockStatus struct {
-	Name        string    `json:"name"`
-	Names       []string  `json:"names"`
-	Serial      string    `json:"serial,omitempty"`
-	NotAfter    time.Time `json:"not_after,omitzero"`
-	RenewAt     time.Time `json:"renew_at,omitzero"`
-	LastAttempt time.Time `json:"last_attempt,omitzero"`
-	LastResult  string    `json:"last_result,omitempty"`
-	LastError   string    `json:"last_error,omitempty"`
-	Pending     string    `json:"pending_request,omitempty"`
-	RetryAt     time.Time `json:"retry_at,omitzero"`
-	Blocked     bool      `json:"blocked,omitempty"`
-}
+// BlockStatus is one row of `status`: the fields the agent reports to
+// the hub for the block.
+type BlockStatus = shared.CertStatus
 
-// Statuses joins the configured blocks with their state.
-func Statuses(cfg config.Config, st *state.State) []BlockStatus {
-	out := make([]BlockStatus, 0, len(cfg.Certificates))
-	for _, b := range cfg.Certificates {
-		bs := BlockStatus{Name: b.Name, Names: b.Names}
-		if c := st.Certificates[b.Name]; c != nil {
-			bs.Serial, bs.NotAfter = c.Serial, c.NotAfter
-			bs.RenewAt = renewAt(b, c)
-			bs.LastAttempt, bs.LastResult, bs.LastError = c.LastAttempt, c.LastResult, c.LastError
-			bs.RetryAt, bs.Blocked = c.RetryAt, c.Blocked
-			if c.Pending != nil {
-				bs.Pending = c.Pending.RequestID
-			}
-		}
-		out = append(out, bs)
-	}
-	return out
-}
-
-// renewAt mirrors the agent's rule for display.
-func renewAt(b config.Certificate, c *state.Cert) time.Time {
-	switch {
-	case c.NotAfter.IsZero():
-		return time.Time{}
-	case b.RenewBefore.Duration > 0 && b.RenewBefore.Duration < c.NotAfter.Sub(c.NotBefore):
-		return c.NotAfter.Add(-b.RenewBefore.Duration)
-	case !c.RenewAt.IsZero() && c.RenewAt.Before(c.NotAfter):
-		return c.RenewAt
-	}
-	return c.NotBefore.Add(c.NotAfter.Sub(c.NotBefore) * 2 / 3)
+// Statuses joins the configured blocks with their state at now.
+func Statuses(cfg config.Config, st *state.State, now time.Time) []BlockStatus {
+	return agent.CertStatuses(cfg, st, now)
 }
 
 func (c *cmdEnv) statusCommand() *cobra.Command {
@@ -75,7 +39,7 @@ func (c *cmdEnv) statusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rows := Statuses(cfg, st)
+			rows := Statuses(cfg, st, time.Now())
 			if asJSON {
 				enc := json.NewEncoder(c.Stdout)
 				enc.SetIndent("", "  ")
@@ -90,26 +54,47 @@ func (c *cmdEnv) statusCommand() *cobra.Command {
 
 func writeTable(c *cmdEnv, rows []BlockStatus) error {
 	tw := tabwriter.NewWriter(c.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BLOCK\tNAMES\tSERIAL\tNOT AFTER\tRENEW AT\tLAST RESULT")
+	fmt.Fprintln(tw, "BLOCK\tNAMES\tSERIAL\tNOT AFTER\tRENEW AT\tLAST RESULT\tNEXT ATTEMPT")
 	for _, r := range rows {
-		last := r.LastResult
-		switch {
-		case last == "":
-			last = "-"
-		case r.Pending != "":
-			last += " (request " + r.Pending + ")"
-		case r.LastError != "":
-			last += ": " + oneLine(r.LastError, 80)
-		}
-		if r.Blocked {
-			last += " [not retrying until config changes or renew]"
-		} else if !r.RetryAt.IsZero() && r.LastResult == state.ResultFailed {
-			last += " [retry " + stamp(r.RetryAt) + "]"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, strings.Join(r.Names, ","),
-			orDash(r.Serial), stamp(r.NotAfter), stamp(r.RenewAt), last)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, strings.Join(r.Names, ","),
+			orDash(r.Serial), stamp(r.NotAfter), stamp(r.RenewAt), lastResult(r), next(r))
 	}
 	return tw.Flush()
+}
+
+// lastResult says how the last attempt went, with its error's code and
+// message and how many attempts failed in a row.
+func lastResult(r BlockStatus) string {
+	last := r.LastResult
+	switch {
+	case last == "":
+		return "-"
+	case r.Pending != "":
+		last += " (request " + r.Pending + ")"
+	}
+	if r.LastError != "" && r.LastResult == state.ResultFailed {
+		msg := oneLine(r.LastError, 80)
+		if r.LastErrorCode != "" {
+			msg = string(r.LastErrorCode) + ": " + msg
+		}
+		last += ": " + msg
+	}
+	if r.Attempts > 1 {
+		last += fmt.Sprintf(" [%d attempts]", r.Attempts)
+	}
+	return last
+}
+
+// next says when the agent tries again after a failure, or that it will
+// not by itself.
+func next(r BlockStatus) string {
+	switch {
+	case r.Blocked:
+		return "not until config changes or renew"
+	case r.NextAttempt.IsZero():
+		return "-"
+	}
+	return stamp(r.NextAttempt)
 }
 
 func stamp(t time.Time) string {

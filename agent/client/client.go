@@ -2,8 +2,10 @@
 // it connects with the agent's credentials and inbox prefix, keeps
 // reconnecting forever, publishes certificate requests into the hub's
 // JetStream stream, makes the hello, fetch and status requests, and hands
-// well-formed messages from the hub to a Handler. Malformed messages from
-// the hub are logged and dropped.
+// well-formed messages from the hub to a Handler. It answers the hub's
+// credential renewals itself: it stores the new JWT and reconnects with
+// it. Malformed messages from the hub are logged and dropped (and
+// answered with an error when the hub asked for an answer).
 package client
 
 import (
@@ -24,11 +26,11 @@ import (
 )
 
 // Handler receives the hub's messages, one at a time, on the NATS
-// client's callback goroutine.
+// client's callback goroutine. Credential renewals are not passed on:
+// the client applies them (see Options.CredsFile).
 type Handler interface {
 	HandleResult(*shared.CertResult)
 	HandleRenew(*shared.RenewCommand)
-	HandleCreds(*shared.CredsUpdate)
 }
 
 // Options configure Connect.
@@ -36,8 +38,9 @@ type Options struct {
 	AgentID string
 	URLs    []string
 	// CredsFile is the NATS credentials file; it is re-read on every
-	// reconnect, so rewriting it rotates the JWT. Empty connects without
-	// credentials (tests).
+	// reconnect, so rewriting it rotates the JWT. The client rewrites it
+	// when the hub sends renewed credentials. Empty connects without
+	// credentials (tests), and renewals are refused.
 	CredsFile string
 	// CAPEM pins the CA of the server's TLS certificate; empty uses the
 	// system roots.
@@ -53,11 +56,12 @@ type Options struct {
 
 // Client is a connection to the hub.
 type Client struct {
-	id     string
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	sub    *nats.Subscription
-	logger *slog.Logger
+	id        string
+	credsFile string
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	sub       *nats.Subscription
+	logger    *slog.Logger
 }
 
 // maxReconnectDelay caps the back-off between reconnect attempts.
@@ -80,7 +84,7 @@ func Connect(opts Options) (*Client, error) {
 	if bufSize == 0 {
 		bufSize = 64 << 10
 	}
-	c := &Client{id: opts.AgentID, logger: logger}
+	c := &Client{id: opts.AgentID, credsFile: opts.CredsFile, logger: logger}
 	nopts := []nats.Option{
 		nats.Name(opts.AgentID),
 		nats.CustomInboxPrefix(shared.InboxPrefix(opts.AgentID)),
@@ -137,16 +141,14 @@ func Connect(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("connect: jetstream: %w", err)
 	}
 	c.js = js
-	if opts.Handler != nil {
-		sub, err := nc.Subscribe(shared.Down(opts.AgentID, "*"), func(m *nats.Msg) {
-			c.dispatch(opts.Handler, m)
-		})
-		if err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("connect: subscribe: %w", err)
-		}
-		c.sub = sub
+	sub, err := nc.Subscribe(shared.Down(opts.AgentID, "*"), func(m *nats.Msg) {
+		c.dispatch(opts.Handler, m)
+	})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("connect: subscribe: %w", err)
 	}
+	c.sub = sub
 	return c, nil
 }
 
@@ -161,19 +163,36 @@ func reconnectDelay(attempts int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// dispatch handles one message from the hub. h may be nil: only
+// credential renewals are handled then.
 func (c *Client) dispatch(h Handler, m *nats.Msg) {
 	msg, err := decodeDown(c.id, m.Subject, m.Data)
 	if err != nil {
 		c.logger.Warn("ignoring malformed message from hub", "subject", m.Subject, "err", err)
+		c.respond(m, shared.ErrorBody(err))
 		return
 	}
 	switch v := msg.(type) {
 	case *shared.CertResult:
-		h.HandleResult(v)
+		if h != nil {
+			h.HandleResult(v)
+		}
 	case *shared.RenewCommand:
-		h.HandleRenew(v)
+		if h != nil {
+			h.HandleRenew(v)
+		}
 	case *shared.CredsUpdate:
-		h.HandleCreds(v)
+		c.renewCreds(m, v)
+	}
+}
+
+// respond answers m when the hub asked for an answer.
+func (c *Client) respond(m *nats.Msg, data []byte) {
+	if m.Reply == "" {
+		return
+	}
+	if err := m.Respond(data); err != nil {
+		c.logger.Warn("answer hub", "subject", m.Subject, "err", err)
 	}
 }
 

@@ -58,7 +58,6 @@ func (r *recorder) add(m shared.Message) {
 }
 func (r *recorder) HandleResult(m *shared.CertResult)  { r.add(m) }
 func (r *recorder) HandleRenew(m *shared.RenewCommand) { r.add(m) }
-func (r *recorder) HandleCreds(m *shared.CredsUpdate)  { r.add(m) }
 
 func connect(tb testing.TB, url string, h Handler) *Client {
 	tb.Helper()
@@ -207,19 +206,38 @@ func TestDownMessages(t *testing.T) {
 	}
 	hub.Publish(result, shared.MustEncode(&shared.CertResult{RequestID: "request01", Status: shared.StatusFailed, Error: &shared.Error{Code: "x"}}))
 	hub.Publish(shared.Down(id, shared.VerbRenew), shared.MustEncode(&shared.RenewCommand{CertName: "web"}))
-	hub.Publish(shared.Down(id, shared.VerbCreds), shared.MustEncode(&shared.CredsUpdate{JWT: "a.b.c"}))
 	hub.Flush()
-	for range 3 {
+	for range 2 {
 		select {
 		case <-rec.ch:
 		case <-time.After(10 * time.Second):
 			t.Fatal("valid messages not delivered")
 		}
 	}
+	// Requests get an answer even when malformed; credentials are the
+	// client's own business and never reach the handler.
+	for _, tc := range []struct {
+		name string
+		data []byte
+		code shared.Code
+	}{
+		{"malformed", []byte(`{"type":"io.certfleet.v1.creds"}`), shared.CodeBadRequest},
+		{"no creds file", shared.MustEncode(&shared.CredsUpdate{JWT: "a.b.c"}), shared.CodeBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := hub.Request(shared.Down(id, shared.VerbCreds), tc.data, 5*time.Second)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			if err := shared.DecodeReply(resp.Data, &shared.Ack{}); shared.CodeOf(err) != tc.code {
+				t.Fatalf("answer %v, want code %s", err, tc.code)
+			}
+		})
+	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if len(rec.msgs) != 3 {
-		t.Fatalf("%d messages delivered, want the 3 valid ones", len(rec.msgs))
+	if len(rec.msgs) != 2 {
+		t.Fatalf("%d messages delivered, want the 2 valid ones", len(rec.msgs))
 	}
 	if _, ok := rec.msgs[0].(*shared.CertResult); !ok {
 		t.Errorf("first delivered %T", rec.msgs[0])

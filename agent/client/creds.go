@@ -99,28 +99,38 @@ func ReadCreds(path string) (string, nkeys.KeyPair, error) {
 	return jwt, kp, nil
 }
 
+// ErrCredsRejected marks credentials from the hub that the agent will not
+// use: not a user JWT, for another key, expired, or malformed.
+var ErrCredsRejected = errors.New("credentials rejected")
+
 // UpdateCreds replaces the JWT in the credentials file at path, keeping
 // its seed, after checking the JWT is for that seed's key. It returns the
-// new JWT's expiry.
-func UpdateCreds(path, jwt string, now time.Time) (time.Time, error) {
-	_, kp, err := ReadCreds(path)
+// new JWT's expiry and whether the file changed (a JWT the file already
+// holds is not written again). A JWT that fails the check wraps
+// ErrCredsRejected and leaves the file alone.
+func UpdateCreds(path, jwt string, now time.Time) (time.Time, bool, error) {
+	old, kp, err := ReadCreds(path)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, false, err
 	}
+	defer kp.Wipe()
 	pub, err := kp.PublicKey()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("credentials public key: %w", err)
+		return time.Time{}, false, fmt.Errorf("credentials public key: %w", err)
 	}
 	exp, err := CheckUserJWT(jwt, pub, now)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("check new credentials: %w", err)
+		return time.Time{}, false, fmt.Errorf("%w: %w", ErrCredsRejected, err)
+	}
+	if jwt == old {
+		return exp, false, nil
 	}
 	seed, err := kp.Seed()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("credentials seed: %w", err)
+		return time.Time{}, false, fmt.Errorf("credentials seed: %w", err)
 	}
 	if err := fsutil.WritePrivate(path, FormatCreds(jwt, seed)); err != nil {
-		return time.Time{}, fmt.Errorf("write credentials: %w", err)
+		return time.Time{}, false, fmt.Errorf("write credentials: %w", err)
 	}
-	return exp, nil
+	return exp, true, nil
 }

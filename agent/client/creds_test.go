@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -48,17 +49,20 @@ func TestCredsRoundTripAndUpdate(t *testing.T) {
 		"garbage":   {"abc", "three"},
 		"bad b64":   {"a.!!!.c", "claims"},
 	} {
-		if _, err := UpdateCreds(path, tc.jwt, now); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		if _, _, err := UpdateCreds(path, tc.jwt, now); !errors.Is(err, ErrCredsRejected) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrCredsRejected saying %q", name, err, tc.want)
 		}
 	}
 	if jwt, _, _ := ReadCreds(path); jwt != first {
 		t.Fatal("rejected update changed the file")
 	}
 	next := jwtFor(pub, now.Add(48*time.Hour).Unix(), "user")
-	exp, err := UpdateCreds(path, next, now)
-	if err != nil || exp.Unix() != now.Add(48*time.Hour).Unix() {
-		t.Fatalf("update: %v %v", exp, err)
+	exp, changed, err := UpdateCreds(path, next, now)
+	if err != nil || !changed || exp.Unix() != now.Add(48*time.Hour).Unix() {
+		t.Fatalf("update: %v %v %v", exp, changed, err)
+	}
+	if _, changed, err := UpdateCreds(path, next, now); err != nil || changed {
+		t.Fatalf("same jwt again: changed %v, %v", changed, err)
 	}
 	jwt, kp3, err := ReadCreds(path)
 	if err != nil || jwt != next {

@@ -74,8 +74,9 @@ type Cert struct {
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorCode string    `json:"last_error_code,omitempty"`
 
-	// Failures counts failed attempts in a row; RetryAt is when the next
-	// may start.
+	// Failures counts failed attempts since the last success (requests
+	// the hub failed and installs that failed); RetryAt is when the next
+	// request may start.
 	Failures int       `json:"failures,omitempty"`
 	RetryAt  time.Time `json:"retry_at,omitzero"`
 	// LastSpec is what the last attempt asked for. When the

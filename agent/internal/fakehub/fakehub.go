@@ -45,6 +45,7 @@ type Hub struct {
 	push      bool
 	hold      bool
 	lifetime  time.Duration
+	backdate  time.Duration
 	renewAt   func(notBefore, notAfter time.Time) time.Time
 	fail      []Failure
 	requests  []Request
@@ -69,6 +70,7 @@ func Start(tb testing.TB, url string) *Hub {
 		changed:  make(chan struct{}),
 		push:     true,
 		lifetime: 90 * 24 * time.Hour,
+		backdate: time.Minute,
 		results:  map[string]*shared.CertResult{},
 		statuses: map[string][]shared.StatusReport{},
 		hellos:   map[string]int{},
@@ -139,6 +141,10 @@ func (h *Hub) SetHold(v bool) { h.mu.Lock(); h.hold = v; h.mu.Unlock() }
 // SetLifetime sets the lifetime of issued certificates.
 func (h *Hub) SetLifetime(d time.Duration) { h.mu.Lock(); h.lifetime = d; h.mu.Unlock() }
 
+// SetBackdate sets how long before issuance certificates become valid
+// (default a minute, like a CA allowing for clock skew).
+func (h *Hub) SetBackdate(d time.Duration) { h.mu.Lock(); h.backdate = d; h.mu.Unlock() }
+
 // SetRenewAt sets how the hub computes RenewAt advice (nil: none).
 func (h *Hub) SetRenewAt(f func(nb, na time.Time) time.Time) {
 	h.mu.Lock()
@@ -189,7 +195,7 @@ func (h *Hub) ReleaseHeld() {
 
 func (h *Hub) answer(agentID string, req shared.CertRequest) {
 	h.mu.Lock()
-	lifetime, renewAt, push := h.lifetime, h.renewAt, h.push
+	lifetime, backdate, renewAt, push := h.lifetime, h.backdate, h.renewAt, h.push
 	var fail *Failure
 	if len(h.fail) > 0 {
 		f := h.fail[0]
@@ -203,7 +209,7 @@ func (h *Hub) answer(agentID string, req shared.CertRequest) {
 		res.Error = &shared.Error{Code: fail.Code, Message: fail.Message}
 		res.RetryAfter = fail.RetryAfter
 	} else {
-		chain, leaf, err := h.CA.IssueCSR(req.CSR, lifetime)
+		chain, leaf, err := h.CA.IssueCSR(req.CSR, time.Now().Add(-backdate), lifetime)
 		if err != nil {
 			res.Status = shared.StatusFailed
 			res.Error = shared.Errorf(shared.CodeBadCSR, "%v", err)
@@ -217,12 +223,15 @@ func (h *Hub) answer(agentID string, req shared.CertRequest) {
 			}
 		}
 	}
+	// Encoded before it is shared: encoding sets the type field, and
+	// results are read by other goroutines once stored.
+	data := shared.MustEncode(res)
 	h.mu.Lock()
 	h.results[agentID+"."+req.RequestID] = res
 	h.signal()
 	h.mu.Unlock()
 	if push {
-		_ = h.nc.Publish(shared.Down(agentID, shared.VerbResult), shared.MustEncode(res))
+		_ = h.nc.Publish(shared.Down(agentID, shared.VerbResult), data)
 	}
 }
 
@@ -249,7 +258,11 @@ func (h *Hub) onFetch(m *nats.Msg) {
 	}
 	h.mu.Lock()
 	h.fetches++
-	res := h.results[id+"."+f.RequestID]
+	var res *shared.CertResult
+	if r := h.results[id+"."+f.RequestID]; r != nil {
+		cp := *r // encoded outside the lock; the stored one stays untouched
+		res = &cp
+	}
 	known := false
 	for _, r := range h.requests {
 		if r.AgentID == id && r.Req.RequestID == f.RequestID {
@@ -291,6 +304,21 @@ func (h *Hub) Publish(tb testing.TB, subject string, data []byte) {
 	if err := h.nc.Flush(); err != nil {
 		tb.Fatalf("fakehub flush: %v", err)
 	}
+}
+
+// SendCreds sends a credential renewal as the hub does (a request on
+// down.creds) and returns the agent's answer: nil for an Ack, the
+// *shared.Error of an ErrorReply, or the request's error.
+func (h *Hub) SendCreds(agentID, jwt string, expires time.Time) error {
+	data, err := shared.Encode(&shared.CredsUpdate{JWT: jwt, Expires: expires})
+	if err != nil {
+		return err
+	}
+	resp, err := h.nc.Request(shared.Down(agentID, shared.VerbCreds), data, 10*time.Second)
+	if err != nil {
+		return fmt.Errorf("creds request: %w", err)
+	}
+	return shared.DecodeReply(resp.Data, &shared.Ack{})
 }
 
 // Requests returns the requests received so far.

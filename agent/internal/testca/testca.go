@@ -139,8 +139,9 @@ func (c *CA) Issue(l Leaf) (string, *x509.Certificate, error) {
 	return string(PEM(leaf)) + string(PEM(c.Inter)), leaf, nil
 }
 
-// IssueCSR checks a PEM CSR and issues for its key and DNS names.
-func (c *CA) IssueCSR(csrPEM string, lifetime time.Duration) (string, *x509.Certificate, error) {
+// IssueCSR checks a PEM CSR and issues for its key and DNS names, valid
+// from notBefore (zero: a minute ago) for lifetime (zero: 90 days).
+func (c *CA) IssueCSR(csrPEM string, notBefore time.Time, lifetime time.Duration) (string, *x509.Certificate, error) {
 	block, _ := pem.Decode([]byte(csrPEM))
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
 		return "", nil, errors.New("csr: no CERTIFICATE REQUEST block")
@@ -152,7 +153,7 @@ func (c *CA) IssueCSR(csrPEM string, lifetime time.Duration) (string, *x509.Cert
 	if err := csr.CheckSignature(); err != nil {
 		return "", nil, fmt.Errorf("csr signature: %w", err)
 	}
-	return c.Issue(Leaf{Pub: csr.PublicKey, Names: csr.DNSNames, Lifetime: lifetime})
+	return c.Issue(Leaf{Pub: csr.PublicKey, Names: csr.DNSNames, NotBefore: notBefore, Lifetime: lifetime})
 }
 
 // PEM encodes a certificate.

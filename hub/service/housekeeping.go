@@ -68,9 +68,13 @@ func (h *Hub) sendCreds(ctx context.Context, a hub.Agent) {
 		h.log.Error("encode credentials", "agent", a.ID, "err", err)
 		return
 	}
-	if _, err := h.nc.Request(shared.Down(a.ID, shared.VerbCreds), b, 10*time.Second); err != nil {
+	resp, err := h.nc.Request(shared.Down(a.ID, shared.VerbCreds), b, 10*time.Second)
+	if err == nil {
+		err = shared.DecodeReply(resp.Data, &shared.Ack{})
+	}
+	if err != nil {
 		// Not taken: keep the old expiry so we try again next round.
-		h.log.Info("agent did not take renewed credentials (offline?)", "agent", a.ID, "err", err)
+		h.log.Info("agent did not take renewed credentials", "agent", a.ID, "err", err)
 		return
 	}
 	a.CredsExpire = exp

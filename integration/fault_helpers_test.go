@@ -18,7 +18,6 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
-	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/integration/fleet"
 	"github.com/certfleet/certfleet/integration/pebble"
 	"github.com/certfleet/certfleet/shared"
@@ -72,31 +71,10 @@ func newFaultEnv(t *testing.T, s faultSetup) (*fleet.Env, *fleet.CAProxy) {
 	if s.caDown {
 		proxy.Down()
 	}
-	if err := env.StartHub(faultCtx(t)); err != nil {
+	if err := env.StartHub(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	return env, proxy
-}
-
-// faultCtx bounds a fault test: 3 minutes, or 20 when asked to run at the
-// hub's real back-off pace or to run blocked tests.
-func faultCtx(t *testing.T) context.Context {
-	d := 3 * time.Minute
-	if os.Getenv("CERTFLEET_SLOW_FAULTS") != "" || os.Getenv("CERTFLEET_RUN_BLOCKED") != "" {
-		d = 20 * time.Minute
-	}
-	c, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return c
-}
-
-// blocked skips a test that fails because of a product gap the lead must
-// fix; CERTFLEET_RUN_BLOCKED=1 runs it anyway, to check a fix.
-func blocked(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("CERTFLEET_RUN_BLOCKED") == "" {
-		t.Skip("blocked: " + reason)
-	}
 }
 
 // startAgent starts a and kills it when the test ends.
@@ -108,27 +86,12 @@ func startAgent(t *testing.T, a *fleet.Agent) {
 	t.Cleanup(a.Kill)
 }
 
-// retryKnob is the hub setting the CA fault tests need: the base of the
-// hub's retry back-off (issuance.retry_base, default 30s). At 30 s
-// doubling, one test of a failing CA takes minutes.
-const retryKnob = "retry_base"
-
-// retryBase returns the TOML line that makes the hub retry fast and the
-// base it sets. Without the knob the test is skipped as blocked, unless
-// CERTFLEET_SLOW_FAULTS=1 asks to run it at the hub's real pace.
-func retryBase(t *testing.T) (string, time.Duration) {
-	t.Helper()
-	line := retryKnob + ` = "1s"`
-	if _, err := config.ParseConfig([]byte("[issuance]\n" + line + "\n")); err == nil {
-		return line, time.Second
-	}
-	if os.Getenv("CERTFLEET_SLOW_FAULTS") != "" {
-		return "", 30 * time.Second
-	}
-	t.Skip("blocked: hub/config has no issuance." + retryKnob + ", so the hub retries a failed order after 30 s doubling " +
-		"and this test would take minutes. CERTFLEET_SLOW_FAULTS=1 runs it at that pace.")
-	return "", 0
-}
+// fastRetry makes the hub retry a failed order after about a second
+// (doubling), instead of the default 30 s.
+const (
+	fastRetry = `retry_base = "1s"`
+	retryUnit = time.Second
+)
 
 // tryHubStatus is the fleet view, or an error while the hub is down.
 func tryHubStatus(ctx context.Context, env *fleet.Env) (admin.StatusReply, error) {
@@ -174,7 +137,7 @@ func reportedCert(r admin.StatusReply, agent, cert string) (shared.CertStatus, h
 // returns it.
 func awaitRequest(t *testing.T, env *fleet.Env, agent string, timeout time.Duration, what string, cond func(hub.RequestState) bool) hub.RequestState {
 	t.Helper()
-	c := faultCtx(t)
+	c := ctx(t)
 	var last hub.RequestState
 	err := fleet.Await(c, timeout, func() (bool, error) {
 		r, err := tryHubStatus(c, env)
@@ -208,7 +171,7 @@ type agentState struct {
 func checkSettled(t *testing.T, env *fleet.Env, a *fleet.Agent, block string, leaf *x509.Certificate) {
 	t.Helper()
 	want := fmt.Sprintf("%x", leaf.SerialNumber)
-	if err := fleet.Await(faultCtx(t), 30*time.Second, func() (bool, error) {
+	if err := fleet.Await(ctx(t), 30*time.Second, func() (bool, error) {
 		st, err := readAgentState(a)
 		if err != nil {
 			return false, nil
@@ -243,7 +206,7 @@ type agentBlockStatus struct {
 
 func agentStatus(t *testing.T, a *fleet.Agent, block string) agentBlockStatus {
 	t.Helper()
-	out, err := a.CLI(faultCtx(t), "status", "--json")
+	out, err := a.CLI(ctx(t), "status", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ const corpZone = "corp.example.test"
 func zoneAgent(t *testing.T, env *fleet.Env, name string) (*fleet.Agent, []string) {
 	t.Helper()
 	names := []string{name + "." + corpZone}
-	a, err := env.NewAgent(faultCtx(t), name, names, fleet.CertSpec{Name: "tls", Names: names})
+	a, err := env.NewAgent(ctx(t), name, names, fleet.CertSpec{Name: "tls", Names: names})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func zoneAgent(t *testing.T, env *fleet.Env, name string) (*fleet.Agent, []strin
 func TestFaultHubKilledDuringOrders(t *testing.T) {
 	const n = 6
 	env, proxy := newFaultEnv(t, faultSetup{concurrency: 2 * n})
-	c := faultCtx(t)
+	c := ctx(t)
 	if err := env.AddZone(c, corpZone); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestFaultHubKilledDuringOrders(t *testing.T) {
 // and get their certificates.
 func TestFaultNATSOutage(t *testing.T) {
 	env, _ := newFaultEnv(t, faultSetup{})
-	c := faultCtx(t)
+	c := ctx(t)
 	if err := env.AddZone(c, corpZone); err != nil {
 		t.Fatal(err)
 	}
@@ -185,9 +185,9 @@ func TestFaultNATSOutage(t *testing.T) {
 // and Retry-After: the hub must not order again before then, must say so
 // in its status, and the certificate must come after.
 func TestFaultCARateLimited(t *testing.T) {
-	knob, base := retryBase(t)
-	env, proxy := newFaultEnv(t, faultSetup{hubConfig: knob})
-	c := faultCtx(t)
+	base := retryUnit
+	env, proxy := newFaultEnv(t, faultSetup{hubConfig: fastRetry})
+	c := ctx(t)
 	if _, err := env.AddDomain(c, "www.example.test"); err != nil {
 		t.Fatal(err)
 	}
@@ -243,9 +243,9 @@ func TestFaultCARateLimited(t *testing.T) {
 // hub backs off (growing gaps), shows attempts and the last error in its
 // status and alerts, and issues once the CA recovers.
 func TestFaultCAErrors(t *testing.T) {
-	knob, base := retryBase(t)
-	env, proxy := newFaultEnv(t, faultSetup{hubConfig: knob})
-	c := faultCtx(t)
+	base := retryUnit
+	env, proxy := newFaultEnv(t, faultSetup{hubConfig: fastRetry})
+	c := ctx(t)
 	if _, err := env.AddDomain(c, "www.example.test"); err != nil {
 		t.Fatal(err)
 	}
@@ -305,9 +305,9 @@ func TestFaultCAErrors(t *testing.T) {
 // connections: the hub runs anyway, records why the request waits, and
 // issues once the CA is back.
 func TestFaultCAUnreachableAtStart(t *testing.T) {
-	knob, base := retryBase(t)
-	env, proxy := newFaultEnv(t, faultSetup{hubConfig: knob, caDown: true})
-	c := faultCtx(t)
+	base := retryUnit
+	env, proxy := newFaultEnv(t, faultSetup{hubConfig: fastRetry, caDown: true})
+	c := ctx(t)
 	if _, err := env.AddDomain(c, "www.example.test"); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestFaultCAUnreachableAtStart(t *testing.T) {
 // order.
 func TestFaultAgentOfflineAtIssue(t *testing.T) {
 	env, proxy := newFaultEnv(t, faultSetup{})
-	c := faultCtx(t)
+	c := ctx(t)
 	if _, err := env.AddDomain(c, "www.example.test"); err != nil {
 		t.Fatal(err)
 	}
@@ -398,17 +398,12 @@ func TestFaultAgentOfflineAtIssue(t *testing.T) {
 // TestFaultShortLivedRenewal issues certificates living one minute: the
 // agent must renew at or after its renewal time and before expiry.
 func TestFaultShortLivedRenewal(t *testing.T) {
-	blocked(t, "a 60 s certificate is renewed before expiry only by luck: agent/loop.go loop() looks at renewal only "+
-		"on its poll timer (DefaultPollInterval 45 s, jittered to 30-60 s) and never wakes at a block's renew time (or "+
-		"RetryAt); with the hub's advice now within the first three quarters of the life (renew_at up to 45 s), the next "+
-		"poll can come after expiry (about 1 run in 5; measured before the hub's clamp: no renewal before expiry, and "+
-		"one renewal 0.6 s before it). The loop's timer should fire at min(poll, earliest renew time, RetryAt)")
 	const life = 60 * time.Second
 	env, _ := newFaultEnv(t, faultSetup{profiles: map[string]pebble.Profile{
 		"classic": {Description: "90 days", Validity: 90 * 24 * time.Hour},
 		"minute":  {Description: "one minute", Validity: life},
 	}})
-	c := faultCtx(t)
+	c := ctx(t)
 	if _, err := env.AddDomain(c, "www.example.test"); err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +461,7 @@ func TestFaultShortLivedRenewal(t *testing.T) {
 // that a hub ignoring ARI would be caught.
 func TestFaultARIWindow(t *testing.T) {
 	env, _ := newFaultEnv(t, faultSetup{hubConfig: "renew_fraction = 0.1"})
-	c := faultCtx(t)
+	c := ctx(t)
 	if _, err := env.AddDomain(c, "www.example.test"); err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +519,7 @@ func TestFaultARIWindow(t *testing.T) {
 // kept result is installed without a new order.
 func TestFaultReloadFails(t *testing.T) {
 	env, _ := newFaultEnv(t, faultSetup{})
-	c := faultCtx(t)
+	c := ctx(t)
 	if _, err := env.AddDomain(c, "www.example.test"); err != nil {
 		t.Fatal(err)
 	}

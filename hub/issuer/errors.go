@@ -101,7 +101,9 @@ func classify(op string, err error) error {
 	if errors.As(err, &rl) {
 		var until time.Time
 		if rl.RetryAfter > 0 {
-			until = time.Now().Add(rl.RetryAfter).Truncate(time.Second)
+			// Round up: Retry-After has one-second resolution, and a retry
+			// a fraction early lands inside the CA's window.
+			until = time.Now().Add(rl.RetryAfter + time.Second - 1).Truncate(time.Second)
 		}
 		return &rateLimitError{until: until, err: fmt.Errorf("%s: %w: %w", op, ErrRateLimited, err)}
 	}

@@ -1,7 +1,9 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -36,6 +38,9 @@ type Agent struct {
 // config, and enrolls it. It does not start it.
 func (e *Env) NewAgent(ctx context.Context, name string, allow []string, certs ...CertSpec) (*Agent, error) {
 	a := &Agent{env: e, Name: name, Dir: filepath.Join(e.opts.Dir, "agents", name), certs: certs}
+	e.hubMu.Lock()
+	e.agents = append(e.agents, a)
+	e.hubMu.Unlock()
 	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -151,6 +156,16 @@ func (a *Agent) AwaitCert(ctx context.Context, name string, names []string, time
 		got := slices.Clone(l.DNSNames)
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
+			return false, nil
+		}
+		// The agent writes the files one after another: wait until the
+		// whole set is the new certificate with its key.
+		dir := a.CertDir(name)
+		pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "key.pem"))
+		if err != nil || !bytes.Equal(pair.Certificate[0], l.Raw) {
+			return false, nil
+		}
+		if _, err := os.Stat(filepath.Join(dir, "chain.pem")); err != nil {
 			return false, nil
 		}
 		leaf = l

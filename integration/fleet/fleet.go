@@ -61,6 +61,8 @@ type Env struct {
 	natsPort int
 	// zones delegated to the hub besides HubZone.
 	zones []string
+	// agents made by NewAgent, killed by Close.
+	agents []*Agent
 }
 
 // New starts Pebble and the resolver and writes the hub's config.
@@ -269,6 +271,12 @@ func (e *Env) AddZone(ctx context.Context, zone string) error {
 
 // Close stops everything the env started.
 func (e *Env) Close() {
+	e.hubMu.Lock()
+	agents := e.agents
+	e.hubMu.Unlock()
+	for _, a := range agents {
+		a.Kill()
+	}
 	e.KillHub()
 	if e.Pebble != nil {
 		_ = e.Pebble.Close()

@@ -42,13 +42,8 @@ Running add again for an existing agent replaces its allow list; with
 --reissue it also issues new credentials and revokes the old ones.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			var rep admin.AgentAddReply
-			if err := c.Call(cmd.Context(), admin.VerbAgentAdd, admin.AgentAddRequest{Name: args[0], Allow: allow, Reissue: reissue}, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbAgentAdd, admin.AgentAddRequest{Name: args[0], Allow: allow, Reissue: reissue}, &rep); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.errOut, "agent %s may request: %s\n", rep.Agent.ID, strings.Join(rep.Agent.Allow, ", "))
@@ -95,13 +90,8 @@ func agentRemoveCmd(g *globals) *cobra.Command {
 		Short: "Remove an agent: its connection is cut and its credentials revoked",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			var rep admin.AgentList
-			if err := c.Call(cmd.Context(), admin.VerbAgentRemove, admin.NameRequest{Name: args[0]}, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbAgentRemove, admin.NameRequest{Name: args[0]}, &rep); err != nil {
 				return err
 			}
 			if len(rep.Warnings) > 0 {
@@ -124,13 +114,8 @@ func agentListCmd(g *globals) *cobra.Command {
 		Short: "List registered agents",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, closeFn, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			var rep admin.AgentList
-			if err := c.Call(cmd.Context(), admin.VerbAgentList, struct{}{}, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbAgentList, struct{}{}, &rep); err != nil {
 				return err
 			}
 			if asJSON {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -53,4 +54,14 @@ func (g *globals) adminClient() (*admin.Client, func(), error) {
 		return nil, nil, fmt.Errorf("connect to the hub at %s: %w", url, err)
 	}
 	return &admin.Client{NC: nc}, nc.Close, nil
+}
+
+// call connects as admin, sends one request to the hub, and closes.
+func (g *globals) call(ctx context.Context, verb string, req, reply any) error {
+	c, closeFn, err := g.adminClient()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return c.Call(ctx, verb, req, reply)
 }

@@ -28,13 +28,8 @@ With --zone: registers a whole zone delegated to the hub by NS; every name
 under it is then served with no further DNS change.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			var rep admin.DomainAddReply
-			if err := c.Call(cmd.Context(), admin.VerbDomainAdd, admin.DomainAddRequest{Name: args[0], Zone: zone}, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbDomainAdd, admin.DomainAddRequest{Name: args[0], Zone: zone}, &rep); err != nil {
 				return err
 			}
 			if rep.Domain.Mode == hub.ModeZone {
@@ -56,12 +51,7 @@ func domainRemoveCmd(g *globals) *cobra.Command {
 		Short: "Stop answering challenges for a name or zone",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if err := c.Call(cmd.Context(), admin.VerbDomainRemove, admin.NameRequest{Name: args[0]}, nil); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbDomainRemove, admin.NameRequest{Name: args[0]}, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.out, "%s removed\n", args[0])
@@ -77,13 +67,8 @@ func domainListCmd(g *globals) *cobra.Command {
 		Short: "List names and zones with the record each needs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, closeFn, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			var rep admin.DomainList
-			if err := c.Call(cmd.Context(), admin.VerbDomainList, struct{}{}, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbDomainList, struct{}{}, &rep); err != nil {
 				return err
 			}
 			if asJSON {
@@ -111,13 +96,8 @@ func domainCheckCmd(g *globals) *cobra.Command {
 		Use:   "check [NAME...]",
 		Short: "Check through the configured resolvers that each delegation is in place",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			var rep admin.DomainCheckReply
-			if err := c.Call(cmd.Context(), admin.VerbDomainCheck, admin.DomainCheckRequest{Names: args}, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbDomainCheck, admin.DomainCheckRequest{Names: args}, &rep); err != nil {
 				return err
 			}
 			if asJSON {

@@ -22,13 +22,8 @@ func statusCmd(g *globals) *cobra.Command {
 		Short: "Show the fleet: agents, their certificates, expiry, last result, alerts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, closeFn, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			var rep admin.StatusReply
-			if err := c.Call(cmd.Context(), admin.VerbStatus, struct{}{}, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbStatus, struct{}{}, &rep); err != nil {
 				return err
 			}
 			if asJSON {
@@ -157,17 +152,12 @@ func auditCmd(g *globals) *cobra.Command {
 		Short: "Read the audit log (enrollments, requests, issuances, refusals, revocations)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, closeFn, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			req := admin.AuditRequest{Agent: agent, Limit: limit}
 			if since > 0 {
 				req.Since = time.Now().Add(-since)
 			}
 			var rep admin.AuditReply
-			if err := c.Call(cmd.Context(), admin.VerbAudit, req, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbAudit, req, &rep); err != nil {
 				return err
 			}
 			if asJSON {
@@ -204,16 +194,11 @@ func renewCmd(g *globals) *cobra.Command {
 		Short: "Ask an agent to renew now (all its certificates, or CERT)",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			req := admin.RenewRequest{Agent: args[0]}
 			if len(args) > 1 {
 				req.CertName = args[1]
 			}
-			if err := c.Call(cmd.Context(), admin.VerbRenew, req, nil); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbRenew, req, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.out, "renewal requested from %s\n", args[0])

@@ -97,6 +97,13 @@ func printStatus(g *globals, r admin.StatusReply) error {
 			}
 			if q, ok := reqs[a.ID+"/"+b]; ok && q.State != "issued" {
 				result = "hub: " + q.State
+				if q.Attempts > 1 || !q.NextTry.IsZero() {
+					result += fmt.Sprintf(" (attempt %d", q.Attempts)
+					if !q.NextTry.IsZero() {
+						result += ", next " + fmtTime(q.NextTry)
+					}
+					result += ")"
+				}
 				if q.LastError != "" {
 					result += ": " + q.LastError
 				}

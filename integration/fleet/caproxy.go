@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/certfleet/certfleet/integration/pebble"
 )
 
 // Kinds of ACME requests the proxy tells apart, by Pebble's paths.
@@ -118,7 +120,9 @@ func StartCAProxy(upstreamDir string, upstreamRootPEM []byte, logger *slog.Logge
 	if !pool.AppendCertsFromPEM(upstreamRootPEM) {
 		return nil, errors.New("start ca proxy: no certificate in the upstream root PEM")
 	}
-	cert, rootPEM, err := proxyTLS()
+	// An HTTPS identity of its own, trusted by the hub through ca_bundle
+	// as it would trust a real CA's WebPKI chain.
+	cert, rootPEM, err := pebble.MakeTLS([]string{"127.0.0.1", "::1", "localhost"})
 	if err != nil {
 		return nil, fmt.Errorf("start ca proxy: %w", err)
 	}

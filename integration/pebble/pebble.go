@@ -149,7 +149,7 @@ func Start(opts Options) (*CA, error) {
 	c.rootsPEM, c.interPEM = front.roots, front.intermediates
 
 	hosts := append([]string{"127.0.0.1", "::1", "localhost"}, opts.Hosts...)
-	cert, rootPEM, err := makeTLS(hosts)
+	cert, rootPEM, err := MakeTLS(hosts)
 	if err != nil {
 		return nil, fmt.Errorf("start pebble: %w", err)
 	}

@@ -18,10 +18,10 @@ import (
 // a demo left running, short enough to never matter outside one.
 const tlsValidity = 365 * 24 * time.Hour
 
-// makeTLS creates a throwaway root and a server certificate for hosts (IP
+// MakeTLS creates a throwaway root and a server certificate for hosts (IP
 // addresses or DNS names). It returns the server certificate and the root as
 // PEM, which clients add to their trusted roots.
-func makeTLS(hosts []string) (tls.Certificate, []byte, error) {
+func MakeTLS(hosts []string) (tls.Certificate, []byte, error) {
 	now := time.Now()
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -337,12 +337,9 @@ func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Ms
 		return
 	}
 	delay := backoff(h.cfg.Issuance.RetryBase.D(), st.Attempts-1)
-	if t, ok := issuer.RetryAfter(err); ok {
-		// Retry-After has one-second resolution: add a second so the next
-		// order never lands inside the CA's window.
-		if wait := time.Until(t) + time.Second; wait > delay {
-			delay = wait
-		}
+	// The issuer rounds Retry-After up, so waiting until then is enough.
+	if t, ok := issuer.RetryAfter(err); ok && time.Until(t) > delay {
+		delay = time.Until(t)
 	}
 	if from := st.CA; h.nextCA(st) {
 		// Another CA has its own limits: try it soon.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -255,22 +256,11 @@ func (h *Hub) connectExternal(ext *config.ExternalNATS) error {
 		h.caPEM = ca
 	}
 	var err error
-	h.nc, err = nats.Connect(joinURLs(ext.URLs), opts...)
+	h.nc, err = nats.Connect(strings.Join(ext.URLs, ","), opts...)
 	if err != nil {
 		return fmt.Errorf("connect to external nats: %w", err)
 	}
 	return nil
-}
-
-func joinURLs(urls []string) string {
-	s := ""
-	for i, u := range urls {
-		if i > 0 {
-			s += ","
-		}
-		s += u
-	}
-	return s
 }
 
 // issuer returns the ACME client of the CA called name ("" = the

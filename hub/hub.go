@@ -13,12 +13,18 @@ import (
 )
 
 // Agent is a registered agent and the names it may get certificates for.
+// Only the hub writes it, from what admins ran; nothing an agent sends is
+// stored here.
 type Agent struct {
 	ID string `json:"id"`
 	// Allow holds allow-list patterns; see shared.MatchAllow.
 	Allow []string `json:"allow"`
 	// NKey is the public nkey of the agent's NATS user, used to revoke it.
 	NKey string `json:"nkey,omitempty"`
+	// Account is the NATS account the agent's current JWT was issued in;
+	// empty for agents enrolled before agents had their own account, whom
+	// the hub moves at their next hello.
+	Account string `json:"account,omitempty"`
 	// CredsExpire is when the agent's current user JWT expires.
 	CredsExpire time.Time `json:"creds_expire,omitzero"`
 	Created     time.Time `json:"created"`

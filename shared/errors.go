@@ -27,6 +27,7 @@ const (
 	CodePending            Code = "pending"             // request accepted, not finished yet
 	CodeNotFound           Code = "not_found"           // no such request or result
 	CodeInternal           Code = "internal"            // hub-side failure; retried by the hub
+	CodeThrottled          Code = "throttled"           // over the hub's per-agent limits; retry later
 )
 
 // Error is a protocol error: a stable code and a message for humans that
@@ -57,7 +58,7 @@ func CodeOf(err error) Code {
 // without an operator changing something.
 func (c Code) Permanent() bool {
 	switch c {
-	case CodeRateLimited, CodeCAError, CodeInternal, CodePending, CodeNameNotDelegated:
+	case CodeRateLimited, CodeCAError, CodeInternal, CodePending, CodeNameNotDelegated, CodeThrottled:
 		return false
 	}
 	return true

@@ -26,6 +26,7 @@ const (
 	VerbAgentAdd     = "agent.add"
 	VerbAgentRemove  = "agent.remove"
 	VerbAgentList    = "agent.list"
+	VerbAgentRevoke  = "agent.revoke-key"
 	VerbDomainAdd    = "domain.add"
 	VerbDomainRemove = "domain.remove"
 	VerbDomainList   = "domain.list"
@@ -50,6 +51,25 @@ type AgentAddRequest struct {
 type AgentAddReply struct {
 	Agent      hub.Agent          `json:"agent"`
 	Enrollment *shared.Enrollment `json:"enrollment,omitempty"`
+}
+
+// AgentRemoveRequest removes an agent after revoking every key the hub
+// issued to it. Force removes an agent with no key on record.
+type AgentRemoveRequest struct {
+	Name  string `json:"name"`
+	Force bool   `json:"force,omitempty"`
+}
+
+// RevokeKeyRequest revokes one NATS user key.
+type RevokeKeyRequest struct {
+	Key string `json:"key"`
+}
+
+// RevokeKeyReply says whose key it was, when the hub knows.
+type RevokeKeyReply struct {
+	Key      string   `json:"key"`
+	Agent    string   `json:"agent,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // NameRequest names one agent or domain.

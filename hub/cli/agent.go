@@ -16,7 +16,7 @@ import (
 
 func agentCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "agent", Short: "Register, list and remove agents"}
-	cmd.AddCommand(agentAddCmd(g), agentRemoveCmd(g), agentListCmd(g))
+	cmd.AddCommand(agentAddCmd(g), agentRemoveCmd(g), agentRevokeKeyCmd(g), agentListCmd(g))
 	return cmd
 }
 
@@ -85,13 +85,20 @@ Running add again for an existing agent replaces its allow list; with
 }
 
 func agentRemoveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "remove NAME",
-		Short: "Remove an agent: its connection is cut and its credentials revoked",
-		Args:  cobra.ExactArgs(1),
+		Short: "Remove an agent: every key the hub issued to it is revoked and its connection cut",
+		Long: `remove revokes every NATS user key the hub ever issued to the agent (not only
+the one its record names), cuts its connections, and then removes the agent
+and its status and certificate rows; the audit log keeps the history. If a
+key cannot be revoked, nothing is removed and the command fails: retry it.
+An agent with no key on record (a record damaged by an older certfleet) is
+kept unless --force is given; revoke its key first with "agent revoke-key".`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rep admin.AgentList
-			if err := g.call(cmd.Context(), admin.VerbAgentRemove, admin.NameRequest{Name: args[0]}, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbAgentRemove, admin.AgentRemoveRequest{Name: args[0], Force: force}, &rep); err != nil {
 				return err
 			}
 			if len(rep.Warnings) > 0 {
@@ -102,6 +109,34 @@ func agentRemoveCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(g.out, "agent %s removed; its credentials are revoked\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "remove an agent that has no credential key on record (nothing is revoked)")
+	return cmd
+}
+
+func agentRevokeKeyCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke-key NKEY",
+		Short: "Revoke one NATS user key, whether or not the hub has a record of it",
+		Long: `revoke-key revokes a NATS user public key (U...): the "sub" claim of the JWT in
+an agent's creds file, or a key from "agent list --json". Its connections are
+cut at once on the embedded NATS; the revocation survives restarts.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var rep admin.RevokeKeyReply
+			if err := g.call(cmd.Context(), admin.VerbAgentRevoke, admin.RevokeKeyRequest{Key: args[0]}, &rep); err != nil {
+				return err
+			}
+			who := "no agent on record"
+			if rep.Agent != "" {
+				who = "agent " + rep.Agent
+			}
+			fmt.Fprintf(g.out, "key %s (%s) revoked\n", rep.Key, who)
+			for _, w := range rep.Warnings {
+				fmt.Fprintln(g.errOut, "warning:", w)
+			}
 			return nil
 		},
 	}

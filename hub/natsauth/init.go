@@ -404,3 +404,15 @@ func parseCreds(b []byte) (*jwt.UserClaims, nkeys.KeyPair, error) {
 	}
 	return uc, ukp, nil
 }
+
+// Upgrade brings a directory that Init wrote, perhaps by an older
+// certfleet, to this version's layout (Init, which keeps every key). A
+// directory without an operator key is left alone: it was never
+// initialised, and Load says so.
+func Upgrade(dir string) error {
+	ok, err := exists(filepath.Join(dir, operatorSeedFile))
+	if err != nil || !ok {
+		return err
+	}
+	return Init(dir)
+}

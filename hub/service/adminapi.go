@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
@@ -27,6 +28,7 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 		admin.VerbAgentAdd:     h.adminAgentAdd,
 		admin.VerbAgentRemove:  h.adminAgentRemove,
 		admin.VerbAgentList:    h.adminAgentList,
+		admin.VerbAgentRevoke:  h.adminAgentRevokeKey,
 		admin.VerbDomainAdd:    h.adminDomainAdd,
 		admin.VerbDomainRemove: h.adminDomainRemove,
 		admin.VerbDomainList:   h.adminDomainList,
@@ -37,7 +39,13 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 	}
 	for verb, fn := range handlers {
 		verb, fn := verb, fn
-		_, err := h.nc.QueueSubscribe(admin.Subject(verb), queueGroup, func(m *nats.Msg) {
+		sub, err := h.nc.QueueSubscribe(admin.Subject(verb), queueGroup, func(m *nats.Msg) {
+			// Answers go only to an admin inbox: a reply subject is not
+			// checked by the server, and the hub's rights reach its state.
+			if !strings.HasPrefix(m.Reply, natsauth.AdminInbox) {
+				h.log.Warn("admin request with a reply subject outside the admin inbox dropped", "verb", verb, "reply", m.Reply)
+				return
+			}
 			rctx, cancel := context.WithTimeout(ctx, 25*time.Second)
 			defer cancel()
 			reply, err := fn(rctx, m.Data)
@@ -54,11 +62,14 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 				}
 				body = shared.ErrorBody(pe)
 			}
-			_ = m.Respond(body)
+			if err := m.Respond(body); err != nil {
+				h.log.Warn("answer admin request", "verb", verb, "err", err)
+			}
 		})
 		if err != nil {
 			return err
 		}
+		h.subs = append(h.subs, sub)
 	}
 	return nil
 }
@@ -114,8 +125,13 @@ func (h *Hub) adminAgentAdd(ctx context.Context, data []byte) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("issue credentials for %s: %w", req.Name, err)
 		}
+		// The key is on record before the credentials leave the hub, so
+		// it can always be revoked.
+		if err := h.recordKey(ctx, req.Name, pub, expires); err != nil {
+			return nil, err
+		}
 		oldKey := a.NKey
-		a.NKey, a.CredsExpire = pub, expires
+		a.NKey, a.CredsExpire, a.Account = pub, expires, h.auth.AgentsAccountPublicKey()
 		if err := h.store.PutAgent(ctx, a); err != nil {
 			return nil, err
 		}
@@ -138,7 +154,7 @@ func (h *Hub) adminAgentAdd(ctx context.Context, data []byte) (any, error) {
 }
 
 func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
-	var req admin.NameRequest
+	var req admin.AgentRemoveRequest
 	if err := decodeAdmin(data, &req); err != nil {
 		return nil, err
 	}
@@ -149,11 +165,26 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Revoke first: if it fails the agent stays registered and the admin retries.
-	detail := "agent removed; credentials revoked"
+	// Revoke first: if it fails the agent stays registered and the admin
+	// retries. Every key the hub ever issued to the agent is revoked, not
+	// only the one its record names.
+	keys, err := h.agentKeysOf(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	detail := fmt.Sprintf("agent removed; %d credential key(s) revoked: %s", len(keys), strings.Join(keys, ", "))
 	var warnings []string
-	if a.NKey != "" {
-		err := h.revoke(a.NKey)
+	switch {
+	case len(keys) == 0 && !req.Force:
+		h.audit(ctx, store.AuditEvent{Kind: store.AuditRevokeFailed, Agent: req.Name, Detail: "no credential key on record; agent kept"})
+		return nil, shared.Errorf(shared.CodeBadRequest, "agent %q has no credential key on record, so the hub cannot revoke it: "+
+			"revoke its key with `certfleet-hub agent revoke-key NKEY` (the \"sub\" of the JWT in its creds file), then remove it with --force", req.Name)
+	case len(keys) == 0:
+		detail = "agent removed with --force; no credential key on record, nothing revoked"
+		warnings = append(warnings, "nothing was revoked: the agent's credentials, if any, keep connecting until they expire")
+	}
+	for _, k := range keys {
+		err := h.revokeKey(ctx, req.Name, k)
 		switch {
 		case errors.Is(err, natsauth.ErrNoLiveRevocation):
 			// External NATS: the hub cannot cut the connection, but it no
@@ -164,7 +195,8 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 			warnings = append(warnings, "this hub uses an external NATS and cannot cut the agent off live: its credentials keep connecting until "+
 				a.CredsExpire.UTC().Format(time.RFC3339)+" (the hub refuses its requests); revoke them now with `certfleet-hub nats-setup revoke` where the operator keys are")
 		case err != nil:
-			return nil, fmt.Errorf("revoke %s: %w", req.Name, err)
+			h.audit(ctx, store.AuditEvent{Kind: store.AuditRevokeFailed, Agent: req.Name, Detail: fmt.Sprintf("revoke %s: %v; agent kept", k, err)})
+			return nil, fmt.Errorf("revoke %s of agent %s (the agent is kept; retry): %w", k, req.Name, err)
 		}
 	}
 	if err := h.store.DeleteAgent(ctx, req.Name); err != nil {
@@ -183,6 +215,93 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 	}
 	h.audit(ctx, store.AuditEvent{Kind: store.AuditRevoked, Agent: req.Name, Detail: detail})
 	return admin.AgentList{Agents: []hub.Agent{a}, Warnings: warnings}, nil
+}
+
+// agentKeysOf returns the keys of a to revoke: every key issued to it that
+// has not expired, and the key its record names.
+func (h *Hub) agentKeysOf(ctx context.Context, a hub.Agent) ([]string, error) {
+	recs, err := h.store.AgentKeys(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	var keys []string
+	for _, k := range recs {
+		if k.Expires.IsZero() || k.Expires.After(now) {
+			keys = append(keys, k.Key)
+		}
+	}
+	if a.NKey != "" && !slices.Contains(keys, a.NKey) {
+		keys = append(keys, a.NKey)
+	}
+	return keys, nil
+}
+
+// recordKey notes that key was issued to agent, valid until expires.
+func (h *Hub) recordKey(ctx context.Context, agent, key string, expires time.Time) error {
+	rec, err := h.store.GetAgentKey(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		rec = store.AgentKey{Key: key, Agent: agent, Issued: time.Now().UTC()}
+	case err != nil:
+		return err
+	case rec.Agent != agent:
+		return fmt.Errorf("key %s is on record for agent %s, not %s", key, rec.Agent, agent)
+	}
+	rec.Expires = expires
+	return h.store.PutAgentKey(ctx, rec)
+}
+
+// revokeKey revokes key and marks its record.
+func (h *Hub) revokeKey(ctx context.Context, agent, key string) error {
+	if err := h.revoke(key); err != nil {
+		return err
+	}
+	return h.markRevoked(ctx, agent, key)
+}
+
+// markRevoked notes in key's record that it is revoked.
+func (h *Hub) markRevoked(ctx context.Context, agent, key string) error {
+	rec, err := h.store.GetAgentKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		rec = store.AgentKey{Key: key, Agent: agent}
+	} else if err != nil {
+		return err
+	}
+	rec.Revoked = time.Now().UTC()
+	return h.store.PutAgentKey(ctx, rec)
+}
+
+// adminAgentRevokeKey revokes a user key the hub may have no record of
+// (an agent removed long ago, a record damaged by an older version).
+func (h *Hub) adminAgentRevokeKey(ctx context.Context, data []byte) (any, error) {
+	var req admin.RevokeKeyRequest
+	if err := decodeAdmin(data, &req); err != nil {
+		return nil, err
+	}
+	if !nkeys.IsValidPublicUserKey(req.Key) {
+		return nil, shared.Errorf(shared.CodeBadRequest, "%q is not a NATS user public key (it starts with U; the \"sub\" of the agent's JWT)", req.Key)
+	}
+	agent := ""
+	if rec, err := h.store.GetAgentKey(ctx, req.Key); err == nil {
+		agent = rec.Agent
+	}
+	err := h.revoke(req.Key)
+	var warnings []string
+	switch {
+	case errors.Is(err, natsauth.ErrNoLiveRevocation):
+		warnings = append(warnings, "this hub uses an external NATS: it stops renewing the key, which works until its JWT expires; revoke it now with `certfleet-hub nats-setup revoke`")
+	case err != nil:
+		h.audit(ctx, store.AuditEvent{Kind: store.AuditRevokeFailed, Agent: agent, Detail: fmt.Sprintf("revoke key %s: %v", req.Key, err)})
+		return nil, fmt.Errorf("revoke key %s: %w", req.Key, err)
+	}
+	if agent != "" {
+		if err := h.markRevoked(ctx, agent, req.Key); err != nil {
+			h.log.Warn("mark key revoked", "key", req.Key, "err", err)
+		}
+	}
+	h.audit(ctx, store.AuditEvent{Kind: store.AuditRevoked, Agent: agent, Detail: "key " + req.Key + " revoked"})
+	return admin.RevokeKeyReply{Key: req.Key, Agent: agent, Warnings: warnings}, nil
 }
 
 func (h *Hub) adminAgentList(ctx context.Context, _ []byte) (any, error) {

@@ -91,7 +91,7 @@ func (h *Hub) consume(ctx context.Context) error {
 // the message. Every outcome is recorded before the ack, so a crash at any
 // point redelivers the request and the records make the retry idempotent.
 func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
-	id, _, _, ok := shared.ParseSubject(msg.Subject())
+	id, ok := shared.ParseQueueSubject(msg.Subject())
 	if !ok {
 		h.log.Warn("request on unexpected subject dropped", "subject", msg.Subject())
 		_ = msg.Term()

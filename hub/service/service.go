@@ -68,6 +68,15 @@ type Hub struct {
 
 	watches []*store.Watch
 
+	// Agent intake: the subscriptions (agent and admin), the workers that
+	// run admitted agent requests, per-agent budgets and drop counters.
+	subs     []*nats.Subscription
+	workers  *workers
+	msgLimit *agentLimiter
+	reqLimit *agentLimiter
+	drops    *drops
+	acks     ackWaiters
+
 	wg    sync.WaitGroup
 	ready chan struct{}
 }
@@ -81,7 +90,11 @@ func New(cfg config.Config, logger *slog.Logger, version string) (*Hub, error) {
 		logger = slog.Default()
 	}
 	return &Hub{cfg: cfg, log: logger, version: version, ready: make(chan struct{}), inflight: map[string]int{},
-		checker: &delegation.Checker{Resolvers: cfg.Issuance.Resolvers}}, nil
+		checker:  &delegation.Checker{Resolvers: cfg.Issuance.Resolvers},
+		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst),
+		reqLimit: newAgentLimiter(agentReqRate, agentReqBurst),
+		drops:    newDrops(logger.With("component", "agents")),
+	}, nil
 }
 
 // Ready is closed once the hub serves DNS, agents and the admin API.
@@ -93,6 +106,7 @@ func (h *Hub) Ready() <-chan struct{} { return h.ready }
 func (h *Hub) Run(ctx context.Context) (err error) {
 	defer h.shutdown()
 	if err := h.start(ctx); err != nil {
+		h.stopIntake()
 		return err
 	}
 	if err := h.writeRunFile(); err != nil {
@@ -117,6 +131,8 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 		}
 	}
 	cancel()
+	// No new agent or admin work from here; what was admitted finishes.
+	h.stopIntake()
 	h.wg.Wait()
 	if ctx.Err() != nil && err == nil {
 		return nil
@@ -139,6 +155,11 @@ func (h *Hub) start(ctx context.Context) error {
 			return err
 		}
 	} else {
+		// A data directory of an older hub gets this version's account
+		// layout (agents in their own account) before anything connects.
+		if err := natsauth.Upgrade(AuthDir(dataDir)); err != nil {
+			return fmt.Errorf("upgrade nats keys in %s: %w", AuthDir(dataDir), err)
+		}
 		h.auth, err = natsauth.Load(AuthDir(dataDir))
 		if err != nil {
 			return fmt.Errorf("load nats keys (did you run `certfleet-hub init`?): %w", err)
@@ -292,6 +313,19 @@ func (h *Hub) issuer(ctx context.Context, name string) (*issuer.Issuer, error) {
 	}
 	h.iss[ca.Name] = iss
 	return iss, nil
+}
+
+// stopIntake unsubscribes the agent and admin subjects and waits for the
+// agent requests already admitted.
+func (h *Hub) stopIntake() {
+	for _, sub := range h.subs {
+		if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+			h.log.Warn("unsubscribe", "subject", sub.Subject, "err", err)
+		}
+	}
+	if h.workers != nil {
+		h.workers.stop()
+	}
 }
 
 func (h *Hub) revoke(pub string) error {

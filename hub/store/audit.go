@@ -25,6 +25,7 @@ const (
 	AuditRefused       AuditKind = "refused"
 	AuditFailed        AuditKind = "failed"
 	AuditRevoked       AuditKind = "revoked"
+	AuditRevokeFailed  AuditKind = "revoke_failed"
 	AuditDomainAdded   AuditKind = "domain_added"
 	AuditDomainRemoved AuditKind = "domain_removed"
 )
@@ -32,7 +33,7 @@ const (
 // AuditKinds lists every kind.
 var AuditKinds = []AuditKind{
 	AuditEnrolled, AuditRemoved, AuditRequested, AuditIssued, AuditRefused,
-	AuditFailed, AuditRevoked, AuditDomainAdded, AuditDomainRemoved,
+	AuditFailed, AuditRevoked, AuditRevokeFailed, AuditDomainAdded, AuditDomainRemoved,
 }
 
 // Bounds on what one audit event carries.

@@ -19,6 +19,7 @@ const (
 	BucketRequests   = "certfleet_requests"
 	BucketStatus     = "certfleet_status"
 	BucketChallenges = "certfleet_challenges"
+	BucketAgentKeys  = "certfleet_agent_keys"
 	// ConsumerName is the hub's durable pull consumer on shared.StreamRequests.
 	ConsumerName = "hub"
 )
@@ -36,7 +37,8 @@ const (
 	// requests stream: a re-published request within it is not queued twice.
 	RequestDuplicates = 24 * time.Hour
 	// MaxQueuedPerAgent bounds one agent's unprocessed requests, so a broken
-	// or hostile agent cannot fill the hub's disk.
+	// or hostile agent cannot fill the hub's disk. The queue has one subject
+	// per agent, so a full queue refuses only that agent's requests.
 	MaxQueuedPerAgent = 1000
 	// challengeMaxAge backstops challenges whose TTL marker was missed.
 	challengeMaxAge = 24 * time.Hour
@@ -107,7 +109,7 @@ type Store struct {
 	js   jetstream.JetStream
 	opts Options
 
-	agents, domains, certs, results, requests, status, challenges jetstream.KeyValue
+	agents, domains, certs, results, requests, status, challenges, agentKeys jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -129,6 +131,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		{&s.results, jetstream.KeyValueConfig{Bucket: BucketResults, Description: "request results kept for offline agents", TTL: opts.ResultTTL}},
 		{&s.requests, jetstream.KeyValueConfig{Bucket: BucketRequests, Description: "certificate request states", TTL: opts.ResultTTL}},
 		{&s.status, jetstream.KeyValueConfig{Bucket: BucketStatus, Description: "latest agent status reports"}},
+		{&s.agentKeys, jetstream.KeyValueConfig{Bucket: BucketAgentKeys, Description: "every NATS user key issued to an agent, for revocation"}},
 		{&s.challenges, jetstream.KeyValueConfig{
 			Bucket: BucketChallenges, Description: "live DNS-01 challenge TXT records",
 			TTL: challengeMaxAge, LimitMarkerTTL: challengeMarkerTTL,
@@ -149,8 +152,8 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 
 	streams := []jetstream.StreamConfig{{
 		Name:                 shared.StreamRequests,
-		Description:          "agents' certificate requests, a work queue",
-		Subjects:             []string{shared.SubjectAllCertReq},
+		Description:          "accepted certificate requests, a work queue the hub writes (one subject per agent)",
+		Subjects:             []string{shared.SubjectQueue + ".*"},
 		Retention:            jetstream.WorkQueuePolicy,
 		Storage:              jetstream.FileStorage,
 		Replicas:             opts.Replicas,

@@ -32,8 +32,8 @@ func TestIssueInstallReloadReport(t *testing.T) {
 	if r.AgentID != agentID {
 		t.Errorf("request on agent %q, want %q", r.AgentID, agentID)
 	}
-	if r.MsgID != r.Req.RequestID {
-		t.Errorf("Nats-Msg-Id %q, want the request id %q", r.MsgID, r.Req.RequestID)
+	if r.MsgID != agentID+"."+r.Req.RequestID {
+		t.Errorf("queued with Nats-Msg-Id %q, want agent and request id %q", r.MsgID, agentID+"."+r.Req.RequestID)
 	}
 	if r.Req.Reason != shared.ReasonNew || r.Req.CertName != "web" || r.Req.Replaces != "" {
 		t.Errorf("request reason %q cert %q replaces %q", r.Req.Reason, r.Req.CertName, r.Req.Replaces)

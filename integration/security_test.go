@@ -79,7 +79,7 @@ func enrollmentCreds(t *testing.T, a *fleet.Agent) (tok string, seed []byte, pub
 func asAgent(t *testing.T, env *fleet.Env, a *fleet.Agent, opts ...nats.Option) (*nats.Conn, error) {
 	t.Helper()
 	tok, seed, _ := enrollmentCreds(t, a)
-	base := []nats.Option{nats.UserJWTAndSeed(tok, string(seed)), nats.Name(a.Name), nats.CustomInboxPrefix(shared.InboxPrefix(a.Name))}
+	base := []nats.Option{nats.UserJWTAndSeed(tok, string(seed)), nats.Name(a.Name)}
 	return dialHub(t, env, append(base, opts...)...)
 }
 
@@ -369,7 +369,7 @@ func TestExpiredCredsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	connect := func() (*nats.Conn, error) {
-		return dialHub(t, env, nats.UserJWTAndSeed(tok, string(seed)), nats.CustomInboxPrefix(shared.InboxPrefix("short1")))
+		return dialHub(t, env, nats.UserJWTAndSeed(tok, string(seed)))
 	}
 	nc, err := connect()
 	if err != nil {

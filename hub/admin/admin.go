@@ -120,7 +120,10 @@ type StatusReply struct {
 	Certs    []hub.CertRecord   `json:"certs"`
 	Requests []hub.RequestState `json:"requests"`
 	Alerts   []Alert            `json:"alerts"`
-	Now      time.Time          `json:"now"`
+	// Dropped counts agent messages this hub dropped unanswered since it
+	// started, by reason (reply_subject, rate_limited, ...).
+	Dropped map[string]uint64 `json:"dropped,omitempty"`
+	Now     time.Time         `json:"now"`
 }
 
 // Alert is a condition an operator must look at.

@@ -97,12 +97,13 @@ type NATSConfig struct {
 // ExternalNATS describes an existing operator-mode NATS deployment.
 type ExternalNATS struct {
 	URLs []string `toml:"urls"`
-	// Credentials is the hub user's creds file in Account.
+	// Credentials is the hub user's creds file, in the hub's own account.
 	Credentials string `toml:"credentials"`
 	// SigningKey is a file holding the seed of Account's scoped signing key
 	// whose template grants agents their subjects (see natsauth).
 	SigningKey string `toml:"signing_key"`
-	// Account is the account's public key ("A...").
+	// Account is the agents' account's public key ("A..."): not the hub's
+	// account, which agents must never share.
 	Account string `toml:"account"`
 	// CA is a PEM bundle the servers' certificates chain to; empty = system roots.
 	CA string `toml:"ca"`

@@ -426,6 +426,7 @@ func (h *Hub) adminStatus(ctx context.Context, _ []byte) (any, error) {
 		return nil, err
 	}
 	r.Now = time.Now().UTC()
+	r.Dropped = h.drops.counts()
 	r.Alerts = h.alerts(r)
 	return r, nil
 }

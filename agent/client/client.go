@@ -69,8 +69,19 @@ type Client struct {
 
 	// pending holds the requests waiting for their answer, by correlation id.
 	mu      sync.Mutex
-	pending map[string]chan []byte
+	pending map[string]chan answer
 }
+
+// answer is the hub's reply to a request, or why none will come.
+type answer struct {
+	data []byte
+	err  error
+}
+
+// errConnectionChanged ends the requests in flight when the connection
+// was re-established or the server refused a publish: their answers would
+// never arrive, so the caller retries now instead of at its deadline.
+var errConnectionChanged = errors.New("connection to the hub changed while waiting; retry")
 
 // maxReconnectDelay caps the back-off between reconnect attempts.
 const maxReconnectDelay = time.Minute
@@ -92,7 +103,7 @@ func Connect(opts Options) (*Client, error) {
 	if bufSize == 0 {
 		bufSize = 64 << 10
 	}
-	c := &Client{id: opts.AgentID, credsFile: opts.CredsFile, logger: logger, pending: map[string]chan []byte{}}
+	c := &Client{id: opts.AgentID, credsFile: opts.CredsFile, logger: logger, pending: map[string]chan answer{}}
 	nopts := []nats.Option{
 		nats.Name(opts.AgentID),
 		nats.MaxReconnects(-1),
@@ -109,6 +120,7 @@ func Connect(opts Options) (*Client, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			logger.Info("reconnected to hub", "server", nc.ConnectedUrlRedacted())
+			c.failPending(errConnectionChanged)
 			if opts.OnConnect != nil {
 				opts.OnConnect()
 			}
@@ -122,6 +134,10 @@ func Connect(opts Options) (*Client, error) {
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			logger.Warn("hub connection error", "err", err)
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				// A refused publish gets no answer: do not wait for one.
+				c.failPending(fmt.Errorf("%w: %v", errConnectionChanged, err))
+			}
 		}),
 	}
 	if opts.CredsFile != "" {
@@ -203,7 +219,17 @@ func (c *Client) answer(m *nats.Msg) {
 		c.logger.Debug("reply from hub that no request waits for", "correlation", corr)
 		return
 	}
-	ch <- m.Data
+	ch <- answer{data: m.Data}
+}
+
+// failPending ends every request in flight with err.
+func (c *Client) failPending(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for corr, ch := range c.pending {
+		ch <- answer{err: err}
+		delete(c.pending, corr)
+	}
 }
 
 // respond answers a hub request that carries a correlation id, on this
@@ -253,7 +279,7 @@ func (c *Client) request(ctx context.Context, verb string, msg, reply shared.Mes
 		return err
 	}
 	corr := newCorrelation()
-	ch := make(chan []byte, 1)
+	ch := make(chan answer, 1)
 	c.mu.Lock()
 	c.pending[corr] = ch
 	c.mu.Unlock()
@@ -270,7 +296,10 @@ func (c *Client) request(ctx context.Context, verb string, msg, reply shared.Mes
 	}
 	select {
 	case resp := <-ch:
-		if err := shared.DecodeReply(resp, reply); err != nil {
+		if resp.err != nil {
+			return fmt.Errorf("%s: %w", verb, resp.err)
+		}
+		if err := shared.DecodeReply(resp.data, reply); err != nil {
 			return fmt.Errorf("%s: %w", verb, err)
 		}
 		return nil

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -292,4 +293,29 @@ func FuzzDecodeDown(f *testing.F) {
 			t.Fatalf("accepted subject %q", subject)
 		}
 	})
+}
+
+// TestRefusedPublishEndsRequest: when the server refuses a request's
+// publish (old credentials during an upgrade), the request ends at once
+// with an error the caller retries on, not at its deadline.
+func TestRefusedPublishEndsRequest(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
+		Users: []*server.User{{Username: "a", Password: "p", Permissions: &server.Permissions{
+			Publish: &server.SubjectPermission{Deny: []string{shared.Up(id, shared.VerbCertReq)}},
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	c := connect(t, fmt.Sprintf("nats://a:p@%s", s.Addr()), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = c.PublishCertRequest(ctx, &shared.CertRequest{RequestID: shared.NewRequestID(), CertName: "web", CSR: "csr", Created: time.Now()})
+	if !errors.Is(err, errConnectionChanged) || ctx.Err() != nil {
+		t.Fatalf("refused request: %v (ctx %v); want errConnectionChanged before the deadline", err, ctx.Err())
+	}
 }

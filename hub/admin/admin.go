@@ -51,6 +51,7 @@ type AgentAddRequest struct {
 type AgentAddReply struct {
 	Agent      hub.Agent          `json:"agent"`
 	Enrollment *shared.Enrollment `json:"enrollment,omitempty"`
+	Warnings   []string           `json:"warnings,omitempty"`
 }
 
 // AgentRemoveRequest removes an agent after revoking every key the hub

@@ -47,6 +47,9 @@ Running add again for an existing agent replaces its allow list; with
 				return err
 			}
 			fmt.Fprintf(g.errOut, "agent %s may request: %s\n", rep.Agent.ID, strings.Join(rep.Agent.Allow, ", "))
+			for _, w := range rep.Warnings {
+				fmt.Fprintln(g.errOut, "warning:", w)
+			}
 			if rep.Enrollment == nil {
 				fmt.Fprintln(g.errOut, "allow list updated; credentials unchanged (use --reissue for new ones)")
 				return nil

@@ -121,6 +121,26 @@ func (h *Hub) adminAgentAdd(ctx context.Context, data []byte) (any, error) {
 	a.Updated = now
 	reply := admin.AgentAddReply{}
 	if !exists || req.Reissue {
+		var warnings []string
+		if exists {
+			// Every key issued so far goes first: if one cannot be revoked,
+			// nothing changes and the admin retries.
+			old, err := h.agentKeysOf(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range old {
+				err := h.revokeKey(ctx, req.Name, k)
+				switch {
+				case errors.Is(err, natsauth.ErrNoLiveRevocation):
+					warnings = append(warnings, "external NATS: the replaced credentials keep connecting until they expire; revoke "+k+" with `certfleet-hub nats-setup revoke`")
+				case err != nil:
+					h.audit(ctx, store.AuditEvent{Kind: store.AuditRevokeFailed, Agent: req.Name, Detail: fmt.Sprintf("reissue: revoke %s: %v; nothing changed", k, err)})
+					return nil, fmt.Errorf("reissue %s: revoke old key %s (nothing changed; retry): %w", req.Name, k, err)
+				}
+			}
+		}
+		reply.Warnings = warnings
 		creds, pub, expires, err := h.auth.IssueAgent(req.Name, h.cfg.Agents.CredsTTL.D())
 		if err != nil {
 			return nil, fmt.Errorf("issue credentials for %s: %w", req.Name, err)
@@ -130,15 +150,9 @@ func (h *Hub) adminAgentAdd(ctx context.Context, data []byte) (any, error) {
 		if err := h.recordKey(ctx, req.Name, pub, expires); err != nil {
 			return nil, err
 		}
-		oldKey := a.NKey
 		a.NKey, a.CredsExpire, a.Account = pub, expires, h.auth.AgentsAccountPublicKey()
 		if err := h.store.PutAgent(ctx, a); err != nil {
 			return nil, err
-		}
-		if exists && oldKey != "" && oldKey != pub {
-			if err := h.revoke(oldKey); err != nil {
-				h.log.Warn("revoke replaced credentials", "agent", req.Name, "err", err)
-			}
 		}
 		reply.Enrollment = &shared.Enrollment{Type: shared.TypeEnrollment, AgentID: req.Name,
 			URLs: h.advertiseURLs(), Creds: string(creds), CA: string(h.caPEM), Created: now}

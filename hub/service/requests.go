@@ -325,6 +325,9 @@ func classify(err error) error {
 	if _, ok := issuer.RetryAfter(err); ok {
 		return shared.Errorf(shared.CodeRateLimited, "%v", err)
 	}
+	if p, ok := issuer.Rejected(err); ok {
+		return shared.Errorf(shared.CodeCARejected, "the CA refuses this request (%s), retrying cannot help: %v", p.ShortType(), err)
+	}
 	return shared.Errorf(shared.CodeCAError, "%v", err)
 }
 

@@ -213,9 +213,8 @@ func (h *Hub) adminDomainAdd(ctx context.Context, data []byte) (any, error) {
 	if err := shared.ValidateDNSName(name); err != nil {
 		return nil, err
 	}
-	zone := shared.NormalizeName(h.cfg.DNS.Domain)
-	if name == zone || strings.HasSuffix(name, "."+zone) {
-		return nil, shared.Errorf(shared.CodeInvalidName, "%q is inside the hub's own zone %s", name, zone)
+	if err := checkDomainScope(name, shared.NormalizeName(h.cfg.DNS.Domain), req.Zone); err != nil {
+		return nil, err
 	}
 	mode := hub.ModeCNAME
 	if req.Zone {

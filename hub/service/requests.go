@@ -78,7 +78,7 @@ func (h *Hub) consume(ctx context.Context) error {
 			go func() {
 				defer h.wg.Done()
 				defer func() { <-sem }()
-				h.handleRequest(ctx, msg)
+				h.handleRequestSafely(ctx, msg)
 			}()
 		}
 		if !got {

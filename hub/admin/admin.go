@@ -85,12 +85,16 @@ type AgentList struct {
 	Agents []hub.Agent `json:"agents"`
 	// Warnings are things the admin must know about the action.
 	Warnings []string `json:"warnings,omitempty"`
+	// Damaged are stored entries that could not be read.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
 // DomainList lists domains.
 type DomainList struct {
 	Domains []hub.Domain `json:"domains"`
 	Zone    string       `json:"hub_zone"`
+	// Damaged are stored entries that could not be read.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
 // StatusReply is the fleet view.
@@ -101,6 +105,9 @@ type StatusReply struct {
 	Requests []hub.RequestState `json:"requests"`
 	Alerts   []Alert            `json:"alerts"`
 	Now      time.Time          `json:"now"`
+	// Damaged are stored entries that could not be read; the rest is
+	// listed without them.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
 // Alert is a condition an operator must look at.
@@ -122,6 +129,8 @@ type AuditRequest struct {
 // AuditReply holds audit events, oldest first.
 type AuditReply struct {
 	Events []json.RawMessage `json:"events"`
+	// Damaged are stored events that could not be read, by sequence.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
 // RenewRequest asks an agent to renew now.

@@ -174,7 +174,7 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 	if err := h.store.DeleteStatus(ctx, req.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.log.Warn("remove agent status", "agent", req.Name, "err", err)
 	}
-	if certs, err := h.store.ListCerts(ctx, req.Name); err == nil {
+	if certs, _, err := h.store.ListCerts(ctx, req.Name); err == nil {
 		for _, c := range certs {
 			if err := h.store.DeleteCert(ctx, c.AgentID, c.CertName); err != nil {
 				h.log.Warn("remove agent certificate record", "agent", req.Name, "cert", c.CertName, "err", err)
@@ -186,11 +186,11 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 }
 
 func (h *Hub) adminAgentList(ctx context.Context, _ []byte) (any, error) {
-	agents, err := h.store.ListAgents(ctx)
+	agents, bad, err := h.store.ListAgents(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return admin.AgentList{Agents: agents}, nil
+	return admin.AgentList{Agents: agents, Damaged: bad}, nil
 }
 
 // newLabel returns a random CNAME target label: unguessable, so nobody can
@@ -268,11 +268,11 @@ func (h *Hub) adminDomainRemove(ctx context.Context, data []byte) (any, error) {
 }
 
 func (h *Hub) adminDomainList(ctx context.Context, _ []byte) (any, error) {
-	ds, err := h.store.ListDomains(ctx)
+	ds, bad, err := h.store.ListDomains(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return admin.DomainList{Domains: ds, Zone: h.cfg.DNS.Domain}, nil
+	return admin.DomainList{Domains: ds, Zone: h.cfg.DNS.Domain, Damaged: bad}, nil
 }
 
 func (h *Hub) adminDomainCheck(ctx context.Context, data []byte) (any, error) {
@@ -293,18 +293,23 @@ func (h *Hub) adminDomainCheck(ctx context.Context, data []byte) (any, error) {
 func (h *Hub) adminStatus(ctx context.Context, _ []byte) (any, error) {
 	var r admin.StatusReply
 	var err error
-	if r.Agents, err = h.store.ListAgents(ctx); err != nil {
+	var bad []hub.Damaged
+	if r.Agents, bad, err = h.store.ListAgents(ctx); err != nil {
 		return nil, err
 	}
-	if r.Status, err = h.store.ListStatus(ctx); err != nil {
+	r.Damaged = append(r.Damaged, bad...)
+	if r.Status, bad, err = h.store.ListStatus(ctx); err != nil {
 		return nil, err
 	}
-	if r.Certs, err = h.store.ListCerts(ctx, ""); err != nil {
+	r.Damaged = append(r.Damaged, bad...)
+	if r.Certs, bad, err = h.store.ListCerts(ctx, ""); err != nil {
 		return nil, err
 	}
-	if r.Requests, err = h.store.ListRequests(ctx); err != nil {
+	r.Damaged = append(r.Damaged, bad...)
+	if r.Requests, bad, err = h.store.ListRequests(ctx); err != nil {
 		return nil, err
 	}
+	r.Damaged = append(r.Damaged, bad...)
 	r.Now = time.Now().UTC()
 	r.Alerts = h.alerts(r)
 	return r, nil
@@ -315,11 +320,11 @@ func (h *Hub) adminAudit(ctx context.Context, data []byte) (any, error) {
 	if err := decodeAdmin(data, &req); err != nil {
 		return nil, err
 	}
-	evs, err := h.store.ReadAudit(ctx, store.AuditFilter{Agent: req.Agent, Since: req.Since, Limit: req.Limit})
+	evs, bad, err := h.store.ReadAudit(ctx, store.AuditFilter{Agent: req.Agent, Since: req.Since, Limit: req.Limit})
 	if err != nil {
 		return nil, err
 	}
-	out := admin.AuditReply{Events: []json.RawMessage{}}
+	out := admin.AuditReply{Events: []json.RawMessage{}, Damaged: bad}
 	for _, ev := range evs {
 		b, err := json.Marshal(ev)
 		if err != nil {

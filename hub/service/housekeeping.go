@@ -41,11 +41,12 @@ func (h *Hub) credsDue(a hub.Agent, now time.Time) bool {
 }
 
 func (h *Hub) renewCreds(ctx context.Context) {
-	agents, err := h.store.ListAgents(ctx)
+	agents, bad, err := h.store.ListAgents(ctx)
 	if err != nil {
 		h.log.Warn("list agents for credential renewal", "err", err)
 		return
 	}
+	h.logDamaged("agents for credential renewal", bad)
 	now := time.Now()
 	for _, a := range agents {
 		if h.credsDue(a, now) && a.CredsExpire.After(now) {

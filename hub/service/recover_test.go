@@ -81,7 +81,7 @@ func TestRequestPanicKeepsServing(t *testing.T) {
 	if n := panics.Load(); n != 1 {
 		t.Fatalf("request handled %d times, want once", n)
 	}
-	evs, err := th.store.ReadAudit(ctx, store.AuditFilter{Agent: "ghost"})
+	evs, _, err := th.store.ReadAudit(ctx, store.AuditFilter{Agent: "ghost"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 // hostile are agent-supplied strings that try to take over a terminal.
 var hostile = []string{
-	"\x1b[2J\x1b[31mowned",          // ANSI clear screen, red
+	"\x1b[2J\x1b[31mowned",           // ANSI clear screen, red
 	"ok\rFAILED",                     // carriage return overwrites the line
 	"line1\nAGENT  fake row",         // fakes a table row
 	"tab\there",                      // shifts columns

@@ -353,8 +353,15 @@ func (h *Hub) adminRenew(ctx context.Context, data []byte) (any, error) {
 	return struct{}{}, nil
 }
 
-// audit appends an event; a failure is logged, never fatal to the action.
+// audit appends an event, within the per-agent flood limit (flood.go); a
+// failure is logged, never fatal to the action.
 func (h *Hub) audit(ctx context.Context, ev store.AuditEvent) {
+	for _, ev := range h.flood.auditAdmit(ev) {
+		h.appendAudit(ctx, ev)
+	}
+}
+
+func (h *Hub) appendAudit(ctx context.Context, ev store.AuditEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC()
 	}

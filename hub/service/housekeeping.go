@@ -24,6 +24,7 @@ func (h *Hub) housekeeping(ctx context.Context) error {
 	for {
 		h.renewCreds(ctx)
 		h.publishAlerts(ctx, raised)
+		h.flushFlood(ctx)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -68,6 +68,9 @@ type Hub struct {
 
 	watches []*store.Watch
 
+	// flood limits what one agent can make the hub log and audit.
+	flood *floodLimits
+
 	wg    sync.WaitGroup
 	ready chan struct{}
 }
@@ -80,7 +83,10 @@ func New(cfg config.Config, logger *slog.Logger, version string) (*Hub, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Hub{cfg: cfg, log: logger, version: version, ready: make(chan struct{}), inflight: map[string]int{},
+	fl := &floodLimits{audit: newFloodGate(floodEvery, floodBurst, nil),
+		log: newFloodHandler(logger.Handler(), newFloodGate(floodEvery, floodBurst, nil))}
+	logger = slog.New(fl.log)
+	return &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{},
 		checker: &delegation.Checker{Resolvers: cfg.Issuance.Resolvers}}, nil
 }
 

@@ -180,3 +180,9 @@ func TestAuditIsTerminalSafe(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkSafePlain(b *testing.B) {
+	for b.Loop() {
+		_ = safe("www.example.org: order failed, will retry")
+	}
+}

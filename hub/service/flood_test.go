@@ -163,3 +163,13 @@ func TestAuditFloodLimit(t *testing.T) {
 		t.Fatalf("summary events = %d, want 1", n)
 	}
 }
+
+func BenchmarkFloodAdmit(b *testing.B) {
+	g := newFloodGate(floodEvery, floodBurst, nil)
+	agents := []string{"a1", "a2", "a3", "a4"}
+	i := 0
+	for b.Loop() {
+		g.admit(agents[i%len(agents)])
+		i++
+	}
+}

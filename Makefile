@@ -4,7 +4,8 @@ SHELL := /bin/bash
 
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+# The hub reads main.version; the agent reads its package's version.
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X github.com/certfleet/certfleet/agent.version=$(VERSION)
 BIN      := bin
 TESTFLAGS ?=
 FUZZTIME ?= 10s

@@ -120,3 +120,17 @@ type RequestState struct {
 	NextTry   time.Time `json:"next_try,omitzero"`
 	Updated   time.Time `json:"updated"`
 }
+
+// Damaged is a stored entry that could not be read as what its place
+// holds: undecodable, or decodable but foreign (its content does not
+// belong under its key). Listings return the good entries and one Damaged
+// per bad one, so one bad entry never hides the rest.
+type Damaged struct {
+	// Store is where the entry is: a KV bucket (e.g. "certfleet_agents")
+	// or the audit stream ("CERTFLEET_AUDIT").
+	Store string `json:"store"`
+	// Key is the entry's key (for the audit stream, its sequence number).
+	Key string `json:"key"`
+	// Error says why it could not be read.
+	Error string `json:"error"`
+}

@@ -106,12 +106,16 @@ type AgentList struct {
 	Agents []hub.Agent `json:"agents"`
 	// Warnings are things the admin must know about the action.
 	Warnings []string `json:"warnings,omitempty"`
+	// Damaged are stored entries that could not be read.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
 // DomainList lists domains.
 type DomainList struct {
 	Domains []hub.Domain `json:"domains"`
 	Zone    string       `json:"hub_zone"`
+	// Damaged are stored entries that could not be read.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
 // StatusReply is the fleet view.
@@ -125,6 +129,9 @@ type StatusReply struct {
 	// started, by reason (reply_subject, rate_limited, ...).
 	Dropped map[string]uint64 `json:"dropped,omitempty"`
 	Now     time.Time         `json:"now"`
+	// Damaged are stored entries that could not be read; the rest is
+	// listed without them.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
 // Alert is a condition an operator must look at.
@@ -146,6 +153,8 @@ type AuditRequest struct {
 // AuditReply holds audit events, oldest first.
 type AuditReply struct {
 	Events []json.RawMessage `json:"events"`
+	// Damaged are stored events that could not be read, by sequence.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
 // RenewRequest asks an agent to renew now.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
 )
 
@@ -159,12 +160,7 @@ func agentListCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return printJSON(g, rep)
 			}
-			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "AGENT\tALLOW\tCREDENTIALS EXPIRE\tCREATED")
-			for _, a := range rep.Agents {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.ID, strings.Join(a.Allow, ","), fmtTime(a.CredsExpire), fmtTime(a.Created))
-			}
-			return tw.Flush()
+			return printAgents(g, rep)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -172,9 +168,20 @@ func agentListCmd(g *globals) *cobra.Command {
 }
 
 func printJSON(g *globals, v any) error {
-	enc := json.NewEncoder(g.out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = g.out.Write(append(terminalSafeJSON(b), '\n'))
+	return err
+}
+
+// printDamaged reports stored entries the hub could not read, one line
+// each, so one bad entry shows up instead of hiding the listing.
+func printDamaged(g *globals, bad []hub.Damaged) {
+	for _, d := range bad {
+		fmt.Fprintf(g.out, "damaged entry %s: %s\n", safe(d.Store+"/"+d.Key), safe(d.Error))
+	}
 }
 
 func fmtTime(t time.Time) string {
@@ -182,4 +189,17 @@ func fmtTime(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04")
+}
+
+func printAgents(g *globals, rep admin.AgentList) error {
+	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AGENT\tALLOW\tCREDENTIALS EXPIRE\tCREATED")
+	for _, a := range rep.Agents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", safe(a.ID), safeList(a.Allow, ","), fmtTime(a.CredsExpire), fmtTime(a.Created))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printDamaged(g, rep.Damaged)
+	return nil
 }

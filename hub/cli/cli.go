@@ -97,7 +97,7 @@ func Execute(ctx context.Context, args []string, out, errOut io.Writer) int {
 	root := NewRoot(out, errOut)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(errOut, "certfleet-hub:", err)
+		fmt.Fprintln(errOut, "certfleet-hub:", safeLines(err.Error()))
 		return 1
 	}
 	return 0

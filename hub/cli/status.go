@@ -111,11 +111,11 @@ func printStatus(g *globals, r admin.StatusReply) error {
 			if result == "" {
 				result = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, last, b, strings.Join(nm, ","), expiry(r.Now, notAfter), fmtTime(renewAt), result)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", safe(a.ID), last, safe(b), safeList(nm, ","), expiry(r.Now, notAfter), fmtTime(renewAt), safe(result))
 			rows++
 		}
 		if rows == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\n", a.ID, last)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\n", safe(a.ID), last)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -124,8 +124,12 @@ func printStatus(g *globals, r admin.StatusReply) error {
 	if len(r.Alerts) > 0 {
 		fmt.Fprintf(g.out, "\n%d alert(s):\n", len(r.Alerts))
 		for _, al := range r.Alerts {
-			fmt.Fprintf(g.out, "  %-10s %s %s: %s\n", strings.ToUpper(al.Kind), al.Agent, al.CertName, al.Message)
+			fmt.Fprintf(g.out, "  %-10s %s %s: %s\n", safe(strings.ToUpper(al.Kind)), safe(al.Agent), safe(al.CertName), safe(al.Message))
 		}
+	}
+	if len(r.Damaged) > 0 {
+		fmt.Fprintln(g.out)
+		printDamaged(g, r.Damaged)
 	}
 	return nil
 }
@@ -170,21 +174,7 @@ func auditCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return printJSON(g, rep)
 			}
-			for _, raw := range rep.Events {
-				var ev struct {
-					Time      time.Time `json:"time"`
-					Kind      string    `json:"kind"`
-					Agent     string    `json:"agent"`
-					CertName  string    `json:"cert_name"`
-					RequestID string    `json:"request_id"`
-					Names     []string  `json:"names"`
-					Detail    string    `json:"detail"`
-				}
-				if err := json.Unmarshal(raw, &ev); err != nil {
-					return fmt.Errorf("decode audit event: %w", err)
-				}
-				fmt.Fprintf(g.out, "%s  %-14s %-12s %-10s %s %s\n", ev.Time.UTC().Format(time.RFC3339), ev.Kind, ev.Agent, ev.CertName, strings.Join(ev.Names, ","), ev.Detail)
-			}
+			printAudit(g, rep)
 			return nil
 		},
 	}
@@ -212,4 +202,28 @@ func renewCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// printAudit prints one line per event, oldest first, then the events the
+// hub could not read. An event this CLI cannot decode is shown as damaged
+// (by its position) instead of ending the listing.
+func printAudit(g *globals, rep admin.AuditReply) {
+	for i, raw := range rep.Events {
+		var ev struct {
+			Time      time.Time `json:"time"`
+			Kind      string    `json:"kind"`
+			Agent     string    `json:"agent"`
+			CertName  string    `json:"cert_name"`
+			RequestID string    `json:"request_id"`
+			Names     []string  `json:"names"`
+			Detail    string    `json:"detail"`
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			fmt.Fprintf(g.out, "damaged entry reply/%d: %s\n", i, safe(err.Error()))
+			continue
+		}
+		fmt.Fprintf(g.out, "%s  %-14s %-12s %-10s %s %s\n", ev.Time.UTC().Format(time.RFC3339), safe(ev.Kind), safe(ev.Agent),
+			safe(ev.CertName), safeList(ev.Names, ","), safe(ev.Detail))
+	}
+	printDamaged(g, rep.Damaged)
 }

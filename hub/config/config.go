@@ -14,11 +14,18 @@ const (
 
 // Defaults for a production hub.
 const (
-	DefaultDataDir     = "/var/lib/certfleet-hub"
-	DefaultDNSListen   = ":53"
-	DefaultNATSListen  = ":4222"
-	DefaultNATSPort    = "4222"
-	DefaultTXTTTL      = 1
+	DefaultDataDir    = "/var/lib/certfleet-hub"
+	DefaultDNSListen  = ":53"
+	DefaultNATSListen = ":4222"
+	DefaultNATSPort   = "4222"
+	DefaultTXTTTL     = 1
+	// DefaultRateLimit is dns.rate_limit: UDP responses per second per
+	// source /24 (IPv4) or /56 (IPv6), with a burst of as many. A CA's
+	// validator sends a handful of queries per challenge; past the limit
+	// every second query gets an empty truncated reply (so real resolvers
+	// retry over TCP) and the rest none, which caps what a spoofed flood
+	// can reflect at one victim.
+	DefaultRateLimit   = 100
 	DefaultConcurrency = 4
 	DefaultMaxNames    = 100
 	DefaultKeyType     = "ec256"
@@ -155,8 +162,9 @@ func DefaultConfig() Config {
 		LogLevel:  "info",
 		LogFormat: "text",
 		DNS: DNSConfig{
-			Listen: DefaultDNSListen,
-			TXTTTL: DefaultTXTTTL,
+			Listen:    DefaultDNSListen,
+			TXTTTL:    DefaultTXTTTL,
+			RateLimit: DefaultRateLimit,
 		},
 		NATS: NATSConfig{
 			Listen:     DefaultNATSListen,

@@ -220,7 +220,7 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 	if err := h.store.DeleteStatus(ctx, req.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.log.Warn("remove agent status", "agent", req.Name, "err", err)
 	}
-	if certs, err := h.store.ListCerts(ctx, req.Name); err == nil {
+	if certs, _, err := h.store.ListCerts(ctx, req.Name); err == nil {
 		for _, c := range certs {
 			if err := h.store.DeleteCert(ctx, c.AgentID, c.CertName); err != nil {
 				h.log.Warn("remove agent certificate record", "agent", req.Name, "cert", c.CertName, "err", err)
@@ -234,9 +234,13 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 // agentKeysOf returns the keys of a to revoke: every key issued to it that
 // has not expired, and the key its record names.
 func (h *Hub) agentKeysOf(ctx context.Context, a hub.Agent) ([]string, error) {
-	recs, err := h.store.AgentKeys(ctx, a.ID)
+	recs, damaged, err := h.store.AgentKeys(ctx, a.ID)
 	if err != nil {
 		return nil, err
+	}
+	for _, d := range damaged {
+		// Only the hub writes key records; a damaged one is a store fault.
+		h.log.Error("damaged agent key record; revoke it with `agent revoke-key` if it was this agent's", "key", d.Key, "err", d.Error)
 	}
 	now := time.Now()
 	var keys []string
@@ -319,11 +323,11 @@ func (h *Hub) adminAgentRevokeKey(ctx context.Context, data []byte) (any, error)
 }
 
 func (h *Hub) adminAgentList(ctx context.Context, _ []byte) (any, error) {
-	agents, err := h.store.ListAgents(ctx)
+	agents, bad, err := h.store.ListAgents(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return admin.AgentList{Agents: agents}, nil
+	return admin.AgentList{Agents: agents, Damaged: bad}, nil
 }
 
 // newLabel returns a random CNAME target label: unguessable, so nobody can
@@ -346,9 +350,8 @@ func (h *Hub) adminDomainAdd(ctx context.Context, data []byte) (any, error) {
 	if err := shared.ValidateDNSName(name); err != nil {
 		return nil, err
 	}
-	zone := shared.NormalizeName(h.cfg.DNS.Domain)
-	if name == zone || strings.HasSuffix(name, "."+zone) {
-		return nil, shared.Errorf(shared.CodeInvalidName, "%q is inside the hub's own zone %s", name, zone)
+	if err := checkDomainScope(name, shared.NormalizeName(h.cfg.DNS.Domain), req.Zone); err != nil {
+		return nil, err
 	}
 	mode := hub.ModeCNAME
 	if req.Zone {
@@ -402,11 +405,11 @@ func (h *Hub) adminDomainRemove(ctx context.Context, data []byte) (any, error) {
 }
 
 func (h *Hub) adminDomainList(ctx context.Context, _ []byte) (any, error) {
-	ds, err := h.store.ListDomains(ctx)
+	ds, bad, err := h.store.ListDomains(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return admin.DomainList{Domains: ds, Zone: h.cfg.DNS.Domain}, nil
+	return admin.DomainList{Domains: ds, Zone: h.cfg.DNS.Domain, Damaged: bad}, nil
 }
 
 func (h *Hub) adminDomainCheck(ctx context.Context, data []byte) (any, error) {
@@ -427,18 +430,23 @@ func (h *Hub) adminDomainCheck(ctx context.Context, data []byte) (any, error) {
 func (h *Hub) adminStatus(ctx context.Context, _ []byte) (any, error) {
 	var r admin.StatusReply
 	var err error
-	if r.Agents, err = h.store.ListAgents(ctx); err != nil {
+	var bad []hub.Damaged
+	if r.Agents, bad, err = h.store.ListAgents(ctx); err != nil {
 		return nil, err
 	}
-	if r.Status, err = h.store.ListStatus(ctx); err != nil {
+	r.Damaged = append(r.Damaged, bad...)
+	if r.Status, bad, err = h.store.ListStatus(ctx); err != nil {
 		return nil, err
 	}
-	if r.Certs, err = h.store.ListCerts(ctx, ""); err != nil {
+	r.Damaged = append(r.Damaged, bad...)
+	if r.Certs, bad, err = h.store.ListCerts(ctx, ""); err != nil {
 		return nil, err
 	}
-	if r.Requests, err = h.store.ListRequests(ctx); err != nil {
+	r.Damaged = append(r.Damaged, bad...)
+	if r.Requests, bad, err = h.store.ListRequests(ctx); err != nil {
 		return nil, err
 	}
+	r.Damaged = append(r.Damaged, bad...)
 	r.Now = time.Now().UTC()
 	r.Dropped = h.drops.counts()
 	r.Alerts = h.alerts(r)
@@ -450,11 +458,11 @@ func (h *Hub) adminAudit(ctx context.Context, data []byte) (any, error) {
 	if err := decodeAdmin(data, &req); err != nil {
 		return nil, err
 	}
-	evs, err := h.store.ReadAudit(ctx, store.AuditFilter{Agent: req.Agent, Since: req.Since, Limit: req.Limit})
+	evs, bad, err := h.store.ReadAudit(ctx, store.AuditFilter{Agent: req.Agent, Since: req.Since, Limit: req.Limit})
 	if err != nil {
 		return nil, err
 	}
-	out := admin.AuditReply{Events: []json.RawMessage{}}
+	out := admin.AuditReply{Events: []json.RawMessage{}, Damaged: bad}
 	for _, ev := range evs {
 		b, err := json.Marshal(ev)
 		if err != nil {
@@ -483,8 +491,15 @@ func (h *Hub) adminRenew(ctx context.Context, data []byte) (any, error) {
 	return struct{}{}, nil
 }
 
-// audit appends an event; a failure is logged, never fatal to the action.
+// audit appends an event, within the per-agent flood limit (flood.go); a
+// failure is logged, never fatal to the action.
 func (h *Hub) audit(ctx context.Context, ev store.AuditEvent) {
+	for _, ev := range h.flood.auditAdmit(ev) {
+		h.appendAudit(ctx, ev)
+	}
+}
+
+func (h *Hub) appendAudit(ctx context.Context, ev store.AuditEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC()
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -118,16 +117,13 @@ func (h *Hub) serve(ctx context.Context, fn agentHandler, id, corr, subject stri
 	h.sendDown(id, shared.VerbReply, corr, body)
 }
 
-// callAgentHandler runs fn, turning a panic into an internal error so that
-// one bad message never takes the hub down.
+// callAgentHandler runs fn under safely, turning a panic into an internal
+// error so that one bad message never takes the hub down.
 func (h *Hub) callAgentHandler(ctx context.Context, fn agentHandler, id string, data []byte) (body []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			h.log.Error("agent request handler panicked", "agent", id, "panic", r, "stack", string(debug.Stack()))
-			body, err = nil, shared.Errorf(shared.CodeInternal, "the hub failed on this request")
-		}
-	}()
-	return fn(ctx, id, data)
+	if h.safely("agent request of "+id, func() { body, err = fn(ctx, id, data) }) {
+		return nil, shared.Errorf(shared.CodeInternal, "the hub failed on this request")
+	}
+	return body, err
 }
 
 // sendDown publishes to agent id's down subject verb, with a correlation

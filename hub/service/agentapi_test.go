@@ -198,7 +198,7 @@ func TestAgentHandlerPanicRecovered(t *testing.T) {
 	if body != nil || shared.CodeOf(err) != shared.CodeInternal {
 		t.Fatalf("panicking handler: %q, %v", body, err)
 	}
-	if !strings.Contains(buf.String(), "boom") || !strings.Contains(buf.String(), "panicked") {
+	if !strings.Contains(buf.String(), "boom") || !strings.Contains(buf.String(), "recovered from a panic") {
 		t.Fatalf("panic not logged:\n%s", buf.String())
 	}
 }

@@ -28,6 +28,7 @@ func (h *Hub) housekeeping(ctx context.Context) error {
 		h.msgLimit.prune(now)
 		h.reqLimit.prune(now)
 		h.drops.prune(now)
+		h.flushFlood(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -52,11 +53,12 @@ func (h *Hub) credsDue(a hub.Agent, now time.Time) bool {
 }
 
 func (h *Hub) renewCreds(ctx context.Context) {
-	agents, err := h.store.ListAgents(ctx)
+	agents, bad, err := h.store.ListAgents(ctx)
 	if err != nil {
 		h.log.Warn("list agents for credential renewal", "err", err)
 		return
 	}
+	h.logDamaged("agents for credential renewal", bad)
 	now := time.Now()
 	for _, a := range agents {
 		// Layout-1 agents are moved when they say hello.

@@ -78,7 +78,7 @@ func (h *Hub) consume(ctx context.Context) error {
 			go func() {
 				defer h.wg.Done()
 				defer func() { <-sem }()
-				h.handleRequest(ctx, msg)
+				h.handleRequestSafely(ctx, msg)
 			}()
 		}
 		if !got {
@@ -324,6 +324,9 @@ func classify(err error) error {
 	}
 	if _, ok := issuer.RetryAfter(err); ok {
 		return shared.Errorf(shared.CodeRateLimited, "%v", err)
+	}
+	if p, ok := issuer.Rejected(err); ok {
+		return shared.Errorf(shared.CodeCARejected, "the CA refuses this request (%s), retrying cannot help: %v", p.ShortType(), err)
 	}
 	return shared.Errorf(shared.CodeCAError, "%v", err)
 }

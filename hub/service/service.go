@@ -76,6 +76,8 @@ type Hub struct {
 	reqLimit *agentLimiter
 	drops    *drops
 	acks     ackWaiters
+	// flood limits what one agent can make the hub log and audit.
+	flood *floodLimits
 
 	wg    sync.WaitGroup
 	ready chan struct{}
@@ -89,7 +91,10 @@ func New(cfg config.Config, logger *slog.Logger, version string) (*Hub, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Hub{cfg: cfg, log: logger, version: version, ready: make(chan struct{}), inflight: map[string]int{},
+	fl := &floodLimits{audit: newFloodGate(floodEvery, floodBurst, nil),
+		log: newFloodHandler(logger.Handler(), newFloodGate(floodEvery, floodBurst, nil))}
+	logger = slog.New(fl.log)
+	return &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{},
 		checker:  &delegation.Checker{Resolvers: cfg.Issuance.Resolvers},
 		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst),
 		reqLimit: newAgentLimiter(agentReqRate, agentReqBurst),

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nkeys"
+
+	"github.com/certfleet/certfleet/hub"
 )
 
 // AgentKey records one NATS user key the hub issued to an agent. The hub
@@ -55,14 +57,20 @@ func (s *Store) GetAgentKey(ctx context.Context, pub string) (AgentKey, error) {
 	return k, nil
 }
 
-// AgentKeys returns every key issued to agent, oldest first.
-func (s *Store) AgentKeys(ctx context.Context, agent string) ([]AgentKey, error) {
+// AgentKeys returns every key issued to agent, and the key records that
+// could not be read (whose agent is therefore unknown).
+func (s *Store) AgentKeys(ctx context.Context, agent string) ([]AgentKey, []hub.Damaged, error) {
 	if _, err := agentKey(agent); err != nil {
-		return nil, fmt.Errorf("agent keys: %w", err)
+		return nil, nil, fmt.Errorf("agent keys: %w", err)
 	}
-	all, err := listValues[AgentKey](ctx, s, s.agentKeys, "")
+	all, damaged, err := listValues(ctx, s, s.agentKeys, "", func(key string, k AgentKey) error {
+		if k.Key != key {
+			return fmt.Errorf("record of key %q stored under %q", k.Key, key)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("agent keys of %s: %w", agent, err)
+		return nil, nil, fmt.Errorf("agent keys of %s: %w", agent, err)
 	}
 	var out []AgentKey
 	for _, k := range all {
@@ -70,5 +78,5 @@ func (s *Store) AgentKeys(ctx context.Context, agent string) ([]AgentKey, error)
 			out = append(out, k)
 		}
 	}
-	return out, nil
+	return out, damaged, nil
 }

@@ -3,12 +3,15 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -113,11 +116,14 @@ type AuditFilter struct {
 
 // ReadAudit returns the matching events, oldest first: when more match
 // than the limit, the newest ones. It reads the stream as it was when
-// called; later events are not waited for.
-func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+// called; later events are not waited for. Events that are not readable
+// audit events (undecodable, unknown kind, no time) come second, keyed by
+// stream sequence, whatever the filter (their agent is unknown), at most
+// the limit, newest kept; they never fail the read.
+func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, []hub.Damaged, error) {
 	if f.Agent != "" {
 		if err := shared.ValidateAgentID(f.Agent); err != nil {
-			return nil, fmt.Errorf("read audit: %w", err)
+			return nil, nil, fmt.Errorf("read audit: %w", err)
 		}
 	}
 	limit := f.Limit
@@ -132,11 +138,11 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	}
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
+		return nil, nil, fmt.Errorf("read audit: %w", err)
 	}
 	st := info.State
 	if st.Msgs == 0 || (!f.Since.IsZero() && st.LastTime.Before(f.Since)) {
-		return nil, nil
+		return nil, nil, nil
 	}
 
 	cfg := jetstream.ConsumerConfig{
@@ -161,7 +167,7 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	cons, err := s.js.CreateConsumer(cctx, shared.StreamAudit, cfg)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
+		return nil, nil, fmt.Errorf("read audit: %w", err)
 	}
 	defer func() {
 		cctx, cancel := s.callCtx(context.WithoutCancel(ctx))
@@ -173,21 +179,22 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	// pending: every fetch then returns at once.
 	remaining := cons.CachedInfo().NumPending
 	var out []AuditEvent
+	var damaged []hub.Damaged
 	for remaining > 0 {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("read audit: %w", err)
+			return nil, nil, fmt.Errorf("read audit: %w", err)
 		}
 		n := min(remaining, 256)
 		batch, err := cons.Fetch(int(n), jetstream.FetchMaxWait(s.opts.Timeout))
 		if err != nil {
-			return nil, fmt.Errorf("read audit: %w", err)
+			return nil, nil, fmt.Errorf("read audit: %w", err)
 		}
 		got, done := uint64(0), false
 		for msg := range batch.Messages() {
 			got++
 			meta, err := msg.Metadata()
 			if err != nil {
-				return nil, fmt.Errorf("read audit: %w", err)
+				return nil, nil, fmt.Errorf("read audit: %w", err)
 			}
 			if meta.Sequence.Stream >= st.LastSeq {
 				done = true
@@ -195,9 +202,14 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 			if meta.Sequence.Stream > st.LastSeq {
 				continue
 			}
-			var ev AuditEvent
-			if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-				return nil, fmt.Errorf("read audit: decode event %d: %w", meta.Sequence.Stream, err)
+			ev, err := decodeAuditEvent(msg.Data())
+			if err != nil {
+				damaged = append(damaged, hub.Damaged{Store: shared.StreamAudit,
+					Key: strconv.FormatUint(meta.Sequence.Stream, 10), Error: truncate(err.Error(), maxDamagedError)})
+				if len(damaged) >= 2*limit {
+					damaged = append(damaged[:0:0], damaged[len(damaged)-limit:]...)
+				}
+				continue
 			}
 			if f.Agent != "" && ev.Agent != f.Agent {
 				continue
@@ -212,7 +224,7 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 			}
 		}
 		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("read audit: %w", err)
+			return nil, nil, fmt.Errorf("read audit: %w", err)
 		}
 		// Events aged out meanwhile end the read short, not in a loop.
 		if done || got == 0 {
@@ -223,5 +235,24 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	if len(out) > limit {
 		out = out[len(out)-limit:]
 	}
-	return out, nil
+	if len(damaged) > limit {
+		damaged = damaged[len(damaged)-limit:]
+	}
+	return out, damaged, nil
+}
+
+// decodeAuditEvent decodes one stored event and refuses what no hub wrote:
+// an unknown kind or no time.
+func decodeAuditEvent(b []byte) (AuditEvent, error) {
+	var ev AuditEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return AuditEvent{}, fmt.Errorf("decode event: %w", err)
+	}
+	if !knownKind(ev.Kind) {
+		return AuditEvent{}, fmt.Errorf("foreign event: unknown kind %q", ev.Kind)
+	}
+	if ev.Time.IsZero() {
+		return AuditEvent{}, errors.New("foreign event: no time")
+	}
+	return ev, nil
 }

@@ -202,7 +202,7 @@ func TestCallsTimeOut(t *testing.T) {
 	calls := map[string]func() error{
 		"get":   func() error { _, err := s.GetAgent(testCtx(t), "web1"); return err },
 		"put":   func() error { return s.PutAgent(testCtx(t), hub.Agent{ID: "web1"}) },
-		"list":  func() error { _, err := s.ListAgents(testCtx(t)); return err },
+		"list":  func() error { _, _, err := s.ListAgents(testCtx(t)); return err },
 		"audit": func() error { return s.Audit(testCtx(t), AuditEvent{Kind: AuditIssued}) },
 		"watch": func() error {
 			_, err := s.WatchDomains(testCtx(t), func(bool, string, hub.Domain) {})

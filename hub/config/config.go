@@ -78,8 +78,14 @@ type DNSConfig struct {
 // NATSConfig is the embedded NATS server, or an existing one (External).
 type NATSConfig struct {
 	Listen string `toml:"listen"`
-	// Advertise are the URLs written into enrollment bundles, e.g.
-	// "tls://hub.example.org:4222". Default with External: External.URLs.
+	// WebsocketListen, when set (e.g. "0.0.0.0:443"), also serves the
+	// embedded NATS over WebSocket, for agents that can reach only HTTPS:
+	// same TLS certificate and JWT auth as Listen. Advertise then lists
+	// its wss:// URL after the tls:// one. Off by default.
+	WebsocketListen string `toml:"websocket_listen"`
+	// Advertise are the URLs written into enrollment bundles, in order of
+	// preference, e.g. ["tls://hub.example.org:4222",
+	// "wss://hub.example.org:443"]; agents fall back between them. Default with External: External.URLs.
 	// May be empty only when Listen is a loopback address (tests, demo):
 	// the hub then hands out its own address.
 	Advertise []string `toml:"advertise"`

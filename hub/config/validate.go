@@ -134,6 +134,13 @@ func (c Config) validateNATS(v *validator) {
 		if n.Replicas != 1 {
 			v.add("nats.replicas", "%d: the embedded server is a single node; want 1", n.Replicas)
 		}
+		if n.WebsocketListen != "" {
+			if p := listenProblem(n.WebsocketListen); p != "" {
+				v.add("nats.websocket_listen", "%s", p)
+			}
+		}
+	} else if n.WebsocketListen != "" {
+		v.add("nats.websocket_listen", "only for the embedded server; with nats.external configure websocket on your servers and list its wss:// URL in nats.advertise")
 	} else if n.Replicas < 1 || n.Replicas > maxReplicas {
 		v.add("nats.replicas", "%d: want 1 to %d", n.Replicas, maxReplicas)
 	}
@@ -343,8 +350,8 @@ func loopbackListen(addr string) bool {
 
 func natsURLProblem(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "tls" && u.Scheme != "nats") || u.Hostname() == "" {
-		return fmt.Sprintf("%q: want a URL like tls://hub.example.org:4222", raw)
+	if err != nil || !oneOf(u.Scheme, "tls", "nats", "wss", "ws") || u.Hostname() == "" {
+		return fmt.Sprintf("%q: want a URL like tls://hub.example.org:4222 or wss://hub.example.org:443", raw)
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
 		return fmt.Sprintf("%q: want scheme, host and port only", raw)

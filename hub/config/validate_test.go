@@ -69,6 +69,10 @@ func TestValidateRejects(t *testing.T) {
 		{"nats.advertise http", func(c *Config) { c.NATS.Advertise = []string{"https://hub.example.org"} }, "nats.advertise[0]", "tls://"},
 		{"nats.advertise path", func(c *Config) { c.NATS.Advertise = []string{"tls://hub.example.org:4222/x"} }, "nats.advertise[0]", "host and port only"},
 		{"nats.advertise bad port", func(c *Config) { c.NATS.Advertise = []string{"tls://hub.example.org:0"} }, "nats.advertise[0]", "port"},
+		{"nats.websocket_listen bad", func(c *Config) { c.NATS.WebsocketListen = "443" }, "nats.websocket_listen", "host:port"},
+		{"nats.websocket_listen with external", func(c *Config) {
+			c.NATS.External, c.NATS.Replicas, c.NATS.WebsocketListen = externalNATS(), 1, ":443"
+		}, "nats.websocket_listen", "embedded"},
 		{"nats.advertise bad host", func(c *Config) { c.NATS.Advertise = []string{"tls://hub_1.example.org:4222"} }, "nats.advertise[0]", "hub_1"},
 		{"nats.tls_key missing", func(c *Config) { c.NATS.TLSCert = "/etc/hub/cert.pem" }, "nats.tls_key", "tls_cert"},
 		{"nats.tls_cert missing", func(c *Config) { c.NATS.TLSKey = "/etc/hub/key.pem" }, "nats.tls_cert", "tls_key"},

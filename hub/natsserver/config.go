@@ -16,6 +16,11 @@ type Config struct {
 	// Listen is the client address, "host:port"; port 0 or -1 picks a free
 	// port (tests).
 	Listen string
+	// WebsocketListen, when set, also serves NATS over WebSocket at this
+	// "host:port" (port 0 or -1 picks a free port), for agents that can
+	// only reach HTTPS on 443. Same TLS configuration and JWT auth as the
+	// client port: wss:// only unless AllowPlaintext (tests).
+	WebsocketListen string
 	// StoreDir is the JetStream store (created 0700).
 	StoreDir string
 	// TLS is the client port's server configuration; nil only with
@@ -45,6 +50,11 @@ func (c Config) Validate() error {
 	if _, _, err := parseListen(c.Listen); err != nil {
 		return err
 	}
+	if c.WebsocketListen != "" {
+		if _, _, err := parseListenField("nats.websocket_listen", c.WebsocketListen); err != nil {
+			return err
+		}
+	}
 	if c.StoreDir == "" {
 		return errors.New("nats.store_dir: empty")
 	}
@@ -63,22 +73,27 @@ func (c Config) Validate() error {
 // parseListen splits "host:port" into the server's Host and Port, mapping
 // port 0 to the server's "pick one" value (-1; its 0 means 4222).
 func parseListen(listen string) (string, int, error) {
+	return parseListenField("nats.listen", listen)
+}
+
+// parseListenField is parseListen for the config field named field.
+func parseListenField(field, listen string) (string, int, error) {
 	host, portStr, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "", 0, fmt.Errorf("nats.listen: %q: %w", listen, err)
+		return "", 0, fmt.Errorf("%s: %q: %w", field, listen, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return "", 0, fmt.Errorf("nats.listen: %q: port %q is not a number", listen, portStr)
+		return "", 0, fmt.Errorf("%s: %q: port %q is not a number", field, listen, portStr)
 	}
 	switch {
 	case port == 0 || port == -1:
 		port = -1
 	case port < 1 || port > 65535:
-		return "", 0, fmt.Errorf("nats.listen: %q: port %d out of range", listen, port)
+		return "", 0, fmt.Errorf("%s: %q: port %d out of range", field, listen, port)
 	}
 	if host != "" && net.ParseIP(host) == nil && !validHost(host) {
-		return "", 0, fmt.Errorf("nats.listen: %q: host %q is not an IP address or host name", listen, host)
+		return "", 0, fmt.Errorf("%s: %q: host %q is not an IP address or host name", field, listen, host)
 	}
 	return host, port, nil
 }

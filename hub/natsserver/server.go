@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 type Server struct {
 	ns     *server.Server
 	url    string
+	wsURL  string
 	logger *slog.Logger
 	once   sync.Once
 }
@@ -58,7 +60,10 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s := &Server{ns: ns, logger: logger}
 	s.url = clientURL(ns.Addr(), opts.Host, cfg.TLS != nil)
-	logger.Info("nats server ready", "url", s.url, "jetstream", opts.StoreDir,
+	if cfg.WebsocketListen != "" {
+		s.wsURL = websocketURL(ns, opts.Websocket.Host, cfg.TLS != nil)
+	}
+	logger.Info("nats server ready", "url", s.url, "websocket", s.wsURL, "jetstream", opts.StoreDir,
 		"auth", cfg.Auth != nil, "tls", cfg.TLS != nil, "sync_always", cfg.SyncAlways,
 		"took", time.Since(began).Round(time.Millisecond))
 	return s, nil
@@ -84,6 +89,20 @@ func options(cfg Config) (*server.Options, error) {
 		opts.TLSConfig = cfg.TLS.Clone()
 		opts.TLSTimeout = 5
 		opts.AllowNonTLS = cfg.AllowPlaintext
+	}
+	if cfg.WebsocketListen != "" {
+		wsHost, wsPort, err := parseListenField("nats.websocket_listen", cfg.WebsocketListen)
+		if err != nil {
+			return nil, err
+		}
+		// Authentication is the server's: operator-mode JWTs, as on the
+		// client port. No NoAuthUser, no token, no cookies.
+		opts.Websocket = server.WebsocketOpts{Host: wsHost, Port: wsPort, HandshakeTimeout: 5 * time.Second}
+		if cfg.TLS != nil {
+			opts.Websocket.TLSConfig = cfg.TLS.Clone()
+		} else {
+			opts.Websocket.NoTLS = true
+		}
 	}
 	if cfg.Auth != nil {
 		if err := cfg.Auth.ConfigureServer(opts); err != nil {
@@ -132,6 +151,38 @@ func clientURL(addr net.Addr, host string, tls bool) string {
 	}
 	return u.String()
 }
+
+// websocketURL is the URL a local client reaches the WebSocket port at.
+func websocketURL(ns *server.Server, host string, tls bool) string {
+	ports := ns.PortsInfo(5 * time.Second)
+	if ports == nil || len(ports.WebSocket) == 0 {
+		return ""
+	}
+	u, err := url.Parse(ports.WebSocket[0])
+	if err != nil {
+		return ""
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return ""
+	}
+	ip := net.ParseIP(u.Hostname())
+	if ip == nil {
+		ip = net.ParseIP(host)
+	}
+	if ip == nil {
+		ip = net.IPv4zero
+	}
+	v := clientURL(&net.TCPAddr{IP: ip, Port: port}, host, tls)
+	if tls {
+		return "wss" + strings.TrimPrefix(v, "tls")
+	}
+	return "ws" + strings.TrimPrefix(v, "nats")
+}
+
+// WebsocketURL returns the URL local clients reach the WebSocket port at
+// (wss:// when TLS is on), or "" when it is off.
+func (s *Server) WebsocketURL() string { return s.wsURL }
 
 // ClientURL returns the URL local clients connect to, tls:// when TLS is on.
 func (s *Server) ClientURL() string { return s.url }

@@ -60,10 +60,15 @@ func (h *Hub) clientURL() string {
 }
 
 // advertiseURLs are the URLs written into enrollment bundles: the
-// configured ones, else the embedded server's own address (tests, demo).
+// configured ones, else the embedded server's own addresses (tests, demo):
+// the client port first, then the WebSocket port when it is on.
 func (h *Hub) advertiseURLs() []string {
 	if u := h.cfg.AdvertiseURLs(); len(u) > 0 {
 		return u
 	}
-	return []string{h.clientURL()}
+	urls := []string{h.clientURL()}
+	if h.ns != nil && h.ns.WebsocketURL() != "" {
+		urls = append(urls, h.ns.WebsocketURL())
+	}
+	return urls
 }

@@ -225,7 +225,7 @@ func (h *Hub) startEmbedded() error {
 	}
 	var err error
 	h.ns, err = natsserver.Start(natsserver.Config{
-		Listen: h.cfg.NATS.Listen, StoreDir: filepath.Join(dataDir, dirJetStream), TLS: tlsCfg,
+		Listen: h.cfg.NATS.Listen, WebsocketListen: h.cfg.NATS.WebsocketListen, StoreDir: filepath.Join(dataDir, dirJetStream), TLS: tlsCfg,
 		AllowPlaintext: h.cfg.NATS.AllowPlaintext, Auth: h.auth, ServerName: "certfleet-hub", SyncAlways: h.cfg.NATS.SyncAlways,
 	}, h.log.With("component", "nats"))
 	if err != nil {

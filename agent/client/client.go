@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +50,13 @@ type Options struct {
 	// system roots.
 	CAPEM   []byte
 	Handler Handler
+	// ProxyURL, when set, is the HTTP proxy every hub URL is reached
+	// through with CONNECT ("http://user:pass@proxy:3128"); empty uses
+	// HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment.
+	ProxyURL string
+	// TLSServerName, when set, is the name the hub's certificate must
+	// carry, whatever host the URL names (a site relay).
+	TLSServerName string
 	// OnConnect runs after every connect and reconnect.
 	OnConnect func()
 	Logger    *slog.Logger
@@ -63,9 +69,19 @@ type Options struct {
 type Client struct {
 	id        string
 	credsFile string
-	nc        *nats.Conn
-	sub       *nats.Subscription
 	logger    *slog.Logger
+	opts      Options
+	tls       *tls.Config // nil: system roots, each URL's host name
+
+	// connMu guards the live connection, nil while none is up, and the
+	// path it took.
+	connMu    sync.RWMutex
+	nc        *nats.Conn
+	transport string
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed by Close
+	done      chan struct{} // closed when the supervisor has stopped
 
 	// pending holds the requests waiting for their answer, by correlation id.
 	mu      sync.Mutex
@@ -86,8 +102,13 @@ var errConnectionChanged = errors.New("connection to the hub changed while waiti
 // maxReconnectDelay caps the back-off between reconnect attempts.
 const maxReconnectDelay = time.Minute
 
+// reconnectsPerPath is how often a lost connection is retried on the
+// same URLs before the client starts over at the most preferred one.
+const reconnectsPerPath = 3
+
 // Connect starts the connection. It returns at once even when no server
-// is reachable: the client keeps trying in the background.
+// is reachable: the client keeps trying in the background, walking the
+// URLs in order of preference (see supervise).
 func Connect(opts Options) (*Client, error) {
 	if err := shared.ValidateAgentID(opts.AgentID); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -95,34 +116,66 @@ func Connect(opts Options) (*Client, error) {
 	if len(opts.URLs) == 0 {
 		return nil, errors.New("connect: no server urls")
 	}
+	groups, err := groupURLs(opts.URLs)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	bufSize := opts.ReconnectBufSize
+	c := &Client{id: opts.AgentID, credsFile: opts.CredsFile, logger: logger, pending: map[string]chan answer{},
+		opts: opts, closed: make(chan struct{}), done: make(chan struct{})}
+	if len(opts.CAPEM) > 0 || opts.TLSServerName != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: opts.TLSServerName}
+		if len(opts.CAPEM) > 0 {
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(opts.CAPEM) {
+				return nil, errors.New("connect: enrollment ca holds no PEM certificate")
+			}
+			tc.RootCAs = pool
+		}
+		c.tls = tc
+	}
+	for _, g := range groups {
+		d, err := newDialer(opts.ProxyURL, g.secure)
+		if err != nil {
+			return nil, fmt.Errorf("connect: %w", err)
+		}
+		g.dialer = d
+	}
+	go c.supervise(groups)
+	return c, nil
+}
+
+// natsOptions are the options of one connection to the URLs of g.
+func (c *Client) natsOptions(g *urlGroup, closed chan<- struct{}) []nats.Option {
+	bufSize := c.opts.ReconnectBufSize
 	if bufSize == 0 {
 		bufSize = 64 << 10
 	}
-	c := &Client{id: opts.AgentID, credsFile: opts.CredsFile, logger: logger, pending: map[string]chan answer{}}
+	logger := c.logger
 	nopts := []nats.Option{
-		nats.Name(opts.AgentID),
-		nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true),
+		nats.Name(c.id),
+		// A few reconnects on this path, then the supervisor starts over
+		// at the most preferred URL.
+		nats.MaxReconnects(reconnectsPerPath),
 		nats.CustomReconnectDelay(reconnectDelay),
 		nats.ReconnectBufSize(bufSize),
 		nats.PingInterval(time.Minute),
 		nats.MaxPingsOutstanding(3),
-		nats.ConnectHandler(func(nc *nats.Conn) {
-			logger.Info("connected to hub", "server", nc.ConnectedUrlRedacted())
-			if opts.OnConnect != nil {
-				opts.OnConnect()
-			}
-		}),
+		nats.Timeout(dialTimeout),
+		nats.DontRandomize(),
+		// The dialer (or the proxy) resolves names: behind a proxy the
+		// agent may have no DNS for the hub at all.
+		nats.SkipHostLookup(),
+		nats.SetCustomDialer(g.dialer),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			logger.Info("reconnected to hub", "server", nc.ConnectedUrlRedacted())
+			c.setTransport(nc, g)
+			logger.Info("reconnected to hub", "transport", c.Transport())
 			c.failPending(errConnectionChanged)
-			if opts.OnConnect != nil {
-				opts.OnConnect()
+			if c.opts.OnConnect != nil {
+				c.opts.OnConnect()
 			}
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -132,6 +185,7 @@ func Connect(opts Options) (*Client, error) {
 				logger.Info("disconnected from hub")
 			}
 		}),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			logger.Warn("hub connection error", "err", err)
 			if errors.Is(err, nats.ErrPermissionViolation) {
@@ -140,33 +194,16 @@ func Connect(opts Options) (*Client, error) {
 			}
 		}),
 	}
-	if opts.CredsFile != "" {
-		nopts = append(nopts, nats.UserCredentials(opts.CredsFile))
+	if c.opts.CredsFile != "" {
+		nopts = append(nopts, nats.UserCredentials(c.opts.CredsFile))
 	}
-	if len(opts.CAPEM) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(opts.CAPEM) {
-			return nil, errors.New("connect: enrollment ca holds no PEM certificate")
-		}
-		tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		// Set the TLS config without forcing TLS: tls:// URLs force it,
-		// and a server that requires TLS gets it either way.
-		nopts = append(nopts, func(o *nats.Options) error { o.TLSConfig = tc; return nil })
+	if c.tls != nil {
+		tc := c.tls
+		// Set the TLS config without forcing TLS: tls:// and wss:// URLs
+		// force it, and a server that requires TLS gets it either way.
+		nopts = append(nopts, func(o *nats.Options) error { o.TLSConfig = tc.Clone(); return nil })
 	}
-	nc, err := nats.Connect(strings.Join(opts.URLs, ","), nopts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
-	}
-	c.nc = nc
-	sub, err := nc.Subscribe(shared.Down(opts.AgentID, "*"), func(m *nats.Msg) {
-		c.dispatch(opts.Handler, m)
-	})
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("connect: subscribe: %w", err)
-	}
-	c.sub = sub
-	return c, nil
+	return nopts
 }
 
 // reconnectDelay backs off exponentially from 1 s to a minute, with
@@ -242,20 +279,21 @@ func (c *Client) respond(m *nats.Msg, data []byte) {
 	msg := nats.NewMsg(shared.Up(c.id, shared.VerbAck))
 	msg.Header.Set(shared.CorrelationHeader, corr)
 	msg.Data = data
-	if err := c.nc.PublishMsg(msg); err != nil {
+	if err := c.publish(msg); err != nil {
 		c.logger.Warn("answer hub", "subject", m.Subject, "err", err)
 	}
 }
 
 // Connected reports whether the connection is up now.
-func (c *Client) Connected() bool { return c.nc.IsConnected() }
+func (c *Client) Connected() bool {
+	nc := c.conn()
+	return nc != nil && nc.IsConnected()
+}
 
-// Close closes the connection.
+// Close closes the connection and stops reconnecting.
 func (c *Client) Close() {
-	if c.sub != nil {
-		_ = c.sub.Unsubscribe()
-	}
-	c.nc.Close()
+	c.closeOnce.Do(func() { close(c.closed) })
+	<-c.done
 }
 
 // encode encodes and validates an outgoing message, so the agent never
@@ -291,7 +329,7 @@ func (c *Client) request(ctx context.Context, verb string, msg, reply shared.Mes
 	out := nats.NewMsg(shared.Up(c.id, verb))
 	out.Header.Set(shared.CorrelationHeader, corr)
 	out.Data = data
-	if err := c.nc.PublishMsg(out); err != nil {
+	if err := c.publish(out); err != nil {
 		return fmt.Errorf("%s: %w", verb, err)
 	}
 	select {

@@ -32,14 +32,19 @@ func (c *Client) renewCreds(m *nats.Msg, u *shared.CredsUpdate) {
 	}
 	// Make sure the server has the Ack before the connection goes: a
 	// reconnect drops what the socket has not sent.
-	if err := c.nc.FlushTimeout(flushTimeout); err != nil {
+	nc := c.conn()
+	if nc == nil {
+		c.logger.Info("hub renewed the agent's credentials; they apply from the next connect")
+		return
+	}
+	if err := nc.FlushTimeout(flushTimeout); err != nil {
 		c.logger.Warn("flush before reconnecting with new credentials", "err", err)
 	}
 	attrs := []any{}
 	if !exp.IsZero() {
 		attrs = append(attrs, "expires", exp.UTC().Format(time.RFC3339))
 	}
-	if err := c.nc.ForceReconnect(); err != nil {
+	if err := nc.ForceReconnect(); err != nil {
 		c.logger.Warn("hub renewed the agent's credentials; they apply from the next reconnect", append(attrs, "err", err)...)
 		return
 	}

@@ -1,0 +1,274 @@
+package client
+
+import (
+	"bufio"
+	"encoding/base64"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// startWSServer starts a server with a plain client port and a plain
+// WebSocket port; it returns both URLs.
+func startWSServer(tb testing.TB) (natsURL, wsURL string) {
+	tb.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
+		Websocket: server.WebsocketOpts{Host: "127.0.0.1", Port: -1, NoTLS: true}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("server not ready")
+	}
+	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	ports := s.PortsInfo(5 * time.Second)
+	if ports == nil || len(ports.WebSocket) == 0 {
+		tb.Fatal("no websocket port")
+	}
+	return s.ClientURL(), ports.WebSocket[0]
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// connectProxy is a minimal HTTP CONNECT proxy requiring Basic auth
+// user:pass (none when user is empty). It records the targets it tunnelled.
+type connectProxy struct {
+	addr       string
+	user, pass string
+	mu         sync.Mutex
+	targets    []string
+}
+
+func startConnectProxy(tb testing.TB, user, pass string) *connectProxy {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &connectProxy{addr: l.Addr().String(), user: user, pass: pass}
+	var wg sync.WaitGroup
+	tb.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); p.serve(c) }()
+		}
+	}()
+	return p
+}
+
+func (p *connectProxy) serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	req, err := http.ReadRequest(br)
+	if err != nil || req.Method != http.MethodConnect {
+		io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+		return
+	}
+	if p.user != "" {
+		want := "Basic " + base64.StdEncoding.EncodeToString([]byte(p.user+":"+p.pass))
+		if req.Header.Get("Proxy-Authorization") != want {
+			io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"t\"\r\n\r\n")
+			return
+		}
+	}
+	up, err := net.Dial("tcp", req.Host)
+	if err != nil {
+		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
+		return
+	}
+	defer up.Close()
+	p.mu.Lock()
+	p.targets = append(p.targets, req.Host)
+	p.mu.Unlock()
+	io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+	go func() { io.Copy(up, br); up.(*net.TCPConn).CloseWrite() }()
+	io.Copy(c, up)
+}
+
+func (p *connectProxy) tunnelled() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.targets...)
+}
+
+// connectOpts connects with opts and waits for OnConnect.
+func connectOpts(tb testing.TB, opts Options) *Client {
+	tb.Helper()
+	connected := make(chan struct{}, 4)
+	opts.AgentID = id
+	opts.OnConnect = func() { connected <- struct{}{} }
+	c, err := Connect(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	select {
+	case <-connected:
+	case <-time.After(20 * time.Second):
+		tb.Fatal("OnConnect not called")
+	}
+	return c
+}
+
+func TestFallbackToWebsocket(t *testing.T) {
+	_, ws := startWSServer(t)
+	c := connectOpts(t, Options{URLs: []string{"nats://" + closedPort(t), ws}})
+	if got := c.Transport(); got != ws {
+		t.Fatalf("Transport = %q, want %q", got, ws)
+	}
+}
+
+func TestPreferredURLFirst(t *testing.T) {
+	nu, ws := startWSServer(t)
+	c := connectOpts(t, Options{URLs: []string{nu, ws}})
+	if got := c.Transport(); got != nu {
+		t.Fatalf("Transport = %q, want the first URL %q", got, nu)
+	}
+}
+
+func TestProxy(t *testing.T) {
+	nu, ws := startWSServer(t)
+	for _, tc := range []struct{ name, url string }{{"nats", nu}, {"websocket", ws}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startConnectProxy(t, "fleet", "s3cret")
+			c := connectOpts(t, Options{URLs: []string{tc.url}, ProxyURL: "http://fleet:s3cret@" + p.addr})
+			want := tc.url + " via proxy http://fleet:xxxxx@" + p.addr
+			if got := c.Transport(); got != want {
+				t.Fatalf("Transport = %q, want %q", got, want)
+			}
+			host := strings.TrimPrefix(strings.TrimPrefix(tc.url, "nats://"), "ws://")
+			if got := p.tunnelled(); len(got) != 1 || got[0] != host {
+				t.Fatalf("proxy tunnelled %v, want [%s]", got, host)
+			}
+		})
+	}
+}
+
+func TestProxyFromEnvironment(t *testing.T) {
+	nu, _ := startWSServer(t)
+	p := startConnectProxy(t, "", "")
+	// The standard rules never proxy loopback targets: a hub on
+	// loopback is dialled directly; another host goes via HTTPS_PROXY.
+	t.Setenv("HTTP_PROXY", "http://"+p.addr)
+	t.Setenv("NO_PROXY", "")
+	d, err := newDialer("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(nu, "nats://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if d.via() != "" || len(p.tunnelled()) != 0 {
+		t.Fatalf("loopback hub went through the proxy (via %q, tunnelled %v)", d.via(), p.tunnelled())
+	}
+	t.Setenv("HTTPS_PROXY", "http://"+p.addr)
+	d, err = newDialer("", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err = d.Dial("tcp", "hub.example.invalid:4222")
+	if err == nil {
+		conn.Close()
+	}
+	if d.via() != "http://"+p.addr {
+		t.Fatalf("via = %q, want the HTTPS_PROXY %s", d.via(), p.addr)
+	}
+}
+
+func TestProxyRefuses(t *testing.T) {
+	nu, _ := startWSServer(t)
+	p := startConnectProxy(t, "fleet", "s3cret")
+	d, err := newDialer("http://fleet:wrong@"+p.addr, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Dial("tcp", strings.TrimPrefix(nu, "nats://"))
+	if err == nil || !strings.Contains(err.Error(), "407") || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("Dial = %v, want a 407 refusal that hides the password", err)
+	}
+}
+
+func TestParseProxyURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"http://proxy:3128", "http://proxy:3128"},
+		{"http://u:p@proxy:8080", "http://u:xxxxx@proxy:8080"},
+		{"http://proxy", "http://proxy:3128"},
+		{"https://proxy:443", ""},
+		{"socks5://proxy:1080", ""},
+		{"proxy:3128", ""},
+		{"http://proxy:3128/path", ""},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			u, err := ParseProxyURL(tc.in)
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("ParseProxyURL(%q) accepted", tc.in)
+				}
+				return
+			}
+			if err != nil || redactURL(u) != tc.want {
+				t.Fatalf("ParseProxyURL(%q) = %v, %v; want %s", tc.in, u, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestGroupURLs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want string // groups separated by |
+	}{
+		{"one", []string{"tls://a:4222"}, "tls://a:4222"},
+		{"tls then wss", []string{"tls://a:4222", "wss://a:443"}, "tls://a:4222|wss://a:443"},
+		{"runs kept in order", []string{"tls://a:1", "tls://b:1", "wss://a:443", "tls://r:1"}, "tls://a:1,tls://b:1|wss://a:443|tls://r:1"},
+		{"bad scheme", []string{"https://a"}, ""},
+		{"no host", []string{"tls://"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := groupURLs(tc.in)
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("groupURLs(%v) accepted", tc.in)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var parts []string
+			for _, x := range g {
+				parts = append(parts, strings.Join(x.urls, ","))
+			}
+			if got := strings.Join(parts, "|"); got != tc.want {
+				t.Fatalf("groups = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -19,6 +19,8 @@ import (
 // hubConn is what the loop needs from the hub connection.
 type hubConn interface {
 	Connected() bool
+	// Transport says which path reaches the hub ("" while disconnected).
+	Transport() string
 	Hello(context.Context, *shared.Hello) (*shared.HelloReply, error)
 	PublishCertRequest(context.Context, *shared.CertRequest) error
 	Fetch(context.Context, string) (*shared.CertResult, error)
@@ -158,6 +160,9 @@ func (a *Agent) callCtx(ctx context.Context) (context.Context, context.CancelFun
 // once (publish what was never acknowledged, fetch what was) and reports
 // status.
 func (a *Agent) onConnect(ctx context.Context) {
+	if t := a.hub.Transport(); t != "" {
+		a.st.Hub = &state.HubContact{Transport: t, Connected: a.opts.Now().UTC()}
+	}
 	a.hello(ctx)
 	for _, c := range a.st.Certificates {
 		if c.Pending != nil {
@@ -206,6 +211,7 @@ func (a *Agent) reportStatus(ctx context.Context) {
 		Hostname:     host,
 		Certificates: CertStatuses(a.cfg, a.st, a.opts.Now()),
 		Sent:         a.opts.Now().UTC(),
+		Transport:    a.hub.Transport(),
 	}
 	cctx, cancel := a.callCtx(ctx)
 	defer cancel()

@@ -66,14 +66,20 @@ func (a *Agent) run(parent context.Context, once *string) ([]control.Outcome, er
 		}
 	}
 
+	urls := enr.URLs
+	if len(a.cfg.Hub.URLs) > 0 {
+		urls = a.cfg.Hub.URLs
+	}
 	cl, err := client.Connect(client.Options{
-		AgentID:   enr.AgentID,
-		URLs:      enr.URLs,
-		CredsFile: a.cfg.CredsPath(),
-		CAPEM:     []byte(enr.CA),
-		Handler:   hubHandler{a},
-		OnConnect: func() { a.post(ctx, func(ctx context.Context) { a.onConnect(ctx) }) },
-		Logger:    a.logger,
+		AgentID:       enr.AgentID,
+		URLs:          urls,
+		ProxyURL:      a.cfg.Hub.ProxyURL,
+		TLSServerName: a.cfg.Hub.TLSServerName,
+		CredsFile:     a.cfg.CredsPath(),
+		CAPEM:         []byte(enr.CA),
+		Handler:       hubHandler{a},
+		OnConnect:     func() { a.post(ctx, func(ctx context.Context) { a.onConnect(ctx) }) },
+		Logger:        a.logger,
 	})
 	if err != nil {
 		return nil, err

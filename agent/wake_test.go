@@ -14,6 +14,7 @@ import (
 type fakeConn struct{ up bool }
 
 func (f fakeConn) Connected() bool { return f.up }
+func (fakeConn) Transport() string { return "" }
 func (fakeConn) Hello(context.Context, *shared.Hello) (*shared.HelloReply, error) {
 	panic("not used")
 }

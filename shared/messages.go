@@ -139,6 +139,10 @@ type StatusReport struct {
 	Hostname     string       `json:"hostname,omitempty"`
 	Certificates []CertStatus `json:"certificates"`
 	Sent         time.Time    `json:"sent"`
+	// Transport is the path the agent reaches the hub by, e.g.
+	// "wss://hub.example.org:443 via proxy http://proxy:3128" (optional;
+	// agents before 0.3 leave it out).
+	Transport string `json:"transport,omitempty"`
 }
 
 // Ack answers a request that needs no data back.

@@ -45,7 +45,17 @@ func (c *cmdEnv) statusCommand() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)
 			}
-			return writeTable(c, rows)
+			if err := writeTable(c, rows); err != nil {
+				return err
+			}
+			// The path this agent last reached its hub by (proxy, relay,
+			// WebSocket), as the running agent recorded it.
+			if st.Hub != nil {
+				fmt.Fprintf(c.Stdout, "\nhub: %s (connected %s)\n", st.Hub.Transport, stamp(st.Hub.Connected))
+			} else {
+				fmt.Fprintln(c.Stdout, "\nhub: never connected")
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -45,6 +45,17 @@ type Hub struct {
 	// Enrollment is the enrollment bundle's path; empty means
 	// <state_dir>/enrollment.json.
 	Enrollment string `toml:"enrollment"`
+	// URLs, when set, replace the enrollment's hub URLs, in order of
+	// preference: e.g. a site relay ("tls://relay.site.example:4222").
+	URLs []string `toml:"urls"`
+	// TLSServerName is the name the hub's certificate is checked against
+	// when the URLs name another host (a site relay); default: each
+	// URL's host.
+	TLSServerName string `toml:"tls_server_name"`
+	// ProxyURL is an HTTP proxy the agent reaches the hub through with
+	// CONNECT, "http://[user:password@]host:port". Empty: HTTPS_PROXY,
+	// HTTP_PROXY and NO_PROXY from the environment.
+	ProxyURL string `toml:"proxy_url"`
 }
 
 // Certificate is one certificate block: a set of names kept issued and

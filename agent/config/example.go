@@ -25,6 +25,12 @@ log_level = "info"          # debug, info, warn, error
 [hub]
 # Written by "certfleet-agent enroll"; default <state_dir>/enrollment.json.
 enrollment = ""
+# Replace the enrollment's hub URLs (in order of preference), e.g. a site
+# relay; then name the hub's certificate: tls_server_name = "hub.example.org".
+# urls = ["tls://relay.site.example:4222"]
+# tls_server_name = ""
+# HTTP CONNECT proxy; default: HTTPS_PROXY / NO_PROXY from the environment.
+# proxy_url = "http://user:password@proxy.example.org:3128"
 
 # One [[certificate]] block per certificate to keep issued and installed.
 [[certificate]]

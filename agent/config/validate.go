@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -38,6 +40,7 @@ func (c Config) Validate() error {
 	if c.Hub.Enrollment != "" && !filepath.IsAbs(c.Hub.Enrollment) {
 		add("hub.enrollment", "%q is not an absolute path", c.Hub.Enrollment)
 	}
+	c.Hub.validate(add)
 	blockNames := map[string]string{}
 	paths := map[string]string{}
 	for i, b := range c.Certificates {
@@ -140,4 +143,29 @@ func validKeyType(kt string) bool {
 		}
 	}
 	return false
+}
+
+// validate checks the [hub] keys that say how to reach the hub.
+func (h Hub) validate(add func(field, format string, args ...any)) {
+	for i, raw := range h.URLs {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil || u.Hostname() == "":
+			add(fmt.Sprintf("hub.urls[%d]", i), "%q: want a URL like tls://relay.example.org:4222", raw)
+		case u.Scheme != "tls" && u.Scheme != "wss" && u.Scheme != "nats" && u.Scheme != "ws":
+			add(fmt.Sprintf("hub.urls[%d]", i), "%q: scheme %q, want tls:// or wss://", raw, u.Scheme)
+		case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil:
+			add(fmt.Sprintf("hub.urls[%d]", i), "%q: want scheme, host and port only", raw)
+		}
+	}
+	if h.TLSServerName != "" && !hostRe.MatchString(h.TLSServerName) && net.ParseIP(h.TLSServerName) == nil {
+		add("hub.tls_server_name", "%q: want a host name", h.TLSServerName)
+	}
+	if h.ProxyURL != "" {
+		// The same rules as the agent's dialer (agent/client.ParseProxyURL).
+		u, err := url.Parse(h.ProxyURL)
+		if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			add("hub.proxy_url", "want http://[user:password@]host:port (HTTP CONNECT proxy)")
+		}
+	}
 }

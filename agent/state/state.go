@@ -34,6 +34,14 @@ type State struct {
 	Version      int              `json:"version"`
 	AgentID      string           `json:"agent_id,omitempty"`
 	Certificates map[string]*Cert `json:"certificates"`
+	// Hub is the last path the agent reached its hub by.
+	Hub *HubContact `json:"hub,omitempty"`
+}
+
+// HubContact records how and when the agent last connected to its hub.
+type HubContact struct {
+	Transport string    `json:"transport"`
+	Connected time.Time `json:"connected"`
 }
 
 // Spec is what a certificate is requested for; a change to it means a

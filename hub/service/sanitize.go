@@ -35,6 +35,7 @@ func capText(s string, n int) string {
 func capReport(r *shared.StatusReport) {
 	r.AgentVersion = capText(r.AgentVersion, maxVersionLen)
 	r.Hostname = capText(r.Hostname, maxHostnameLen)
+	r.Transport = capText(r.Transport, maxHostnameLen)
 	for i := range r.Certificates {
 		c := &r.Certificates[i]
 		for j := range c.Names {

@@ -1,17 +1,14 @@
 package client
 
 import (
-	"bufio"
-	"encoding/base64"
-	"io"
 	"net"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/certfleet/certfleet/internal/connectproxy/proxytest"
 )
 
 // startWSServer starts a server with a plain client port and a plain
@@ -47,72 +44,8 @@ func closedPort(tb testing.TB) string {
 	return addr
 }
 
-// connectProxy is a minimal HTTP CONNECT proxy requiring Basic auth
-// user:pass (none when user is empty). It records the targets it tunnelled.
-type connectProxy struct {
-	addr       string
-	user, pass string
-	mu         sync.Mutex
-	targets    []string
-}
-
-func startConnectProxy(tb testing.TB, user, pass string) *connectProxy {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &connectProxy{addr: l.Addr().String(), user: user, pass: pass}
-	var wg sync.WaitGroup
-	tb.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); p.serve(c) }()
-		}
-	}()
-	return p
-}
-
-func (p *connectProxy) serve(c net.Conn) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	req, err := http.ReadRequest(br)
-	if err != nil || req.Method != http.MethodConnect {
-		io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\n\r\n")
-		return
-	}
-	if p.user != "" {
-		want := "Basic " + base64.StdEncoding.EncodeToString([]byte(p.user+":"+p.pass))
-		if req.Header.Get("Proxy-Authorization") != want {
-			io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"t\"\r\n\r\n")
-			return
-		}
-	}
-	up, err := net.Dial("tcp", req.Host)
-	if err != nil {
-		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
-		return
-	}
-	defer up.Close()
-	p.mu.Lock()
-	p.targets = append(p.targets, req.Host)
-	p.mu.Unlock()
-	io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-	go func() { io.Copy(up, br); up.(*net.TCPConn).CloseWrite() }()
-	io.Copy(c, up)
-}
-
-func (p *connectProxy) tunnelled() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.targets...)
+func startConnectProxy(tb testing.TB, user, pass string) *proxytest.Proxy {
+	return proxytest.Start(tb, "127.0.0.1:0", user, pass)
 }
 
 // connectOpts connects with opts and waits for OnConnect.
@@ -155,13 +88,13 @@ func TestProxy(t *testing.T) {
 	for _, tc := range []struct{ name, url string }{{"nats", nu}, {"websocket", ws}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := startConnectProxy(t, "fleet", "s3cret")
-			c := connectOpts(t, Options{URLs: []string{tc.url}, ProxyURL: "http://fleet:s3cret@" + p.addr})
-			want := tc.url + " via proxy http://fleet:xxxxx@" + p.addr
+			c := connectOpts(t, Options{URLs: []string{tc.url}, ProxyURL: "http://fleet:s3cret@" + p.Addr})
+			want := tc.url + " via proxy http://fleet:xxxxx@" + p.Addr
 			if got := c.Transport(); got != want {
 				t.Fatalf("Transport = %q, want %q", got, want)
 			}
 			host := strings.TrimPrefix(strings.TrimPrefix(tc.url, "nats://"), "ws://")
-			if got := p.tunnelled(); len(got) != 1 || got[0] != host {
+			if got := p.Targets(); len(got) != 1 || got[0] != host {
 				t.Fatalf("proxy tunnelled %v, want [%s]", got, host)
 			}
 		})
@@ -173,7 +106,7 @@ func TestProxyFromEnvironment(t *testing.T) {
 	p := startConnectProxy(t, "", "")
 	// The standard rules never proxy loopback targets: a hub on
 	// loopback is dialled directly; another host goes via HTTPS_PROXY.
-	t.Setenv("HTTP_PROXY", "http://"+p.addr)
+	t.Setenv("HTTP_PROXY", "http://"+p.Addr)
 	t.Setenv("NO_PROXY", "")
 	d, err := newDialer("", false)
 	if err != nil {
@@ -184,10 +117,10 @@ func TestProxyFromEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
-	if d.via() != "" || len(p.tunnelled()) != 0 {
-		t.Fatalf("loopback hub went through the proxy (via %q, tunnelled %v)", d.via(), p.tunnelled())
+	if d.via() != "" || len(p.Targets()) != 0 {
+		t.Fatalf("loopback hub went through the proxy (via %q, tunnelled %v)", d.via(), p.Targets())
 	}
-	t.Setenv("HTTPS_PROXY", "http://"+p.addr)
+	t.Setenv("HTTPS_PROXY", "http://"+p.Addr)
 	d, err = newDialer("", true)
 	if err != nil {
 		t.Fatal(err)
@@ -196,15 +129,15 @@ func TestProxyFromEnvironment(t *testing.T) {
 	if err == nil {
 		conn.Close()
 	}
-	if d.via() != "http://"+p.addr {
-		t.Fatalf("via = %q, want the HTTPS_PROXY %s", d.via(), p.addr)
+	if d.via() != "http://"+p.Addr {
+		t.Fatalf("via = %q, want the HTTPS_PROXY %s", d.via(), p.Addr)
 	}
 }
 
 func TestProxyRefuses(t *testing.T) {
 	nu, _ := startWSServer(t)
 	p := startConnectProxy(t, "fleet", "s3cret")
-	d, err := newDialer("http://fleet:wrong@"+p.addr, false)
+	d, err := newDialer("http://fleet:wrong@"+p.Addr, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,23 +177,31 @@ func TestRelayCannotImpersonateHub(t *testing.T) {
 	}
 	// A relay pointed somewhere else (a listener that is not the hub)
 	// cannot complete the TLS handshake as the hub.
-	l, err := tls.Listen("tcp", "127.0.0.1:0", selfSigned(t))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	fake := selfSigned(t)
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go func() { _, _ = io.WriteString(c, "INFO {\"tls_required\":true}\r\n"); _, _ = io.Copy(io.Discard, c); c.Close() }()
+			go func() {
+				defer c.Close()
+				// Speak NATS as the hub would: INFO, then TLS.
+				_, _ = io.WriteString(c, "INFO {\"server_id\":\"x\",\"tls_required\":true}\r\n")
+				tc := tls.Server(c, fake)
+				_ = tc.Handshake()
+				_, _ = io.Copy(io.Discard, tc)
+			}()
 		}
 	}()
 	evil := startRelay(t, Config{To: l.Addr().String()})
-	if _, err := h.connectAgent(t, "a", "tls://"+evil.Addr().String(), hubName); err == nil {
-		t.Fatal("agent accepted a server that is not the hub")
+	if _, err := h.connectAgent(t, "a", "tls://"+evil.Addr().String(), hubName); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("connect to a server that is not the hub = %v, want a certificate error", err)
 	}
 }
 

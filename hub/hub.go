@@ -96,8 +96,20 @@ type AgentStatus struct {
 	AgentID  string              `json:"agent_id"`
 	Report   shared.StatusReport `json:"report"`
 	LastSeen time.Time           `json:"last_seen"`
-	// Connected is true while the agent is known to be connected.
+	// Connected is set whenever the agent is heard from; it is never
+	// cleared (no disconnect event reaches the store), so ask Online.
 	Connected bool `json:"connected"`
+}
+
+// OfflineAfter is how long an agent may be silent before the hub shows
+// it offline: three of the agent's status intervals (5 minutes; every
+// connected agent reports at least that often).
+const OfflineAfter = 15 * time.Minute
+
+// Online reports whether the agent was heard from within OfflineAfter
+// before now.
+func (s AgentStatus) Online(now time.Time) bool {
+	return s.Connected && !s.LastSeen.IsZero() && now.Sub(s.LastSeen) < OfflineAfter
 }
 
 // RequestState tracks one certificate request from acceptance to result.

@@ -96,7 +96,7 @@ func hostileStatus(now time.Time) admin.StatusReply {
 		Now:    now,
 		Agents: []hub.Agent{{ID: "web1"}},
 		Status: []hub.AgentStatus{{AgentID: "web1", LastSeen: now, Report: shared.StatusReport{
-			AgentVersion: hostile[0], Hostname: hostile[1], Certificates: certs}}},
+			AgentVersion: hostile[0], Hostname: hostile[1], Certificates: certs, Transport: hostile[0]}}},
 		Requests: []hub.RequestState{{AgentID: "web1", CertName: "cb" + hostile[1], State: "retrying", LastError: hostile[2], Attempts: 2}},
 		Alerts:   []admin.Alert{{Kind: "failing", Agent: "web1", CertName: hostile[4], Message: hostile[0]}},
 		Damaged:  []hub.Damaged{{Store: "certfleet_status", Key: "evil", Error: "decode: invalid character '\\x1b' " + hostile[0]}},

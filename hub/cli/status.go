@@ -63,6 +63,14 @@ func printStatus(g *globals, r admin.StatusReply) error {
 		last := "never"
 		if seen {
 			last = ago(r.Now, s.LastSeen)
+			if !s.Online(r.Now) {
+				// Silent for longer than three status intervals: the
+				// agent keeps its certificates and retries; say since when.
+				last = "offline since " + fmtTime(s.LastSeen) + " (" + last + ")"
+			}
+			if s.Report.Transport != "" {
+				last += " via " + safe(s.Report.Transport)
+			}
 		}
 		rows := 0
 		names := map[string]bool{}

@@ -32,6 +32,12 @@ type Agent struct {
 	Config string
 	certs  []CertSpec
 	proc   *Proc
+	// HubTOML, when set, is written as the config's [hub] table (keys
+	// only), e.g. proxy_url or urls; call WriteConfig after setting it.
+	HubTOML string
+	// Netns, when set, is the network namespace Start runs the agent in
+	// (`ip netns exec`).
+	Netns string
 }
 
 // NewAgent registers an agent at the hub with allow patterns, writes its
@@ -75,6 +81,9 @@ func (a *Agent) WriteConfig(certs ...CertSpec) error {
 	a.certs = certs
 	var b strings.Builder
 	fmt.Fprintf(&b, "state_dir = %q\nlog_level = \"debug\"\n\n", filepath.Join(a.Dir, "state"))
+	if a.HubTOML != "" {
+		fmt.Fprintf(&b, "[hub]\n%s\n\n", a.HubTOML)
+	}
 	for _, c := range certs {
 		dir := a.CertDir(c.Name)
 		// As an operator would: the agent never creates directories.
@@ -110,7 +119,13 @@ func (a *Agent) CertDir(name string) string { return filepath.Join(a.Dir, "certs
 
 // Start runs the agent as a process.
 func (a *Agent) Start() error {
-	p, err := StartProc(a.bin(), filepath.Join(a.Dir, "agent.log"), "run", "--config", a.Config)
+	bin, args := a.bin(), []string{"run", "--config", a.Config}
+	if a.Netns != "" {
+		// ip execs the agent after entering the namespace: the process
+		// (and its pid) is the agent's.
+		bin, args = "ip", append([]string{"netns", "exec", a.Netns, bin}, args...)
+	}
+	p, err := StartProc(bin, filepath.Join(a.Dir, "agent.log"), args...)
 	if err != nil {
 		return err
 	}

@@ -143,6 +143,12 @@ concurrency = 4
 		filepath.Join(e.opts.Dir, "hub", "pebble-tls-root.pem"), e.Resolver.Addr(), e.opts.HubConfig)
 }
 
+// NATSPort is the hub's NATS client port (on 127.0.0.1).
+func (e *Env) NATSPort() int { return e.natsPort }
+
+// BinDir holds certfleet-hub and certfleet-agent.
+func (e *Env) BinDir() string { return e.opts.BinDir }
+
 // Hub runs a certfleet-hub subcommand against the env's config and returns
 // its stdout; stderr is included in the error.
 func (e *Env) Hub(ctx context.Context, args ...string) (string, error) {

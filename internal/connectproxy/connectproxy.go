@@ -30,8 +30,15 @@ func ParseURL(raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, errors.New("proxy url: not a URL; want http://[user:password@]host:port")
 	}
-	if u.Scheme != "http" || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, fmt.Errorf("proxy url %q: want http://[user:password@]host:port", Redact(u))
+	// The URL itself is never echoed: a malformed one may carry its
+	// password where Redact does not look.
+	switch {
+	case u.Scheme != "http":
+		return nil, fmt.Errorf("proxy url: scheme %q; want http://[user:password@]host:port", u.Scheme)
+	case u.Opaque != "" || u.Hostname() == "":
+		return nil, errors.New("proxy url: no host; want http://[user:password@]host:port")
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return nil, errors.New("proxy url: has a path, query or fragment; want http://[user:password@]host:port")
 	}
 	if u.Port() == "" {
 		u.Host = net.JoinHostPort(u.Hostname(), DefaultPort)

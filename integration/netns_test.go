@@ -24,6 +24,7 @@ type netNS struct {
 	Name   string
 	HostIP string
 	NSIP   string
+	HostIf string // the root namespace's end of the veth pair
 }
 
 // ipCmd runs ip(8) and fails the test on error.
@@ -64,8 +65,8 @@ func newNetNS(tb testing.TB, k int) *netNS {
 	if out, _ := exec.Command("ip", "-4", "addr").CombinedOutput(); strings.Contains(string(out), " "+hostIP+"/") || strings.Contains(string(out), " "+nsIP+"/") {
 		tb.Fatalf("%s or %s is already configured on this machine", hostIP, nsIP)
 	}
-	n := &netNS{Name: fmt.Sprintf("cfreach%d-%d", pid, k), HostIP: hostIP, NSIP: nsIP}
 	hostIf := fmt.Sprintf("cfr%dh%d", pid%100000, k)
+	n := &netNS{Name: fmt.Sprintf("cfreach%d-%d", pid, k), HostIP: hostIP, NSIP: nsIP, HostIf: hostIf}
 	nsIf := fmt.Sprintf("cfr%dn%d", pid%100000, k)
 	ipCmd(tb, "netns", "add", n.Name)
 	tb.Cleanup(func() {

@@ -230,3 +230,81 @@ func awaitListening(t *testing.T, addr string) {
 		t.Fatalf("nothing listens on %s: %v", addr, err)
 	}
 }
+
+// TestReachOffline: an agent cut off from the hub keeps its certificate
+// and retries; the moment its path is back it connects and gets what it
+// needs (here a block added while it was offline).
+func TestReachOffline(t *testing.T) {
+	requireNetns(t)
+	c := ctx(t)
+	env := newStoppedEnv(t, "")
+	ns := newNetNS(t, 8)
+	hubTLS := net.JoinHostPort("127.0.0.1", strconv.Itoa(env.NATSPort()))
+	wsAddr := net.JoinHostPort(ns.HostIP, strconv.Itoa(freePortOn(t, ns.HostIP)))
+	if err := env.EditHubConfig(func(s string) (string, error) {
+		return strings.Replace(s, "[nats]\n", fmt.Sprintf("[nats]\nwebsocket_listen = %q\ntls_hosts = [\"127.0.0.1\", %q]\n", wsAddr, ns.HostIP), 1), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.SetHubConfigLine("advertise", fmt.Sprintf("[%q, %q]", "tls://"+hubTLS, "wss://"+wsAddr)); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.StartHub(c); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"off.example.test", "api.example.test"} {
+		if _, err := env.AddDomain(c, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	web := fleet.CertSpec{Name: "web", Names: []string{"off.example.test"}}
+	api := fleet.CertSpec{Name: "api", Names: []string{"api.example.test"}}
+	a, err := env.NewAgent(c, "away", []string{"off.example.test", "api.example.test"}, web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Netns = ns.Name
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop() })
+	before, err := a.AwaitCert(c, "web", web.Names, issueTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The site loses its link; the agent restarts with a new block.
+	ipCmd(t, "link", "set", ns.HostIf, "down")
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stop agent: %v", err)
+	}
+	if err := a.WriteConfig(web, api); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(a.Dir, "agent.log")
+	logBefore, _ := os.ReadFile(logPath)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// It tries every path (tls, then wss) and fails: one full round.
+	if err := fleet.Await(c, 60*time.Second, func() (bool, error) {
+		b, err := os.ReadFile(logPath)
+		return err == nil && strings.Count(string(b[len(logBefore):]), "cannot reach hub") >= 2, err
+	}); err != nil {
+		t.Fatalf("agent did not try its paths while offline: %v", err)
+	}
+	if after, err := a.Leaf("web"); err != nil || after.SerialNumber.Cmp(before.SerialNumber) != 0 {
+		t.Fatalf("offline agent lost or changed its certificate: %v", err)
+	}
+	checkInstalled(t, env, a, "web")
+
+	ipCmd(t, "link", "set", ns.HostIf, "up")
+	back := time.Now()
+	if _, err := a.AwaitCert(c, "api", api.Names, issueTimeout); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("link back: new block issued and installed after %s", time.Since(back).Round(100*time.Millisecond))
+	if after, err := a.Leaf("web"); err != nil || after.SerialNumber.Cmp(before.SerialNumber) != 0 {
+		t.Fatalf("certificate changed across the outage: %v", err)
+	}
+}

@@ -290,10 +290,18 @@ func (c *Client) Connected() bool {
 	return nc != nil && nc.IsConnected()
 }
 
+// closeWait bounds how long Close waits for a dial under way (up to
+// dialTimeout per URL): the supervisor closes what it gets afterwards.
+const closeWait = 2 * time.Second
+
 // Close closes the connection and stops reconnecting.
 func (c *Client) Close() {
 	c.closeOnce.Do(func() { close(c.closed) })
-	<-c.done
+	select {
+	case <-c.done:
+	case <-time.After(closeWait):
+		c.logger.Debug("closing while a dial to the hub is under way; it is dropped when it ends")
+	}
 }
 
 // encode encodes and validates an outgoing message, so the agent never

@@ -70,6 +70,9 @@ func (c *Client) supervise(groups []*urlGroup) {
 			}
 			closed := make(chan struct{})
 			nc, err := c.dial(g, closed)
+			if errors.Is(err, errClosed) {
+				return
+			}
 			if err != nil {
 				c.logger.Warn("cannot reach hub", "urls", strings.Join(g.urls, ","), "via", viaOrDirect(g.dialer.via()), "err", err)
 				continue
@@ -106,6 +109,11 @@ func (c *Client) dial(g *urlGroup, closed chan struct{}) (*nats.Conn, error) {
 	nc, err := nats.Connect(strings.Join(g.urls, ","), c.natsOptions(g, closed)...)
 	if err != nil {
 		return nil, err
+	}
+	if c.isClosed() {
+		// Close gave up waiting while this dial was under way.
+		nc.Close()
+		return nil, errClosed
 	}
 	// Live before subscribing, so an answer to the hub's first message
 	// finds the connection; the subscription still goes out first.
@@ -160,6 +168,9 @@ func (c *Client) Transport() string {
 	}
 	return c.transport
 }
+
+// errClosed ends a dial that finished after Close.
+var errClosed = errors.New("client closed")
 
 // errNotConnected fails a publish while no path to the hub works.
 var errNotConnected = errors.New("not connected to the hub")

@@ -205,3 +205,38 @@ func TestGroupURLs(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseDuringDial: Close does not wait out a dial to a server that
+// accepted and says nothing (the dial timeout is 10 s).
+func TestCloseDuringDial(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := Connect(Options{AgentID: id, URLs: []string{"nats://" + l.Addr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("client never dialled")
+	}
+	defer conn.Close()
+	began := time.Now()
+	c.Close()
+	if d := time.Since(began); d > closeWait+time.Second {
+		t.Fatalf("Close took %s during a dial", d)
+	}
+	if c.Connected() {
+		t.Fatal("connected after Close")
+	}
+}

@@ -118,6 +118,13 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
 		}
 		_ = msg.Ack()
 		return
+	case err == nil && st.State == stateRetrying && time.Until(st.NextTry) > time.Second:
+		// Back before its time (a restarted server redelivers on AckWait,
+		// not on the delay it was given): wait again, so a CA's
+		// Retry-After holds across restarts.
+		log.Debug("request redelivered before its retry time", "next_try", st.NextTry)
+		_ = msg.NakWithDelay(time.Until(st.NextTry))
+		return
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		log.Warn("read request state; will retry", "err", err)
 		_ = msg.NakWithDelay(5 * time.Second)

@@ -28,6 +28,12 @@ const (
 const (
 	DefaultTimeout       = 5 * time.Second
 	DefaultConcurrency   = 4
+	// MaxWaiting bounds the requests handed out and not yet acknowledged
+	// (the consumer's MaxAckPending), across every hub: orders in flight,
+	// requests backing off before a retry, and a dead hub's requests until
+	// AckWait passes. Far above any issuance concurrency, so waiting
+	// requests never block the ones that could be ordered now.
+	MaxWaiting = 10000
 	DefaultAckWait       = 10 * time.Minute
 	DefaultResultTTL     = 30 * 24 * time.Hour
 	DefaultChallengeTTL  = time.Hour
@@ -52,8 +58,10 @@ type Options struct {
 	// Replicas of every bucket and stream (1 on a single node, 3 on a
 	// cluster).
 	Replicas int
-	// Concurrency bounds the requests handed out and not yet acknowledged
-	// (the consumer's MaxAckPending).
+	// Concurrency is the hub's issuance concurrency. It no longer bounds
+	// the consumer: requests waiting for a retry or their agent's turn stay
+	// unacknowledged, and must not take the slots of requests that could
+	// be ordered now (MaxWaiting bounds them instead).
 	Concurrency int
 	// AckWait: an unacknowledged request is redelivered after this long.
 	// Long orders keep their request with HoldRequest.
@@ -191,7 +199,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       opts.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: opts.Concurrency,
+		MaxAckPending: MaxWaiting,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	cancel()

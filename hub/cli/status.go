@@ -61,8 +61,11 @@ func printStatus(g *globals, r admin.StatusReply) error {
 	for _, a := range r.Agents {
 		s, seen := status[a.ID]
 		last := "never"
-		if seen {
-			last = ago(r.Now, s.LastSeen)
+		switch {
+		case seen && s.Connected:
+			last = "online"
+		case seen:
+			last = "offline, " + ago(r.Now, s.LastSeen)
 		}
 		rows := 0
 		names := map[string]bool{}

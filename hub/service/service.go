@@ -76,6 +76,7 @@ type Hub struct {
 	reqLimit *agentLimiter
 	drops    *drops
 	acks     ackWaiters
+	presence presence
 	// flood limits what one agent can make the hub log and audit.
 	flood *floodLimits
 
@@ -206,6 +207,9 @@ func (h *Hub) start(ctx context.Context) error {
 	}
 	if err := h.subscribeAdmin(ctx); err != nil {
 		return fmt.Errorf("subscribe admin subjects: %w", err)
+	}
+	if err := h.watchPresence(ctx); err != nil {
+		return err
 	}
 	if err := h.nc.Flush(); err != nil {
 		return fmt.Errorf("flush subscriptions: %w", err)

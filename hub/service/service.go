@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -235,27 +234,45 @@ func (h *Hub) startEmbedded() error {
 	if err != nil {
 		return fmt.Errorf("start nats: %w", err)
 	}
-	opts := []nats.Option{nats.InProcessServer(h.ns.Server()), nats.Name("certfleet-hub"), nats.MaxReconnects(-1)}
-	if tlsCfg != nil {
-		// The in-process pipe still speaks TLS; trust our own CA (or the
-		// system roots for an operator-supplied certificate).
-		cc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if len(h.caPEM) > 0 {
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(h.caPEM)
-			cc.RootCAs = pool
-		}
-		opts = append(opts, nats.Secure(cc))
-	}
-	h.nc, err = nats.Connect(h.ns.ClientURL(), append(opts, nats.UserCredentials(h.auth.HubCreds()))...)
-	if err != nil {
+	// The hub's own connections go through the in-process pipe, without
+	// TLS (nothing crosses a network) and with retries: a restarted server
+	// accepts thousands of reconnecting agents at the same moment, and the
+	// hub must not give up on its own connection then.
+	opts := []nats.Option{nats.InProcessServer(h.ns.Server()), nats.Name("certfleet-hub"), nats.MaxReconnects(-1),
+		nats.Timeout(inProcessTimeout)}
+	const url = "nats://in-process"
+	if h.nc, err = connectRetrying(url, append(opts, nats.UserCredentials(h.auth.HubCreds()))...); err != nil {
 		return fmt.Errorf("connect to embedded nats as hub: %w", err)
 	}
-	h.sysnc, err = nats.Connect(h.ns.ClientURL(), append(opts, nats.UserCredentials(h.auth.SystemCreds()))...)
-	if err != nil {
+	if h.sysnc, err = connectRetrying(url, append(opts, nats.UserCredentials(h.auth.SystemCreds()))...); err != nil {
 		return fmt.Errorf("connect to embedded nats as system: %w", err)
 	}
 	return nil
+}
+
+// inProcessTimeout bounds one in-process connection attempt, and
+// inProcessWithin all of them.
+const (
+	inProcessTimeout = 10 * time.Second
+	inProcessWithin  = time.Minute
+)
+
+// connectRetrying connects, retrying with a growing pause for up to
+// inProcessWithin.
+func connectRetrying(url string, opts ...nats.Option) (*nats.Conn, error) {
+	deadline := time.Now().Add(inProcessWithin)
+	pause := 50 * time.Millisecond
+	for {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		if time.Now().Add(pause).After(deadline) || errors.Is(err, nats.ErrAuthorization) {
+			return nil, err
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 2*time.Second)
+	}
 }
 
 // loadTLS returns the client-port TLS config and the CA PEM to pin in

@@ -26,14 +26,14 @@ const (
 
 // Defaults for zero Options fields.
 const (
-	DefaultTimeout       = 5 * time.Second
-	DefaultConcurrency   = 4
+	DefaultTimeout     = 5 * time.Second
+	DefaultConcurrency = 4
 	// MaxWaiting bounds the requests handed out and not yet acknowledged
 	// (the consumer's MaxAckPending), across every hub: orders in flight,
 	// requests backing off before a retry, and a dead hub's requests until
 	// AckWait passes. Far above any issuance concurrency, so waiting
 	// requests never block the ones that could be ordered now.
-	MaxWaiting = 10000
+	MaxWaiting           = 10000
 	DefaultAckWait       = 10 * time.Minute
 	DefaultResultTTL     = 30 * 24 * time.Hour
 	DefaultChallengeTTL  = time.Hour

@@ -69,6 +69,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		zones:  []*zone{s.hub},
 		serial: nextSerial(0, time.Now()),
 		txtTTL: cfg.txtTTL(),
+		txt:    &shardedMap[*txtSet]{},
+		ents:   &shardedMap[int]{},
 	})
 	return s, nil
 }
@@ -97,7 +99,7 @@ func (s *Server) SetZones(zones []string) {
 		return
 	}
 	old := s.view.Load()
-	v := old.with(false)
+	v := old.with()
 	v.zones = []*zone{s.hub}
 	for _, n := range names {
 		if z := old.zone(n); z != nil && z.origin == n {

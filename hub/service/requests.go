@@ -58,8 +58,12 @@ func (h *Hub) consume(ctx context.Context) error {
 			return nil
 		case sem <- struct{}{}:
 		}
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		// The fetch ends with the hub's context, so a stopping hub does not
+		// sit out a pull request.
+		fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
+			fcancel()
 			<-sem
 			if ctx.Err() != nil {
 				continue
@@ -81,6 +85,7 @@ func (h *Hub) consume(ctx context.Context) error {
 				h.handleRequestSafely(ctx, msg)
 			}()
 		}
+		fcancel()
 		if !got {
 			<-sem
 		}

@@ -326,13 +326,21 @@ func (h *Hub) issuer(ctx context.Context, name string) (*issuer.Issuer, error) {
 	if iss := h.iss[ca.Name]; iss != nil {
 		return iss, nil
 	}
+	accountDir := filepath.Join(ACMEDir(h.cfg.DataDir), ca.Name)
+	if err := h.pullACMEAccount(ctx, ca.Name, accountDir); err != nil {
+		return nil, err
+	}
 	iss, err := issuer.New(ctx, issuer.Config{
 		Name: ca.Name, DirectoryURL: ca.Directory, Email: ca.Email, EABKeyID: ca.EABKID, EABHMAC: ca.EABHMAC,
-		CABundle: ca.CABundle, AccountDir: filepath.Join(ACMEDir(h.cfg.DataDir), ca.Name), KeyType: ca.KeyType,
+		CABundle: ca.CABundle, AccountDir: accountDir, KeyType: ca.KeyType,
 		Logger: h.log.With("component", "acme", "ca", ca.Name),
 	}, solver{h})
 	if err != nil {
 		return nil, fmt.Errorf("set up ACME account at %s: %w", ca.Directory, err)
+	}
+	if err := h.pushACMEAccount(ctx, ca.Name, accountDir); err != nil {
+		// Not cached: the next order builds the issuer on the shared account.
+		return nil, fmt.Errorf("share the ACME account at %s: %w", ca.Directory, err)
 	}
 	if h.iss == nil {
 		h.iss = map[string]*issuer.Issuer{}

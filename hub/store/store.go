@@ -20,6 +20,7 @@ const (
 	BucketStatus     = "certfleet_status"
 	BucketChallenges = "certfleet_challenges"
 	BucketAgentKeys  = "certfleet_agent_keys"
+	BucketACME       = "certfleet_acme_accounts"
 	// ConsumerName is the hub's durable pull consumer on shared.StreamRequests.
 	ConsumerName = "hub"
 )
@@ -117,7 +118,7 @@ type Store struct {
 	js   jetstream.JetStream
 	opts Options
 
-	agents, domains, certs, results, requests, status, challenges, agentKeys jetstream.KeyValue
+	agents, domains, certs, results, requests, status, challenges, agentKeys, acme jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -140,6 +141,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		{&s.requests, jetstream.KeyValueConfig{Bucket: BucketRequests, Description: "certificate request states", TTL: opts.ResultTTL}},
 		{&s.status, jetstream.KeyValueConfig{Bucket: BucketStatus, Description: "latest agent status reports"}},
 		{&s.agentKeys, jetstream.KeyValueConfig{Bucket: BucketAgentKeys, Description: "every NATS user key issued to an agent, for revocation"}},
+		{&s.acme, jetstream.KeyValueConfig{Bucket: BucketACME, Description: "ACME account keys and registrations, shared by the hubs"}},
 		{&s.challenges, jetstream.KeyValueConfig{
 			Bucket: BucketChallenges, Description: "live DNS-01 challenge TXT records",
 			TTL: challengeMaxAge, LimitMarkerTTL: challengeMarkerTTL,

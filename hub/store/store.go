@@ -19,6 +19,7 @@ const (
 	BucketRequests   = "certfleet_requests"
 	BucketStatus     = "certfleet_status"
 	BucketChallenges = "certfleet_challenges"
+	BucketACMEDNS    = "certfleet_acmedns"
 	// ConsumerName is the hub's durable pull consumer on shared.StreamRequests.
 	ConsumerName = "hub"
 )
@@ -107,7 +108,7 @@ type Store struct {
 	js   jetstream.JetStream
 	opts Options
 
-	agents, domains, certs, results, requests, status, challenges jetstream.KeyValue
+	agents, domains, certs, results, requests, status, challenges, acmedns jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -133,6 +134,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 			Bucket: BucketChallenges, Description: "live DNS-01 challenge TXT records",
 			TTL: challengeMaxAge, LimitMarkerTTL: challengeMarkerTTL,
 		}},
+		{&s.acmedns, jetstream.KeyValueConfig{Bucket: BucketACMEDNS, Description: "acme-dns API registrations and their TXT values"}},
 	}
 	for _, b := range buckets {
 		b.cfg.History = 1

@@ -59,7 +59,9 @@ func TestErrors(t *testing.T) {
 	reg := ta.register()
 	other := ta.register()
 	good := updateBody(reg.Subdomain, txtValue(0))
-	hdr := func(user, key string) map[string]string { return map[string]string{"X-Api-User": user, "X-Api-Key": key} }
+	hdr := func(user, key string) map[string]string {
+		return map[string]string{"X-Api-User": user, "X-Api-Key": key}
+	}
 	wrongKey := strings.Repeat("a", 40)
 	cases := []struct {
 		name, method, path string

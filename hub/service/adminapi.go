@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 		admin.VerbAudit:        h.adminAudit,
 		admin.VerbRenew:        h.adminRenew,
 	}
+	maps.Copy(handlers, h.acmednsAdminHandlers())
 	for verb, fn := range handlers {
 		verb, fn := verb, fn
 		_, err := h.nc.QueueSubscribe(admin.Subject(verb), queueGroup, func(m *nats.Msg) {

@@ -71,6 +71,14 @@ func (s *Server) handle(buf, req []byte, src netip.Addr, tcp bool) []byte {
 		}
 	}
 
+	if q.Opcode == dns.OpcodeUpdate && s.update != nil && !slip {
+		out := s.update(req, &q, src, tcp)
+		if out == nil || (!tcp && len(out) > udpSize) {
+			s.stats.dropped.Add(1)
+			return nil
+		}
+		return out
+	}
 	switch {
 	case q.Opcode != dns.OpcodeQuery:
 		r.Rcode = dns.RcodeNotImplemented

@@ -34,6 +34,8 @@ type Server struct {
 	extra   []string              // delegated zones (FQDNs), sorted
 
 	net transport
+
+	update UpdateFunc // RFC 2136 UPDATE; nil answers NOTIMP
 }
 
 // New checks cfg and makes a server that is not yet listening (see Start).

@@ -37,6 +37,7 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 		admin.VerbRenew:        h.adminRenew,
 	}
 	maps.Copy(handlers, h.acmednsAdminHandlers())
+	maps.Copy(handlers, h.tsigAdminHandlers())
 	for verb, fn := range handlers {
 		verb, fn := verb, fn
 		_, err := h.nc.QueueSubscribe(admin.Subject(verb), queueGroup, func(m *nats.Msg) {

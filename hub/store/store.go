@@ -20,6 +20,7 @@ const (
 	BucketStatus     = "certfleet_status"
 	BucketChallenges = "certfleet_challenges"
 	BucketACMEDNS    = "certfleet_acmedns"
+	BucketTSIG       = "certfleet_tsig"
 	// ConsumerName is the hub's durable pull consumer on shared.StreamRequests.
 	ConsumerName = "hub"
 )
@@ -108,7 +109,7 @@ type Store struct {
 	js   jetstream.JetStream
 	opts Options
 
-	agents, domains, certs, results, requests, status, challenges, acmedns jetstream.KeyValue
+	agents, domains, certs, results, requests, status, challenges, acmedns, tsig jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -135,6 +136,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 			TTL: challengeMaxAge, LimitMarkerTTL: challengeMarkerTTL,
 		}},
 		{&s.acmedns, jetstream.KeyValueConfig{Bucket: BucketACMEDNS, Description: "acme-dns API registrations and their TXT values"}},
+		{&s.tsig, jetstream.KeyValueConfig{Bucket: BucketTSIG, Description: "TSIG keys for RFC 2136 updates of challenge records"}},
 	}
 	for _, b := range buckets {
 		b.cfg.History = 1

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/certfleet/certfleet/hub"
+)
+
+// tsigKey checks a key name: a DNS name, whose LDH labels and dots are
+// valid KV key characters.
+func tsigKey(name string) (string, error) {
+	return domainKey(name)
+}
+
+// CreateTSIG stores a new TSIG key; ErrExists if the name is taken.
+func (s *Store) CreateTSIG(ctx context.Context, k hub.TSIGKey) error {
+	key, err := tsigKey(k.Name)
+	if err != nil {
+		return fmt.Errorf("create tsig key: %w", err)
+	}
+	k.Name = key
+	if k.Secret == "" || k.Algorithm == "" {
+		return fmt.Errorf("create tsig key %s: want an algorithm and a secret", key)
+	}
+	if err := createValue(ctx, s, s.tsig, key, k, 0); err != nil {
+		return fmt.Errorf("create tsig key %s: %w", key, err)
+	}
+	return nil
+}
+
+// GetTSIG returns the key called name, or ErrNotFound.
+func (s *Store) GetTSIG(ctx context.Context, name string) (hub.TSIGKey, error) {
+	key, err := tsigKey(name)
+	if err != nil {
+		return hub.TSIGKey{}, fmt.Errorf("get tsig key: %w: %w", ErrNotFound, err)
+	}
+	k, _, err := getValue[hub.TSIGKey](ctx, s, s.tsig, key)
+	if err != nil {
+		return hub.TSIGKey{}, fmt.Errorf("get tsig key %s: %w", key, err)
+	}
+	return k, nil
+}
+
+// DeleteTSIG removes the key called name (ErrNotFound if absent).
+func (s *Store) DeleteTSIG(ctx context.Context, name string) error {
+	key, err := tsigKey(name)
+	if err != nil {
+		return fmt.Errorf("delete tsig key: %w: %w", ErrNotFound, err)
+	}
+	if err := deleteValue(ctx, s, s.tsig, key); err != nil {
+		return fmt.Errorf("delete tsig key %s: %w", key, err)
+	}
+	return nil
+}
+
+// ListTSIG returns every key, by name.
+func (s *Store) ListTSIG(ctx context.Context) ([]hub.TSIGKey, error) {
+	out, err := listValues[hub.TSIGKey](ctx, s, s.tsig, "")
+	if err != nil {
+		return nil, fmt.Errorf("list tsig keys: %w", err)
+	}
+	return out, nil
+}

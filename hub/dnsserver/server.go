@@ -36,6 +36,7 @@ type Server struct {
 	net transport
 
 	update UpdateFunc // RFC 2136 UPDATE; nil answers NOTIMP
+	sign   SignFunc   // replies to TSIG-signed queries; nil answers unsigned
 }
 
 // New checks cfg and makes a server that is not yet listening (see Start).

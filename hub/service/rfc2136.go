@@ -56,33 +56,16 @@ func (h *Hub) handleUpdate(raw []byte, q *dns.Msg, src netip.Addr, tcp bool) []b
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), updateTimeout)
 	defer cancel()
-	key, err := h.store.GetTSIG(ctx, strings.TrimSuffix(ts.Hdr.Name, "."))
-	if errors.Is(err, store.ErrNotFound) {
-		return plain(dns.RcodeNotAuth, "unknown TSIG key "+ts.Hdr.Name)
-	}
-	if err != nil {
-		h.log.Error("dns update: read tsig key", "err", err)
-		return plain(dns.RcodeServerFailure, "store unavailable")
-	}
-	if !strings.EqualFold(dns.Fqdn(ts.Algorithm), dns.Fqdn(tsigAlgorithm(key.Algorithm))) {
-		return plain(dns.RcodeNotAuth, "algorithm "+ts.Algorithm+" is not the key's")
-	}
-	if err := dns.TsigVerify(raw, key.Secret, "", false); err != nil {
-		return plain(dns.RcodeNotAuth, "tsig verification failed for "+key.Name+": "+err.Error())
+	key, rcode, why := h.verifyTSIG(ctx, raw, ts)
+	if rcode != dns.RcodeSuccess {
+		return plain(rcode, why)
 	}
 	// From here on every answer is signed.
 	signed := func(rcode int, why string) []byte {
 		if rcode != dns.RcodeSuccess {
 			h.log.Info("dns update refused", "src", src, "key", key.Name, "reason", why, "rcode", dns.RcodeToString[rcode])
 		}
-		r := reply(rcode)
-		r.SetTsig(dns.Fqdn(key.Name), tsigAlgorithm(key.Algorithm), tsigFudge, time.Now().Unix())
-		out, _, err := dns.TsigGenerate(r, key.Secret, ts.MAC, false)
-		if err != nil {
-			h.log.Error("dns update: sign reply", "err", err)
-			return nil
-		}
-		return out
+		return h.signWith(key, ts, reply(rcode))
 	}
 	if len(q.Question) != 1 || q.Question[0].Qtype != dns.TypeSOA {
 		return signed(dns.RcodeFormatError, "zone section must hold one SOA question")
@@ -158,6 +141,57 @@ func (h *Hub) handleUpdate(raw []byte, q *dns.Msg, src netip.Addr, tcp bool) []b
 	}
 	h.log.Info("dns update applied", "src", src, "key", key.Name, "changes", len(changes))
 	return signed(dns.RcodeSuccess, "")
+}
+
+// verifyTSIG finds the request's key and checks its MAC and time.
+func (h *Hub) verifyTSIG(ctx context.Context, raw []byte, ts *dns.TSIG) (hub.TSIGKey, int, string) {
+	key, err := h.store.GetTSIG(ctx, strings.TrimSuffix(ts.Hdr.Name, "."))
+	if errors.Is(err, store.ErrNotFound) {
+		return key, dns.RcodeNotAuth, "unknown TSIG key " + ts.Hdr.Name
+	}
+	if err != nil {
+		h.log.Error("dns: read tsig key", "err", err)
+		return key, dns.RcodeServerFailure, "store unavailable"
+	}
+	if !strings.EqualFold(dns.Fqdn(ts.Algorithm), dns.Fqdn(tsigAlgorithm(key.Algorithm))) {
+		return key, dns.RcodeNotAuth, "algorithm " + ts.Algorithm + " is not the key's"
+	}
+	if err := dns.TsigVerify(raw, key.Secret, "", false); err != nil {
+		return key, dns.RcodeNotAuth, "tsig verification failed for " + key.Name + ": " + err.Error()
+	}
+	return key, dns.RcodeSuccess, ""
+}
+
+// signWith signs r with key, chained to the request's MAC.
+func (h *Hub) signWith(key hub.TSIGKey, ts *dns.TSIG, r *dns.Msg) []byte {
+	r.SetTsig(dns.Fqdn(key.Name), tsigAlgorithm(key.Algorithm), tsigFudge, time.Now().Unix())
+	out, _, err := dns.TsigGenerate(r, key.Secret, ts.MAC, false)
+	if err != nil {
+		h.log.Error("dns: sign reply", "key", key.Name, "err", err)
+		return nil
+	}
+	return out
+}
+
+// signReply signs the answer to a TSIG-signed query (clients such as
+// certbot's rfc2136 plugin sign their SOA lookups and insist on a signed
+// answer).
+func (h *Hub) signReply(raw []byte, q, r *dns.Msg) []byte {
+	ts := q.IsTsig()
+	ctx, cancel := context.WithTimeout(context.Background(), updateTimeout)
+	defer cancel()
+	key, rcode, why := h.verifyTSIG(ctx, raw, ts)
+	if rcode != dns.RcodeSuccess {
+		h.log.Info("dns: signed query refused", "reason", why)
+		e := new(dns.Msg)
+		e.SetRcode(q, rcode)
+		out, err := e.Pack()
+		if err != nil {
+			return nil
+		}
+		return out
+	}
+	return h.signWith(key, ts, r)
 }
 
 // tsigAlgorithm maps a stored algorithm name to miekg/dns's.

@@ -176,7 +176,7 @@ func (h *Hub) start(ctx context.Context) error {
 	if err := h.loadACMEDNS(ctx); err != nil {
 		return err
 	}
-	h.dns.SetUpdateHandler(h.handleUpdate)
+	h.dns.SetUpdateHandler(h.handleUpdate, h.signReply)
 	if err := h.dns.Start(); err != nil {
 		return fmt.Errorf("start dns: %w", err)
 	}

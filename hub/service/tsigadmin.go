@@ -27,9 +27,9 @@ func (h *Hub) adminTSIGAdd(ctx context.Context, data []byte) (any, error) {
 	if err := decodeAdmin(data, &req); err != nil {
 		return nil, err
 	}
-	name := shared.NormalizeName(req.Name)
-	if err := shared.ValidateDNSName(name); err != nil {
-		return nil, shared.Errorf(shared.CodeBadRequest, "key name %q: %v", req.Name, err)
+	name, err := store.TSIGName(req.Name)
+	if err != nil {
+		return nil, shared.Errorf(shared.CodeBadRequest, "%v", err)
 	}
 	alg := req.Algorithm
 	size := 32

@@ -3,15 +3,27 @@ package store
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/certfleet/certfleet/hub"
 )
 
-// tsigKey checks a key name: a DNS name, whose LDH labels and dots are
-// valid KV key characters.
-func tsigKey(name string) (string, error) {
-	return domainKey(name)
+// tsigNameRe: a TSIG key name is a DNS name (one label is fine, e.g.
+// "certbot-key") of LDH labels and underscores, all valid KV key
+// characters.
+var tsigNameRe = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$`)
+
+// TSIGName normalizes and checks a TSIG key name.
+func TSIGName(name string) (string, error) {
+	n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+	if len(n) > 253 || !tsigNameRe.MatchString(n) {
+		return "", fmt.Errorf("tsig key name %q: want a DNS name of letters, digits, '-' and '_'", name)
+	}
+	return n, nil
 }
+
+func tsigKey(name string) (string, error) { return TSIGName(name) }
 
 // CreateTSIG stores a new TSIG key; ErrExists if the name is taken.
 func (s *Store) CreateTSIG(ctx context.Context, k hub.TSIGKey) error {

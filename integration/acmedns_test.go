@@ -212,13 +212,24 @@ disable_registration = true
 	if _, err := client.RegisterAccount(ctx(t), nil); err == nil || !strings.Contains(err.Error(), "registration_disabled") {
 		t.Fatalf("register with disable_registration: %v", err)
 	}
-	out, err := env.Hub(ctx(t), "acmedns", "register", "--allow-from", "127.0.0.1/32", "--json")
+	out, err := env.Hub(ctx(t), "acmedns", "register", "--allow-from", "127.0.0.1/32", "--name", "app.example.test", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var acct goacmedns.Account
 	if err := json.Unmarshal([]byte(out), &acct); err != nil {
 		t.Fatalf("register --json is not an acme-dns account: %v\n%s", err, out)
+	}
+	// The name recorded on the registration is checked through the
+	// resolvers: missing CNAME first, then in place.
+	if out, err := env.Hub(ctx(t), "acmedns", "check"); err == nil || !strings.Contains(out, "FAIL  app.example.test") {
+		t.Fatalf("check without the CNAME: %v\n%s", err, out)
+	}
+	if err := env.Resolver.AddRecord("_acme-challenge.app.example.test. 300 IN CNAME " + acct.FullDomain + "."); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := env.Hub(ctx(t), "acmedns", "check", acct.SubDomain); err != nil || !strings.Contains(out, "ok    app.example.test") {
+		t.Fatalf("check with the CNAME: %v\n%s", err, out)
 	}
 	v := strings.Repeat("s", 43)
 	if err := client.UpdateTXTRecord(ctx(t), acct, v); err != nil {

@@ -69,3 +69,14 @@ type ACMEDNSImportReply struct {
 	// Warnings are entries imported with something dropped.
 	Warnings []string `json:"warnings,omitempty"`
 }
+
+// VerbACMEDNSCheck checks, through the configured resolvers, that each
+// name recorded on a registration (--name) has its _acme-challenge CNAME
+// pointing at that registration. The reply is a DomainCheckReply.
+const VerbACMEDNSCheck = "acmedns.check"
+
+// ACMEDNSCheckRequest names registrations (username or subdomain); empty
+// checks all.
+type ACMEDNSCheckRequest struct {
+	Registrations []string `json:"registrations,omitempty"`
+}

@@ -18,7 +18,7 @@ func acmednsCmd(g *globals) *cobra.Command {
 written for acme-dns keep working. These commands manage its registrations
 through the running hub; import reads an existing acme-dns database.`,
 	}
-	cmd.AddCommand(acmednsRegisterCmd(g), acmednsListCmd(g), acmednsRemoveCmd(g), acmednsImportCmd(g))
+	cmd.AddCommand(acmednsRegisterCmd(g), acmednsListCmd(g), acmednsRemoveCmd(g), acmednsImportCmd(g), acmednsCheckCmd(g))
 	return cmd
 }
 
@@ -48,7 +48,7 @@ clients accept as their stored account.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&allow, "allow-from", nil, "CIDR the client may call /update from (repeatable; none = anywhere)")
-	cmd.Flags().StringSliceVar(&names, "name", nil, "name whose _acme-challenge will CNAME here (repeatable; informational)")
+	cmd.Flags().StringSliceVar(&names, "name", nil, "name whose _acme-challenge will CNAME here (repeatable; acmedns check verifies its CNAME)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the acme-dns /register JSON")
 	return cmd
 }
@@ -103,4 +103,42 @@ func acmednsRemoveCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func acmednsCheckCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "check [USERNAME|SUBDOMAIN...]",
+		Short: "Check through the configured resolvers that each registration's --name CNAMEs point at it",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var rep admin.DomainCheckReply
+			if err := g.call(cmd.Context(), admin.VerbACMEDNSCheck, admin.ACMEDNSCheckRequest{Registrations: args}, &rep); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(g, rep)
+			}
+			bad := 0
+			for _, f := range rep.Findings {
+				if f.OK {
+					fmt.Fprintf(g.out, "ok    %s: %s\n", f.Name, f.Record)
+					continue
+				}
+				bad++
+				fmt.Fprintf(g.out, "FAIL  %s: %s\n", f.Name, f.Fix)
+				if f.Found != "" {
+					fmt.Fprintf(g.out, "      found: %s\n", f.Found)
+				}
+			}
+			if len(rep.Findings) == 0 {
+				fmt.Fprintln(g.errOut, "no registration has names to check (acmedns register --name)")
+			}
+			if bad > 0 {
+				return fmt.Errorf("%d CNAME(s) not in place", bad)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

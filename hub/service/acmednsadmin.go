@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/acmedns"
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/delegation"
 	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
 )
@@ -20,6 +22,7 @@ func (h *Hub) acmednsAdminHandlers() map[string]func(context.Context, []byte) (a
 		admin.VerbACMEDNSList:     h.adminACMEDNSList,
 		admin.VerbACMEDNSRemove:   h.adminACMEDNSRemove,
 		admin.VerbACMEDNSImport:   h.adminACMEDNSImport,
+		admin.VerbACMEDNSCheck:    h.adminACMEDNSCheck,
 	}
 }
 
@@ -145,5 +148,37 @@ func (h *Hub) adminACMEDNSImport(ctx context.Context, data []byte) (any, error) 
 		}
 	}
 	h.log.Info("acme-dns registrations imported", "imported", len(rep.Imported), "skipped", len(rep.Skipped), "rejected", len(rep.Rejected))
+	return rep, nil
+}
+
+func (h *Hub) adminACMEDNSCheck(ctx context.Context, data []byte) (any, error) {
+	var req admin.ACMEDNSCheckRequest
+	if err := decodeAdmin(data, &req); err != nil {
+		return nil, err
+	}
+	regs, err := h.store.ListACMEDNS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := func(r hub.ACMEDNSRegistration) bool {
+		if len(req.Registrations) == 0 {
+			return true
+		}
+		for _, n := range req.Registrations {
+			if strings.EqualFold(n, r.Username) || strings.EqualFold(n, r.Subdomain) {
+				return true
+			}
+		}
+		return false
+	}
+	rep := admin.DomainCheckReply{Findings: []delegation.Finding{}}
+	for _, r := range regs {
+		if !want(r) {
+			continue
+		}
+		for _, n := range r.Names {
+			rep.Findings = append(rep.Findings, h.checker.CheckCNAME(ctx, hub.ChallengeName(n), h.acmednsFulldomain(r.Subdomain)))
+		}
+	}
 	return rep, nil
 }

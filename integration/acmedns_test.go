@@ -91,6 +91,9 @@ func TestACMEDNSImport(t *testing.T) {
 	if out, err := env.Hub(c, "acmedns", "import", "--sqlite", db); err != nil || !strings.Contains(out, "imported 0, skipped 1") {
 		t.Fatalf("re-import: %v\n%s", err, out)
 	}
+	if out, err := env.Hub(c, "audit"); err != nil || strings.Count(out, "acmedns_registered") != 1 || !strings.Contains(out, old.user+" imported from acme-dns") {
+		t.Fatalf("audit after import: %v\n%s", err, out)
+	}
 
 	client, err := goacmedns.NewClient(api)
 	if err != nil {

@@ -55,6 +55,9 @@ type Config struct {
 	// not ahead of the DNS.
 	Visible     func(fqdn, value string) bool
 	VisibleWait time.Duration
+	// OnChange, if set, is told of registrations created ("registered")
+	// and deleted by their owner ("removed"), for the audit log.
+	OnChange func(ctx context.Context, event string, reg hub.ACMEDNSRegistration)
 	// Now is the clock (tests); nil = time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -92,6 +95,9 @@ func New(cfg Config, st Store) (*API, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.OnChange == nil {
+		cfg.OnChange = func(context.Context, string, hub.ACMEDNSRegistration) {}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -58,6 +58,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, jsonError(errJSONMarshaling))
 		return
 	}
+	a.cfg.OnChange(r.Context(), "registered", reg)
 	a.log.Info("acme-dns registration created", "username", reg.Username, "subdomain", reg.Subdomain, "client", a.clientAddr(r))
 	writeJSON(w, http.StatusCreated, out)
 }

@@ -82,6 +82,7 @@ func (a *API) unregister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.auth.forget(reg.Username)
+	a.cfg.OnChange(r.Context(), "removed", reg)
 	a.log.Info("acme-dns registration deleted by its owner", "username", reg.Username, "client", a.clientAddr(r))
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/acmedns"
 	"github.com/certfleet/certfleet/hub/config"
+	"github.com/certfleet/certfleet/hub/store"
 )
 
 // acmednsServer is the running acme-dns API listener.
@@ -71,7 +72,14 @@ func (h *Hub) startACMEDNS(ctx context.Context) error {
 		TrustedProxies: c.TrustedProxyPrefixes(), CORSOrigins: c.CORSOrigins,
 		MaxBody: int64(c.MaxBody), Rate: rate, Burst: c.RateBurst,
 		Visible: func(fqdn, value string) bool { return slices.Contains(h.dns.TXT(fqdn), value) },
-		Logger:  h.log.With("component", "acmedns"),
+		OnChange: func(ctx context.Context, event string, r hub.ACMEDNSRegistration) {
+			kind := store.AuditACMEDNSRegistered
+			if event == "removed" {
+				kind = store.AuditACMEDNSRemoved
+			}
+			h.audit(ctx, store.AuditEvent{Kind: kind, Names: []string{h.acmednsFulldomain(r.Subdomain)}, Detail: "username " + r.Username + " by its owner over the API"})
+		},
+		Logger: h.log.With("component", "acmedns"),
 	}, h.store)
 	if err != nil {
 		return fmt.Errorf("configure acme-dns api: %w", err)

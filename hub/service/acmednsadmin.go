@@ -48,6 +48,7 @@ func (h *Hub) adminACMEDNSRegister(ctx context.Context, data []byte) (any, error
 		return nil, err
 	}
 	h.log.Info("acme-dns registration created by admin", "username", reg.Username, "subdomain", reg.Subdomain)
+	h.audit(ctx, store.AuditEvent{Kind: store.AuditACMEDNSRegistered, Names: []string{h.acmednsFulldomain(reg.Subdomain)}, Detail: "username " + reg.Username + " by an admin"})
 	return admin.ACMEDNSAccount{Username: reg.Username, Password: key, Fulldomain: h.acmednsFulldomain(reg.Subdomain),
 		Subdomain: reg.Subdomain, Allowfrom: reg.AllowFrom}, nil
 }
@@ -116,6 +117,7 @@ func (h *Hub) adminACMEDNSRemove(ctx context.Context, data []byte) (any, error) 
 		return nil, err
 	}
 	h.log.Info("acme-dns registration removed by admin", "username", user)
+	h.audit(ctx, store.AuditEvent{Kind: store.AuditACMEDNSRemoved, Detail: "username " + user + " by an admin"})
 	return struct {
 		Username string `json:"username"`
 	}{user}, nil
@@ -145,6 +147,7 @@ func (h *Hub) adminACMEDNSImport(ctx context.Context, data []byte) (any, error) 
 			return nil, fmt.Errorf("import %s (imported so far: %d): %w", clean.Username, len(rep.Imported), err)
 		default:
 			rep.Imported = append(rep.Imported, clean.Username)
+			h.audit(ctx, store.AuditEvent{Kind: store.AuditACMEDNSRegistered, Names: []string{h.acmednsFulldomain(clean.Subdomain)}, Detail: "username " + clean.Username + " imported from acme-dns"})
 		}
 	}
 	h.log.Info("acme-dns registrations imported", "imported", len(rep.Imported), "skipped", len(rep.Skipped), "rejected", len(rep.Rejected))

@@ -64,6 +64,7 @@ func (h *Hub) adminTSIGAdd(ctx context.Context, data []byte) (any, error) {
 		return nil, err
 	}
 	h.log.Info("tsig key created", "name", name, "allow", allow)
+	h.audit(ctx, store.AuditEvent{Kind: store.AuditTSIGAdded, Names: allow, Detail: "key " + name + " " + alg})
 	return admin.TSIGAddReply{Key: k}, nil
 }
 
@@ -91,5 +92,6 @@ func (h *Hub) adminTSIGRemove(ctx context.Context, data []byte) (any, error) {
 		return nil, err
 	}
 	h.log.Info("tsig key removed", "name", req.Name)
+	h.audit(ctx, store.AuditEvent{Kind: store.AuditTSIGRemoved, Detail: "key " + req.Name})
 	return struct{}{}, nil
 }

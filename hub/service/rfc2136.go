@@ -110,18 +110,24 @@ func (h *Hub) handleUpdate(raw []byte, q *dns.Msg, src netip.Addr, tcp bool) []b
 			return signed(dns.RcodeRefused, "only TXT records can be changed, got "+dns.TypeToString[hd.Rrtype]+" "+dns.ClassToString[hd.Class])
 		}
 	}
+	// An RRset delete removes the values this hub serves at the name now
+	// (only those set by UPDATE: the hub's own order challenges have other
+	// keys and stay).
+	var expanded []change
 	for _, c := range changes {
+		if !c.all {
+			expanded = append(expanded, c)
+			continue
+		}
+		for _, v := range h.dns.TXT(c.name) {
+			expanded = append(expanded, change{name: c.name, value: v})
+		}
+	}
+	for _, c := range expanded {
 		var err error
-		switch {
-		case c.add:
+		if c.add {
 			err = h.store.PutChallenge(ctx, rfc2136Key(c.name, c.value), hub.Challenge{FQDN: c.name, Value: c.value, Created: time.Now().UTC()})
-		case c.all:
-			for _, v := range h.dns.TXT(c.name) {
-				if err = h.store.DeleteChallenge(ctx, rfc2136Key(c.name, v)); err != nil {
-					break
-				}
-			}
-		default:
+		} else {
 			err = h.store.DeleteChallenge(ctx, rfc2136Key(c.name, c.value))
 		}
 		if err != nil {
@@ -130,12 +136,11 @@ func (h *Hub) handleUpdate(raw []byte, q *dns.Msg, src netip.Addr, tcp bool) []b
 		}
 	}
 	// Answer once this hub's DNS shows the result, so a client that
-	// checks right after sees it.
-	for _, c := range changes {
-		for ctx.Err() == nil && slices.Contains(h.dns.TXT(c.name), c.value) != c.add {
-			if c.all {
-				break
-			}
+	// checks right after sees it. A value that another source also holds
+	// (an order's challenge with the same value) stays: wait only so long.
+	deadline := time.Now().Add(2 * time.Second)
+	for _, c := range expanded {
+		for time.Now().Before(deadline) && slices.Contains(h.dns.TXT(c.name), c.value) != c.add {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}

@@ -34,6 +34,9 @@ type Server struct {
 	extra   []string              // delegated zones (FQDNs), sorted
 
 	net transport
+
+	update UpdateFunc // RFC 2136 UPDATE; nil answers NOTIMP
+	sign   SignFunc   // replies to TSIG-signed queries; nil answers unsigned
 }
 
 // New checks cfg and makes a server that is not yet listening (see Start).

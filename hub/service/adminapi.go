@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -38,6 +39,8 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 		admin.VerbAudit:        h.adminAudit,
 		admin.VerbRenew:        h.adminRenew,
 	}
+	maps.Copy(handlers, h.acmednsAdminHandlers())
+	maps.Copy(handlers, h.tsigAdminHandlers())
 	for verb, fn := range handlers {
 		verb, fn := verb, fn
 		sub, err := h.nc.QueueSubscribe(admin.Subject(verb), queueGroup, func(m *nats.Msg) {

@@ -66,6 +66,7 @@ type Hub struct {
 	inflight   map[string]int
 
 	watches []*store.Watch
+	acmedns *acmednsServer // nil unless [acmedns] is enabled
 
 	// Agent intake: the subscriptions (agent and admin), the workers that
 	// run admitted agent requests, per-agent budgets and drop counters.
@@ -198,8 +199,15 @@ func (h *Hub) start(ctx context.Context) error {
 	if err := h.loadDNS(ctx); err != nil {
 		return err
 	}
+	if err := h.loadACMEDNS(ctx); err != nil {
+		return err
+	}
+	h.dns.SetUpdateHandler(h.handleUpdate, h.signReply)
 	if err := h.dns.Start(); err != nil {
 		return fmt.Errorf("start dns: %w", err)
+	}
+	if err := h.startACMEDNS(ctx); err != nil {
+		return err
 	}
 	if err := h.subscribeAgents(ctx); err != nil {
 		return fmt.Errorf("subscribe agent subjects: %w", err)
@@ -367,6 +375,7 @@ func (h *Hub) revoke(pub string) error {
 }
 
 func (h *Hub) shutdown() {
+	h.stopACMEDNS()
 	if h.dns != nil {
 		if err := h.dns.Close(); err != nil {
 			h.log.Warn("close dns", "err", err)

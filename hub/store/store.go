@@ -21,6 +21,8 @@ const (
 	BucketChallenges = "certfleet_challenges"
 	BucketAgentKeys  = "certfleet_agent_keys"
 	BucketACME       = "certfleet_acme_accounts"
+	BucketACMEDNS    = "certfleet_acmedns"
+	BucketTSIG       = "certfleet_tsig"
 	// ConsumerName is the hub's durable pull consumer on shared.StreamRequests.
 	ConsumerName = "hub"
 )
@@ -118,7 +120,7 @@ type Store struct {
 	js   jetstream.JetStream
 	opts Options
 
-	agents, domains, certs, results, requests, status, challenges, agentKeys, acme jetstream.KeyValue
+	agents, domains, certs, results, requests, status, challenges, agentKeys, acme, acmedns, tsig jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -146,6 +148,8 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 			Bucket: BucketChallenges, Description: "live DNS-01 challenge TXT records",
 			TTL: challengeMaxAge, LimitMarkerTTL: challengeMarkerTTL,
 		}},
+		{&s.acmedns, jetstream.KeyValueConfig{Bucket: BucketACMEDNS, Description: "acme-dns API registrations and their TXT values"}},
+		{&s.tsig, jetstream.KeyValueConfig{Bucket: BucketTSIG, Description: "TSIG keys for RFC 2136 updates of challenge records"}},
 	}
 	for _, b := range buckets {
 		b.cfg.History = 1

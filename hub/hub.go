@@ -96,13 +96,15 @@ type AgentStatus struct {
 	AgentID  string              `json:"agent_id"`
 	Report   shared.StatusReport `json:"report"`
 	LastSeen time.Time           `json:"last_seen"`
-	// Connected is set whenever the agent is heard from; it is never
-	// cleared (no disconnect event reaches the store), so ask Online.
+	// Connected is true while the agent is known to be connected: set
+	// when it is heard from, cleared by the server's disconnect events
+	// (embedded NATS only). Ask Online, which also bounds the silence.
 	Connected bool `json:"connected"`
 }
 
 // OfflineAfter is how long an agent may be silent before the hub shows
-// it offline: three of the agent's status intervals (5 minutes; every
+// it offline even without a disconnect event (an external NATS, a missed
+// event): three of the agent's status intervals (5 minutes; every
 // connected agent reports at least that often).
 const OfflineAfter = 15 * time.Minute
 

@@ -32,7 +32,7 @@ func TestStatusOnlineOffline(t *testing.T) {
 	}
 	for _, want := range []string{
 		"away   offline since " + fmtTime(seen) + " (50h0m0s ago)",
-		"here   1m0s ago via wss://hub.example.org:443 via proxy http://proxy:3128",
+		"here   online via wss://hub.example.org:443 via proxy http://proxy:3128",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

@@ -56,6 +56,7 @@ type Config struct {
 	CA       []CAConfig     `toml:"ca"` // the first is the default
 	Issuance IssuanceConfig `toml:"issuance"`
 	Agents   AgentsConfig   `toml:"agents"`
+	ACMEDNS  ACMEDNSConfig  `toml:"acmedns"`
 }
 
 // DNSConfig is the authoritative challenge DNS server.
@@ -194,6 +195,7 @@ func DefaultConfig() Config {
 			CredsTTL:    Duration(DefaultCredsTTL),
 			SilentAfter: Duration(DefaultSilentAfter),
 		},
+		ACMEDNS: defaultACMEDNS(),
 	}
 }
 

@@ -56,6 +56,8 @@ type Config struct {
 	CA       []CAConfig     `toml:"ca"` // the first is the default
 	Issuance IssuanceConfig `toml:"issuance"`
 	Agents   AgentsConfig   `toml:"agents"`
+	Metrics  MetricsConfig  `toml:"metrics"`
+	Alarm    []AlarmConfig  `toml:"alarm"`
 }
 
 // DNSConfig is the authoritative challenge DNS server.

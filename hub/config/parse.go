@@ -61,6 +61,7 @@ func (c *Config) fillDerived() {
 			c.CA[i].KeyType = DefaultKeyType
 		}
 	}
+	c.fillAlarmDefaults()
 }
 
 // Load reads, parses and validates the file at path. Relative paths in

@@ -86,6 +86,7 @@ func (s *Server) handle(buf, req []byte, src netip.Addr, tcp bool) []byte {
 
 // query fills r with the answer to question.
 func (s *Server) query(r *dns.Msg, question dns.Question) {
+	s.stats.qtypes[qtypeIndex(question.Qtype)].Add(1)
 	if question.Qclass != dns.ClassINET && question.Qclass != dns.ClassANY {
 		// The server has IN data only; CHAOS (version.bind) and the rest
 		// are for someone else.

@@ -18,6 +18,8 @@ type RunFile struct {
 	DNSTCP  string    `json:"dns_tcp"`
 	Started time.Time `json:"started"`
 	Version string    `json:"version"`
+	// Metrics is the /metrics URL, when metrics.listen is set.
+	Metrics string `json:"metrics,omitempty"`
 }
 
 // RunFilePath is where the run file of dataDir lives.
@@ -39,6 +41,9 @@ func ReadRunFile(dataDir string) (RunFile, error) {
 func (h *Hub) writeRunFile() error {
 	rf := RunFile{PID: os.Getpid(), NATSURL: h.clientURL(), DNSUDP: h.dns.UDPAddr().String(),
 		DNSTCP: h.dns.TCPAddr().String(), Started: time.Now().UTC(), Version: h.version}
+	if h.metricsAddr != "" {
+		rf.Metrics = "http://" + h.metricsAddr + "/metrics"
+	}
 	b, err := json.MarshalIndent(rf, "", "  ")
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/certfleet/certfleet/hub/delegation"
 	"github.com/certfleet/certfleet/hub/dnsserver"
 	"github.com/certfleet/certfleet/hub/issuer"
+	"github.com/certfleet/certfleet/hub/metrics"
 	"github.com/certfleet/certfleet/hub/natsauth"
 	"github.com/certfleet/certfleet/hub/natsserver"
 	"github.com/certfleet/certfleet/hub/store"
@@ -79,6 +81,12 @@ type Hub struct {
 	// flood limits what one agent can make the hub log and audit.
 	flood *floodLimits
 
+	// metrics is the Prometheus registry; metricsSrv serves it on
+	// metrics.listen (nil when off).
+	metrics     *metrics.Metrics
+	metricsSrv  *http.Server
+	metricsAddr string
+
 	wg    sync.WaitGroup
 	ready chan struct{}
 }
@@ -94,12 +102,14 @@ func New(cfg config.Config, logger *slog.Logger, version string) (*Hub, error) {
 	fl := &floodLimits{audit: newFloodGate(floodEvery, floodBurst, nil),
 		log: newFloodHandler(logger.Handler(), newFloodGate(floodEvery, floodBurst, nil))}
 	logger = slog.New(fl.log)
-	return &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{},
+	h := &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{},
 		checker:  &delegation.Checker{Resolvers: cfg.Issuance.Resolvers},
 		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst),
 		reqLimit: newAgentLimiter(agentReqRate, agentReqBurst),
 		drops:    newDrops(logger.With("component", "agents")),
-	}, nil
+	}
+	h.metrics = metrics.New(h.fleetSnapshot, logger.With("component", "metrics"))
+	return h, nil
 }
 
 // Ready is closed once the hub serves DNS, agents and the admin API.
@@ -111,6 +121,10 @@ func (h *Hub) Ready() <-chan struct{} { return h.ready }
 func (h *Hub) Run(ctx context.Context) (err error) {
 	defer h.shutdown()
 	if err := h.start(ctx); err != nil {
+		h.stopIntake()
+		return err
+	}
+	if err := h.startMetrics(); err != nil {
 		h.stopIntake()
 		return err
 	}
@@ -338,6 +352,7 @@ func (h *Hub) revoke(pub string) error {
 }
 
 func (h *Hub) shutdown() {
+	h.stopMetrics()
 	if h.dns != nil {
 		if err := h.dns.Close(); err != nil {
 			h.log.Warn("close dns", "err", err)

@@ -110,6 +110,9 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.CA {
 		abs(&c.CA[i].CABundle)
 	}
+	for i := range c.Alarm {
+		abs(&c.Alarm[i].CAFile)
+	}
 }
 
 // FieldError is one problem Validate found, naming the field.

@@ -47,6 +47,9 @@ type AlarmConfig struct {
 	From     string   `toml:"from"`
 	To       []string `toml:"to"`
 	Insecure bool     `toml:"insecure"`
+	// CAFile is a PEM bundle the SMTP server's certificate chains to;
+	// empty = system roots.
+	CAFile string `toml:"ca_file"`
 
 	// Thresholds. ExpiringWithin: a certificate expiring within this
 	// (default 336h = 14 days). FailedAttempts: renewal failed this many

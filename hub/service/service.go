@@ -87,6 +87,9 @@ type Hub struct {
 	metricsSrv  *http.Server
 	metricsAddr string
 
+	// alarmChans are the [[alarm]] channels (alarms.go).
+	alarmChans []alarmChannel
+
 	wg    sync.WaitGroup
 	ready chan struct{}
 }
@@ -124,6 +127,10 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 		h.stopIntake()
 		return err
 	}
+	if err := h.setupAlarms(); err != nil {
+		h.stopIntake()
+		return err
+	}
 	if err := h.startMetrics(); err != nil {
 		h.stopIntake()
 		return err
@@ -134,11 +141,12 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 	defer os.Remove(RunFilePath(h.cfg.DataDir))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
-	h.wg.Add(3)
+	errc := make(chan error, 5)
+	h.wg.Add(4)
 	go func() { defer h.wg.Done(); errc <- h.syncDNS(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.consume(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.housekeeping(ctx) }()
+	go func() { defer h.wg.Done(); errc <- h.runAlarms(ctx) }()
 	close(h.ready)
 	h.log.Info("hub ready", "dns", h.dns.UDPAddr().String(), "nats", h.clientURL(), "zone", h.cfg.DNS.Domain, "ca", h.cfg.DefaultCA().Directory)
 

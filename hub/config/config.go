@@ -57,6 +57,7 @@ type Config struct {
 	Issuance IssuanceConfig `toml:"issuance"`
 	Agents   AgentsConfig   `toml:"agents"`
 	Metrics  MetricsConfig  `toml:"metrics"`
+	Web      WebConfig      `toml:"web"`
 	Alarm    []AlarmConfig  `toml:"alarm"`
 }
 

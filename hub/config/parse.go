@@ -110,6 +110,8 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.CA {
 		abs(&c.CA[i].CABundle)
 	}
+	abs(&c.Web.TLSCert)
+	abs(&c.Web.TLSKey)
 	for i := range c.Alarm {
 		abs(&c.Alarm[i].CAFile)
 	}

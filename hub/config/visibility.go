@@ -27,6 +27,20 @@ type MetricsConfig struct {
 	Listen string `toml:"listen"`
 }
 
+// WebConfig is the web dashboard.
+type WebConfig struct {
+	// Listen ("host:port") serves the dashboard; empty = off.
+	Listen string `toml:"listen"`
+	// TLSCert and TLSKey are PEM files; without them the dashboard is
+	// served over plain HTTP, which Validate allows only on a loopback
+	// address (behind a local TLS proxy) unless AllowPlainHTTP.
+	TLSCert        string `toml:"tls_cert"`
+	TLSKey         string `toml:"tls_key"`
+	AllowPlainHTTP bool   `toml:"allow_plain_http"`
+	// Metrics also serves /metrics on this listener (without login).
+	Metrics bool `toml:"metrics"`
+}
+
 // AlarmConfig is one [[alarm]] channel and the conditions it is told about.
 // Each condition is sent once when raised and once when it clears.
 type AlarmConfig struct {
@@ -85,6 +99,16 @@ func (c Config) validateVisibility(v *validator) {
 	if c.Metrics.Listen != "" {
 		if p := listenProblem(c.Metrics.Listen); p != "" {
 			v.add("metrics.listen", "%s", p)
+		}
+	}
+	if w := c.Web; w.Listen != "" {
+		if p := listenProblem(w.Listen); p != "" {
+			v.add("web.listen", "%s", p)
+		} else if w.TLSCert == "" && !w.AllowPlainHTTP && !loopbackListen(w.Listen) {
+			v.add("web.listen", "%q: plain HTTP only on a loopback address; set web.tls_cert and web.tls_key (or allow_plain_http behind a TLS proxy)", w.Listen)
+		}
+		if (w.TLSCert == "") != (w.TLSKey == "") {
+			v.add("web.tls_key", "web.tls_cert and web.tls_key go together")
 		}
 	}
 	names := map[string]bool{}

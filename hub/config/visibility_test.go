@@ -64,6 +64,8 @@ func TestValidateAlarmsRejects(t *testing.T) {
 		field  string
 		detail string
 	}{
+		{"web plain on a public address", func(c *Config) { c.Web.Listen = ":8443" }, "web.listen", "loopback"},
+		{"web key without cert", func(c *Config) { c.Web.Listen = "127.0.0.1:8443"; c.Web.TLSKey = "k.pem" }, "web.tls_key", "together"},
 		{"metrics.listen bad", func(c *Config) { c.Metrics.Listen = "9153" }, "metrics.listen", "host:port"},
 		{"name missing", func(c *Config) { a := hook(); a.Name = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].name", "required"},
 		{"name bad", func(c *Config) { a := hook(); a.Name = "Ops Team"; c.Alarm = []AlarmConfig{a} }, "alarm[0].name", "lower-case"},

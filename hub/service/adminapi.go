@@ -37,6 +37,9 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 		admin.VerbAudit:        h.adminAudit,
 		admin.VerbRenew:        h.adminRenew,
 	}
+	for verb, fn := range h.webAdminHandlers() {
+		handlers[verb] = fn
+	}
 	for verb, fn := range handlers {
 		verb, fn := verb, fn
 		sub, err := h.nc.QueueSubscribe(admin.Subject(verb), queueGroup, func(m *nats.Msg) {

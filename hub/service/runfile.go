@@ -20,6 +20,8 @@ type RunFile struct {
 	Version string    `json:"version"`
 	// Metrics is the /metrics URL, when metrics.listen is set.
 	Metrics string `json:"metrics,omitempty"`
+	// Web is the dashboard's URL, when web.listen is set.
+	Web string `json:"web,omitempty"`
 }
 
 // RunFilePath is where the run file of dataDir lives.
@@ -41,6 +43,7 @@ func ReadRunFile(dataDir string) (RunFile, error) {
 func (h *Hub) writeRunFile() error {
 	rf := RunFile{PID: os.Getpid(), NATSURL: h.clientURL(), DNSUDP: h.dns.UDPAddr().String(),
 		DNSTCP: h.dns.TCPAddr().String(), Started: time.Now().UTC(), Version: h.version}
+	rf.Web = h.webURL
 	if h.metricsAddr != "" {
 		rf.Metrics = "http://" + h.metricsAddr + "/metrics"
 	}

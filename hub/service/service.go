@@ -87,6 +87,10 @@ type Hub struct {
 	metricsSrv  *http.Server
 	metricsAddr string
 
+	// webSrv serves the dashboard at webURL (web.go; nil when off).
+	webSrv *http.Server
+	webURL string
+
 	// alarmChans are the [[alarm]] channels (alarms.go).
 	alarmChans []alarmChannel
 
@@ -132,6 +136,10 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if err := h.startMetrics(); err != nil {
+		h.stopIntake()
+		return err
+	}
+	if err := h.startWeb(); err != nil {
 		h.stopIntake()
 		return err
 	}
@@ -360,6 +368,7 @@ func (h *Hub) revoke(pub string) error {
 }
 
 func (h *Hub) shutdown() {
+	h.stopWeb()
 	h.stopMetrics()
 	if h.dns != nil {
 		if err := h.dns.Close(); err != nil {

@@ -109,7 +109,7 @@ type Store struct {
 	js   jetstream.JetStream
 	opts Options
 
-	agents, domains, certs, results, requests, status, challenges, agentKeys, alarms jetstream.KeyValue
+	agents, domains, certs, results, requests, status, challenges, agentKeys, alarms, users jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -132,6 +132,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		{&s.requests, jetstream.KeyValueConfig{Bucket: BucketRequests, Description: "certificate request states", TTL: opts.ResultTTL}},
 		{&s.status, jetstream.KeyValueConfig{Bucket: BucketStatus, Description: "latest agent status reports"}},
 		{&s.agentKeys, jetstream.KeyValueConfig{Bucket: BucketAgentKeys, Description: "every NATS user key issued to an agent, for revocation"}},
+		{&s.users, jetstream.KeyValueConfig{Bucket: BucketUsers, Description: "web dashboard users (bcrypt hashes and roles)"}},
 		{&s.alarms, jetstream.KeyValueConfig{Bucket: BucketAlarms, Description: "alarm conditions each [[alarm]] channel was sent"}},
 		{&s.challenges, jetstream.KeyValueConfig{
 			Bucket: BucketChallenges, Description: "live DNS-01 challenge TXT records",

@@ -170,7 +170,7 @@ func (s *Server) pack(buf []byte, r *dns.Msg, tcp bool, udpSize int) []byte {
 	out, err := r.PackBuffer(buf)
 	if err != nil || len(out) > limit {
 		// Debug: a query may be crafted to hit this, and logs must not flood.
-		s.log.Debug("dns reply cannot be packed", "rcode", dns.RcodeToString[r.Rcode], "error", err)
+		s.log.Debug("dns reply cannot be packed", "rcode", dns.RcodeToString[r.Rcode], "err", err)
 		r.Answer, r.Ns, r.Extra = nil, nil, keepOPT(r.Extra)
 		r.Rcode = dns.RcodeServerFailure
 		r.Truncated = false

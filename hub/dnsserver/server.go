@@ -81,7 +81,7 @@ func (s *Server) SetZones(zones []string) {
 	for _, z := range zones {
 		n := shared.NormalizeName(z)
 		if err := validateZoneName(n); err != nil {
-			s.log.Warn("dns zone ignored", "zone", z, "error", err)
+			s.log.Warn("dns zone ignored", "zone", z, "err", err)
 			continue
 		}
 		if n = dns.Fqdn(n); n != s.hub.origin {

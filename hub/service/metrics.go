@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -25,7 +26,9 @@ func (h *Hub) startMetrics() error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h.metrics.Handler())
 	h.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		// Handshake failures and the like are the client's problem: debug.
+		ErrorLog: slog.NewLogLogger(h.log.With("component", "metrics").Handler(), slog.LevelDebug)}
 	h.metricsAddr = ln.Addr().String()
 	go func() {
 		if err := h.metricsSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -117,7 +118,9 @@ func (h *Hub) startWeb() error {
 		scheme = "https"
 	}
 	h.webSrv = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		// Handshake failures and the like are the client's problem: debug.
+		ErrorLog: slog.NewLogLogger(h.log.With("component", "web").Handler(), slog.LevelDebug)}
 	h.webURL = scheme + "://" + ln.Addr().String() + "/"
 	go func() {
 		if err := h.webSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

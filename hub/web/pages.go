@@ -28,6 +28,7 @@ type overviewData struct {
 	Damaged       int
 	Total         int
 	QueuedOrdered int
+	Timeline      timeline
 }
 
 type stateCount struct {
@@ -72,6 +73,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, ss *session) {
 			d.QueuedOrdered++
 		}
 	}
+	d.Timeline = expiryTimeline(rows, st.Now)
 	if len(d.Attention) > 100 {
 		d.Attention = d.Attention[:100]
 	}

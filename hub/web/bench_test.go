@@ -30,8 +30,12 @@ func (b fleetBackend) Renew(context.Context, admin.RenewRequest) error { return 
 func (b fleetBackend) AgentAdd(context.Context, admin.AgentAddRequest) (admin.AgentAddReply, error) {
 	return admin.AgentAddReply{}, errReadOnly
 }
-func (b fleetBackend) AgentRemove(context.Context, admin.AgentRemoveRequest) error { return errReadOnly }
-func (b fleetBackend) Domains(context.Context) (admin.DomainList, error)          { return admin.DomainList{}, nil }
+func (b fleetBackend) AgentRemove(context.Context, admin.AgentRemoveRequest) error {
+	return errReadOnly
+}
+func (b fleetBackend) Domains(context.Context) (admin.DomainList, error) {
+	return admin.DomainList{}, nil
+}
 func (b fleetBackend) DomainAdd(context.Context, admin.DomainAddRequest) (admin.DomainAddReply, error) {
 	return admin.DomainAddReply{}, errReadOnly
 }

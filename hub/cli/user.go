@@ -56,7 +56,7 @@ and readonly (sees everything, acts on nothing).`,
 func userRemoveCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:     "remove NAME",
-		Short:   "Remove a dashboard user (its open sessions end within an hour, or at a hub restart)",
+		Short:   "Remove a dashboard user (its open sessions end at their next request)",
 		Example: "  certfleet-hub user remove alice",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

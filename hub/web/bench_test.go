@@ -14,6 +14,7 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -42,7 +43,12 @@ func (b fleetBackend) DomainAdd(context.Context, admin.DomainAddRequest) (admin.
 func (b fleetBackend) DomainCheck(context.Context, admin.DomainCheckRequest) (admin.DomainCheckReply, error) {
 	return admin.DomainCheckReply{}, nil
 }
-func (b fleetBackend) User(context.Context, string) (hub.User, error) { return hub.User{}, errReadOnly }
+func (b fleetBackend) User(_ context.Context, name string) (hub.User, error) {
+	if name == "alice" {
+		return hub.User{Name: "alice", Role: hub.RoleReadOnly}, nil
+	}
+	return hub.User{}, store.ErrNotFound
+}
 
 // bigFleet has n agents with one certificate each, expiring over 90 days.
 func bigFleet(n int) admin.StatusReply {
@@ -107,5 +113,22 @@ func BenchmarkOverview10k(b *testing.B) {
 	s, c := benchServer(b, 10000)
 	for b.Loop() {
 		get(b, s, c, "/")
+	}
+}
+
+// TestRemovedUserLosesSession: a session ends at the first request after
+// its user is removed.
+func TestRemovedUserLosesSession(t *testing.T) {
+	s, _ := benchServer(t, 1)
+	tok, _ := s.sessions.create("mallory", hub.RoleAdmin) // not (or no longer) a user
+	r := httptest.NewRequest("GET", "/agents", nil)
+	r.AddCookie(&http.Cookie{Name: sessionCookie, Value: tok})
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("GET with a removed user's session: %d, want 401", w.Code)
+	}
+	if s.sessions.get(tok) != nil {
+		t.Fatal("session kept")
 	}
 }

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/certfleet/certfleet/hub/store"
 )
 
 type loginData struct {
@@ -50,6 +53,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.opts.Backend.User(r.Context(), name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.opts.Log.Warn("web login: read user", "user", name, "err", err)
+		s.showLogin(w, r, http.StatusServiceUnavailable, name, "The hub cannot read its store: try again shortly.")
+		return
+	}
 	hash := dummyHash
 	if err == nil {
 		hash = []byte(u.Hash)

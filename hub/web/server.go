@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/certfleet/certfleet/hub"
+	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -134,6 +135,20 @@ func (s *Server) authed(admin bool, fn handler) http.HandlerFunc {
 			s.fail(w, r, nil, http.StatusUnauthorized, "not logged in (or the session expired): log in again")
 			return
 		}
+		// The user is read on every request, so removing a user or
+		// changing its role takes effect at once, not at session end.
+		u, err := s.opts.Backend.User(r.Context(), ss.user)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			s.sessions.drop(c.Value)
+			s.fail(w, r, nil, http.StatusUnauthorized, "your account was removed")
+			return
+		case err != nil:
+			s.opts.Log.Warn("web: read user", "user", ss.user, "err", err)
+			s.fail(w, r, nil, http.StatusServiceUnavailable, "the hub cannot read its store: try again shortly")
+			return
+		}
+		ss.role = u.Role
 		if r.Method == http.MethodPost && !tokenEqual(ss.csrf, r.PostFormValue("csrf")) {
 			s.opts.Log.Warn("web request with a bad CSRF token refused", "user", ss.user, "path", r.URL.Path, "remote", clientAddr(r))
 			s.fail(w, r, ss, http.StatusForbidden, "the form's security token is missing or stale: reload the page and try again")

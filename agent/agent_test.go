@@ -485,3 +485,17 @@ func TestRenewBeforeOverridesAdvice(t *testing.T) {
 		t.Errorf("renewed %s after issuance; renew_before should have made it ~1 s", d)
 	}
 }
+
+// TestGreetRetry: a hub that does not answer yet (still starting after a
+// restart) is greeted again with back-off, long before the next poll, and
+// gets the status report as soon as it answers.
+func TestGreetRetry(t *testing.T) {
+	w := newWorld(t)
+	w.hub.SetMute(true)
+	opts := fastOptions()
+	opts.PollInterval, opts.StatusInterval, opts.RequestTimeout = time.Hour, time.Hour, 300*time.Millisecond
+	startAgentWith(t, w.cfg, opts)
+	w.hub.Wait(t, 15*time.Second, "a second hello without a poll", func() bool { return w.hub.Hellos(agentID) >= 2 })
+	w.hub.SetMute(false)
+	w.hub.Wait(t, 15*time.Second, "a status report once the hub answers", func() bool { return len(w.hub.Statuses(agentID)) >= 1 })
+}

@@ -118,7 +118,25 @@ type DomainList struct {
 	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
-// StatusReply is the fleet view.
+// StatusRequest asks for one page of the fleet view: agents whose id
+// matches Agent (a path.Match glob; empty for all), after the agent id
+// After, at most Limit of them (0 for DefaultStatusLimit).
+type StatusRequest struct {
+	Agent string `json:"agent,omitempty"`
+	After string `json:"after,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+}
+
+// Page sizes of the fleet view: every reply stays far below NATS's
+// default 1 MiB max payload, whatever the fleet's size.
+const (
+	DefaultStatusLimit = 200
+	MaxStatusLimit     = 500
+)
+
+// StatusReply is one page of the fleet view. Certificates come without
+// their PEM chains, and requests only as the latest per certificate.
+// Next, when set, is the After of the next page.
 type StatusReply struct {
 	Agents   []hub.Agent        `json:"agents"`
 	Status   []hub.AgentStatus  `json:"status"`
@@ -132,6 +150,7 @@ type StatusReply struct {
 	// Damaged are stored entries that could not be read; the rest is
 	// listed without them.
 	Damaged []hub.Damaged `json:"damaged,omitempty"`
+	Next    string        `json:"next,omitempty"`
 }
 
 // Alert is a condition an operator must look at.

@@ -56,6 +56,7 @@ type Config struct {
 	CA       []CAConfig     `toml:"ca"` // the first is the default
 	Issuance IssuanceConfig `toml:"issuance"`
 	Agents   AgentsConfig   `toml:"agents"`
+	ACMEDNS  ACMEDNSConfig  `toml:"acmedns"`
 	Metrics  MetricsConfig  `toml:"metrics"`
 	Web      WebConfig      `toml:"web"`
 	Alarm    []AlarmConfig  `toml:"alarm"`
@@ -191,6 +192,7 @@ func DefaultConfig() Config {
 			CredsTTL:    Duration(DefaultCredsTTL),
 			SilentAfter: Duration(DefaultSilentAfter),
 		},
+		ACMEDNS: defaultACMEDNS(),
 	}
 }
 

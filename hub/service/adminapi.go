@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -37,9 +39,9 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 		admin.VerbAudit:        h.adminAudit,
 		admin.VerbRenew:        h.adminRenew,
 	}
-	for verb, fn := range h.webAdminHandlers() {
-		handlers[verb] = fn
-	}
+	maps.Copy(handlers, h.acmednsAdminHandlers())
+	maps.Copy(handlers, h.tsigAdminHandlers())
+	maps.Copy(handlers, h.webAdminHandlers())
 	for verb, fn := range handlers {
 		verb, fn := verb, fn
 		sub, err := h.nc.QueueSubscribe(admin.Subject(verb), queueGroup, func(m *nats.Msg) {
@@ -65,8 +67,15 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 				}
 				body = shared.ErrorBody(pe)
 			}
+			if max := h.nc.MaxPayload(); int64(len(body)) > max {
+				// Never a silent timeout for the admin: say why, and how
+				// to narrow it.
+				h.log.Error("admin reply too large", "verb", verb, "bytes", len(body), "max_payload", max)
+				body = shared.ErrorBody(shared.Errorf(shared.CodeBadRequest,
+					"the reply to %s would be %d bytes, over the server's max payload of %d: narrow it (--limit, --agent, --since)", verb, len(body), max))
+			}
 			if err := m.Respond(body); err != nil {
-				h.log.Warn("answer admin request", "verb", verb, "err", err)
+				h.log.Error("answer admin request", "verb", verb, "err", err)
 			}
 		})
 		if err != nil {
@@ -430,26 +439,91 @@ func (h *Hub) adminDomainCheck(ctx context.Context, data []byte) (any, error) {
 	return admin.DomainCheckReply{Findings: f}, nil
 }
 
-func (h *Hub) adminStatus(ctx context.Context, _ []byte) (any, error) {
+func (h *Hub) adminStatus(ctx context.Context, data []byte) (any, error) {
+	var req admin.StatusRequest
+	if err := decodeAdmin(data, &req); err != nil {
+		return nil, err
+	}
+	if _, err := path.Match(req.Agent, ""); err != nil {
+		return nil, shared.Errorf(shared.CodeBadRequest, "--agent %q: %v", req.Agent, err)
+	}
+	limit := req.Limit
+	switch {
+	case limit <= 0:
+		limit = admin.DefaultStatusLimit
+	case limit > admin.MaxStatusLimit:
+		return nil, shared.Errorf(shared.CodeBadRequest, "limit %d: at most %d per page", limit, admin.MaxStatusLimit)
+	}
+	return h.fleetView(ctx, req.Agent, req.After, limit)
+}
+
+// fleetView builds the fleet view of the agents whose id matches glob
+// ("" for all) and sorts after after, at most limit of them (0 for no
+// limit: the hub's own alerts look at everything).
+func (h *Hub) fleetView(ctx context.Context, glob, after string, limit int) (admin.StatusReply, error) {
 	var r admin.StatusReply
-	var err error
-	var bad []hub.Damaged
-	if r.Agents, bad, err = h.store.ListAgents(ctx); err != nil {
-		return nil, err
+	agents, bad, err := h.store.ListAgents(ctx)
+	if err != nil {
+		return r, err
 	}
 	r.Damaged = append(r.Damaged, bad...)
-	if r.Status, bad, err = h.store.ListStatus(ctx); err != nil {
-		return nil, err
+	slices.SortFunc(agents, func(a, b hub.Agent) int { return strings.Compare(a.ID, b.ID) })
+	page := map[string]bool{}
+	for _, a := range agents {
+		if a.ID <= after && after != "" {
+			continue
+		}
+		if ok, _ := path.Match(glob, a.ID); glob != "" && !ok {
+			continue
+		}
+		if limit > 0 && len(r.Agents) == limit {
+			r.Next = r.Agents[len(r.Agents)-1].ID
+			break
+		}
+		r.Agents = append(r.Agents, a)
+		page[a.ID] = true
+	}
+	status, bad, err := h.store.ListStatus(ctx)
+	if err != nil {
+		return r, err
 	}
 	r.Damaged = append(r.Damaged, bad...)
-	if r.Certs, bad, err = h.store.ListCerts(ctx, ""); err != nil {
-		return nil, err
+	for _, s := range status {
+		if page[s.AgentID] {
+			r.Status = append(r.Status, s)
+		}
+	}
+	certs, bad, err := h.store.ListCerts(ctx, "")
+	if err != nil {
+		return r, err
 	}
 	r.Damaged = append(r.Damaged, bad...)
-	if r.Requests, bad, err = h.store.ListRequests(ctx); err != nil {
-		return nil, err
+	for _, c := range certs {
+		if page[c.AgentID] {
+			c.Chain = "" // fetched per certificate, not with the fleet
+			r.Certs = append(r.Certs, c)
+		}
+	}
+	reqs, bad, err := h.store.ListRequests(ctx)
+	if err != nil {
+		return r, err
 	}
 	r.Damaged = append(r.Damaged, bad...)
+	latest := map[string]int{}
+	for _, q := range reqs {
+		if !page[q.AgentID] {
+			continue
+		}
+		k := q.AgentID + "/" + q.CertName
+		if i, ok := latest[k]; ok {
+			if r.Requests[i].Updated.Before(q.Updated) {
+				r.Requests[i] = q
+			}
+			continue
+		}
+		latest[k] = len(r.Requests)
+		r.Requests = append(r.Requests, q)
+	}
 	r.Now = time.Now().UTC()
 	r.Dropped = h.drops.counts()
 	r.Alerts = h.alerts(r)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/hub"
-	"github.com/certfleet/certfleet/hub/admin"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -69,13 +68,13 @@ func (h *Hub) renewCreds(ctx context.Context) {
 }
 
 func (h *Hub) publishAlerts(ctx context.Context, raised map[string]bool) {
-	r, err := h.adminStatus(ctx, nil)
+	r, err := h.fleetView(ctx, "", "", 0)
 	if err != nil {
 		h.log.Warn("compute alerts", "err", err)
 		return
 	}
 	now := map[string]bool{}
-	for _, a := range r.(admin.StatusReply).Alerts {
+	for _, a := range r.Alerts {
 		key := a.Kind + "/" + a.Agent + "/" + a.CertName
 		now[key] = true
 		if raised[key] {

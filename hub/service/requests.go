@@ -58,8 +58,12 @@ func (h *Hub) consume(ctx context.Context) error {
 			return nil
 		case sem <- struct{}{}:
 		}
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		// The fetch ends with the hub's context, so a stopping hub does not
+		// sit out a pull request.
+		fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
+			fcancel()
 			<-sem
 			if ctx.Err() != nil {
 				continue
@@ -81,6 +85,7 @@ func (h *Hub) consume(ctx context.Context) error {
 				h.handleRequestSafely(ctx, msg)
 			}()
 		}
+		fcancel()
 		if !got {
 			<-sem
 		}
@@ -117,6 +122,13 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
 			h.deliver(id, res)
 		}
 		_ = msg.Ack()
+		return
+	case err == nil && st.State == stateRetrying && time.Until(st.NextTry) > time.Second:
+		// Back before its time (a restarted server redelivers on AckWait,
+		// not on the delay it was given): wait again, so a CA's
+		// Retry-After holds across restarts.
+		log.Debug("request redelivered before its retry time", "next_try", st.NextTry)
+		_ = msg.NakWithDelay(time.Until(st.NextTry))
 		return
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		log.Warn("read request state; will retry", "err", err)

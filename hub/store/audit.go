@@ -31,12 +31,18 @@ const (
 	AuditRevokeFailed  AuditKind = "revoke_failed"
 	AuditDomainAdded   AuditKind = "domain_added"
 	AuditDomainRemoved AuditKind = "domain_removed"
+	// acme-dns API registrations and RFC 2136 TSIG keys.
+	AuditACMEDNSRegistered AuditKind = "acmedns_registered"
+	AuditACMEDNSRemoved    AuditKind = "acmedns_removed"
+	AuditTSIGAdded         AuditKind = "tsig_added"
+	AuditTSIGRemoved       AuditKind = "tsig_removed"
 )
 
 // AuditKinds lists every kind.
 var AuditKinds = []AuditKind{
 	AuditEnrolled, AuditRemoved, AuditRequested, AuditIssued, AuditRefused,
 	AuditFailed, AuditRevoked, AuditRevokeFailed, AuditDomainAdded, AuditDomainRemoved,
+	AuditACMEDNSRegistered, AuditACMEDNSRemoved, AuditTSIGAdded, AuditTSIGRemoved,
 }
 
 // Bounds on what one audit event carries.

@@ -51,17 +51,17 @@ func TestOpenIdempotentAndDurable(t *testing.T) {
 	reqID := shared.NewRequestID()
 	publishRequest(t, s, "web1", reqID)
 
-	// Open again, with a changed concurrency: same data, consumer updated.
+	// Open again, with a changed ack wait: same data, consumer updated.
 	opts := testOptions()
-	opts.Concurrency = 9
+	opts.AckWait = 3 * time.Second
 	s2 := openStore(t, js, opts)
 	if _, err := s2.GetAgent(ctx, "web1"); err != nil {
 		t.Fatalf("second Open lost data: %v", err)
 	}
 	info, err := s2.RequestConsumer().Info(ctx)
 	must(t, err)
-	if info.Config.MaxAckPending != 9 || info.NumPending != 1 {
-		t.Fatalf("consumer after reopen: MaxAckPending %d, pending %d", info.Config.MaxAckPending, info.NumPending)
+	if info.Config.AckWait != 3*time.Second || info.Config.MaxAckPending != MaxWaiting || info.NumPending != 1 {
+		t.Fatalf("consumer after reopen: AckWait %s, MaxAckPending %d, pending %d", info.Config.AckWait, info.Config.MaxAckPending, info.NumPending)
 	}
 
 	// Restart the server on the same store directory.

@@ -53,6 +53,7 @@ type Hub struct {
 	statuses  map[string][]shared.StatusReport
 	hellos    map[string]int
 	fetches   int
+	mute      bool
 	consumeCx jetstream.ConsumeContext
 	js        jetstream.JetStream
 }
@@ -238,6 +239,10 @@ func (h *Hub) answer(agentID string, req shared.CertRequest) {
 	}
 }
 
+// SetMute makes the hub count hellos and status reports without
+// answering them (a hub still starting up), until SetMute(false).
+func (h *Hub) SetMute(v bool) { h.mu.Lock(); h.mute = v; h.mu.Unlock() }
+
 func (h *Hub) onHello(m *nats.Msg) {
 	id, _, _, _ := shared.ParseSubject(m.Subject)
 	var hello shared.Hello
@@ -247,8 +252,12 @@ func (h *Hub) onHello(m *nats.Msg) {
 	}
 	h.mu.Lock()
 	h.hellos[id]++
+	mute := h.mute
 	h.signal()
 	h.mu.Unlock()
+	if mute {
+		return
+	}
 	h.reply(m, shared.MustEncode(&shared.HelloReply{HubVersion: "fake", Protocol: shared.ProtocolVersion, ServerTime: time.Now().UTC()}))
 }
 
@@ -292,6 +301,10 @@ func (h *Hub) onStatus(m *nats.Msg) {
 		return
 	}
 	h.mu.Lock()
+	if h.mute {
+		h.mu.Unlock()
+		return
+	}
 	h.statuses[id] = append(h.statuses[id], s)
 	h.signal()
 	h.mu.Unlock()

@@ -33,6 +33,9 @@ type Metrics struct {
 	orderDur *prometheus.HistogramVec
 	fleet    *fleetCollector
 	log      *slog.Logger
+
+	acmednsOnce sync.Once
+	acmedns     *prometheus.CounterVec
 }
 
 // New makes the registry. snapshot is called at scrape time (at most once

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -113,5 +115,42 @@ func TestCollectorCachesAndReportsFailure(t *testing.T) {
 	}
 	if _, ok := fams["certfleet_certificates"]; ok {
 		t.Error("fleet gauges exported from a failed snapshot")
+	}
+}
+
+func TestInstrumentACMEDNS(t *testing.T) {
+	m := New(func(context.Context) (Fleet, error) { return Fleet{}, nil }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := m.InstrumentACMEDNS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/update" && r.Header.Get("X-Api-User") == "" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte("{}"))
+	}))
+	for _, req := range []*http.Request{
+		httptest.NewRequest("POST", "/update", nil),
+		httptest.NewRequest("POST", "/register", nil),
+		httptest.NewRequest("GET", "/wp-login.php", nil),
+		httptest.NewRequest("BREW", "/health", nil),
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	f := gather(t, m)["certfleet_acmedns_requests_total"]
+	got := map[string]float64{}
+	for _, s := range f.GetMetric() {
+		key := ""
+		for _, l := range s.GetLabel() {
+			key += l.GetValue() + " "
+		}
+		got[key] = s.GetCounter().GetValue()
+	}
+	want := map[string]float64{"401 /update POST ": 1, "200 /register POST ": 1, "200 other GET ": 1, "200 /health other ": 1}
+	if len(got) != len(want) {
+		t.Fatalf("series %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%q = %v, want %v (all: %v)", k, got[k], v, got)
+		}
 	}
 }

@@ -9,6 +9,8 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X github.com/certfleet/certfleet/a
 BIN      := bin
 TESTFLAGS ?=
 FUZZTIME ?= 10s
+FUZZPKGS ?= ./...
+
 
 AGENT_PLATFORMS := linux/amd64 linux/arm64 windows/amd64 windows/arm64 darwin/arm64
 HUB_PLATFORMS   := linux/amd64 linux/arm64
@@ -46,12 +48,16 @@ cross: ## Cross-compile the agent (5 platforms) and the hub (linux) into dist/
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/certfleet-hub_$${os}_$${arch} ./hub/cmd/certfleet-hub; \
 	done
 
-fuzz: ## Run every fuzz target for FUZZTIME each (default 10s)
-	@set -e; for pkg in $$($(GO) list ./...); do \
+fuzz: ## Run every fuzz target for FUZZTIME each (default 10s); report every failing one with its output
+	@failed=; for pkg in $$($(GO) list $(FUZZPKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+	    echo "fuzz $$pkg $$f"; \
+	    if ! out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1); then \
+	      echo "$$out"; echo "FAIL fuzz $$pkg $$f"; failed="$$failed $$pkg.$$f"; \
+	    fi; \
 	  done; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "failing fuzz targets:$$failed"; exit 1; fi
 
 clean: ## Remove build output
 	rm -rf $(BIN) dist

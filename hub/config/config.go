@@ -57,6 +57,9 @@ type Config struct {
 	Issuance IssuanceConfig `toml:"issuance"`
 	Agents   AgentsConfig   `toml:"agents"`
 	ACMEDNS  ACMEDNSConfig  `toml:"acmedns"`
+	Metrics  MetricsConfig  `toml:"metrics"`
+	Web      WebConfig      `toml:"web"`
+	Alarm    []AlarmConfig  `toml:"alarm"`
 }
 
 // DNSConfig is the authoritative challenge DNS server.

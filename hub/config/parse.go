@@ -61,6 +61,7 @@ func (c *Config) fillDerived() {
 			c.CA[i].KeyType = DefaultKeyType
 		}
 	}
+	c.fillAlarmDefaults()
 }
 
 // Load reads, parses and validates the file at path. Relative paths in
@@ -110,6 +111,11 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	for i := range c.CA {
 		abs(&c.CA[i].CABundle)
+	}
+	abs(&c.Web.TLSCert)
+	abs(&c.Web.TLSKey)
+	for i := range c.Alarm {
+		abs(&c.Alarm[i].CAFile)
 	}
 }
 

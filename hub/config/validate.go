@@ -64,6 +64,7 @@ func (c Config) Validate() error {
 	c.validateIssuance(v)
 	c.validateAgents(v)
 	c.validateACMEDNS(v)
+	c.validateVisibility(v)
 	return errors.Join(v.errs...)
 }
 

@@ -102,6 +102,7 @@ func (s *Server) handle(buf, req []byte, src netip.Addr, tcp bool) []byte {
 
 // query fills r with the answer to question.
 func (s *Server) query(r *dns.Msg, question dns.Question) {
+	s.stats.qtypes[qtypeIndex(question.Qtype)].Add(1)
 	if question.Qclass != dns.ClassINET && question.Qclass != dns.ClassANY {
 		// The server has IN data only; CHAOS (version.bind) and the rest
 		// are for someone else.
@@ -185,7 +186,7 @@ func (s *Server) pack(buf []byte, r *dns.Msg, tcp bool, udpSize int) []byte {
 	out, err := r.PackBuffer(buf)
 	if err != nil || len(out) > limit {
 		// Debug: a query may be crafted to hit this, and logs must not flood.
-		s.log.Debug("dns reply cannot be packed", "rcode", dns.RcodeToString[r.Rcode], "error", err)
+		s.log.Debug("dns reply cannot be packed", "rcode", dns.RcodeToString[r.Rcode], "err", err)
 		r.Answer, r.Ns, r.Extra = nil, nil, keepOPT(r.Extra)
 		r.Rcode = dns.RcodeServerFailure
 		r.Truncated = false

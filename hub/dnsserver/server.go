@@ -86,7 +86,7 @@ func (s *Server) SetZones(zones []string) {
 	for _, z := range zones {
 		n := shared.NormalizeName(z)
 		if err := validateZoneName(n); err != nil {
-			s.log.Warn("dns zone ignored", "zone", z, "error", err)
+			s.log.Warn("dns zone ignored", "zone", z, "err", err)
 			continue
 		}
 		if n = dns.Fqdn(n); n != s.hub.origin {
@@ -142,11 +142,14 @@ type Stats struct {
 	Truncated   uint64 // replies with TC set
 	RateLimited uint64 // queries over the rate limit (dropped or slipped)
 	Dropped     uint64 // queries not answered: no header, a response, or unpackable
+	// QTypes counts well-formed questions by type, indexed as QTypeNames.
+	QTypes [NumQTypes]uint64
 }
 
 type counters struct {
 	queries, noError, nxDomain, refused, formErr, notImp, servFail, badVers atomic.Uint64
 	truncated, rateLimited, dropped                                         atomic.Uint64
+	qtypes                                                                  [NumQTypes]atomic.Uint64
 }
 
 func (c *counters) count(rcode int) {
@@ -171,12 +174,16 @@ func (c *counters) count(rcode int) {
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	c := &s.stats
-	return Stats{
+	st := Stats{
 		Queries: c.queries.Load(), NoError: c.noError.Load(), NXDomain: c.nxDomain.Load(),
 		Refused: c.refused.Load(), FormErr: c.formErr.Load(), NotImp: c.notImp.Load(),
 		ServFail: c.servFail.Load(), BadVers: c.badVers.Load(), Truncated: c.truncated.Load(),
 		RateLimited: c.rateLimited.Load(), Dropped: c.dropped.Load(),
 	}
+	for i := range c.qtypes {
+		st.QTypes[i] = c.qtypes[i].Load()
+	}
+	return st
 }
 
 // UDPAddr is the bound UDP address (nil before Start).

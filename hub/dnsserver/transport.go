@@ -195,7 +195,7 @@ func (s *Server) serveUDP(sessions bool) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.Debug("dns udp read", "error", err)
+			s.log.Debug("dns udp read", "err", err)
 			if !t.pause(10 * time.Millisecond) {
 				return
 			}
@@ -211,7 +211,7 @@ func (s *Server) serveUDP(sessions bool) {
 			_, err = t.udp.WriteToUDPAddrPort(resp, src)
 		}
 		if err != nil && !errors.Is(err, net.ErrClosed) {
-			s.log.Debug("dns udp write", "to", src.String(), "error", err)
+			s.log.Debug("dns udp write", "to", src.String(), "err", err)
 		}
 	}
 }
@@ -240,7 +240,7 @@ func (s *Server) serveTCP() {
 			}
 			// Out of file descriptors and the like: back off, as net/http does.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.log.Warn("dns tcp accept", "error", err, "retry_in", delay)
+			s.log.Warn("dns tcp accept", "err", err, "retry_in", delay)
 			if !t.pause(delay) {
 				return
 			}

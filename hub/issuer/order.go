@@ -86,7 +86,7 @@ func (r *orderRun) resume(ctx context.Context, orderURL string) (acme.ExtendedOr
 	order, status, retryAfter, err := r.i.getOrder(ctx, orderURL)
 	switch {
 	case err != nil && orderGone(status, err):
-		log.Warn("the CA does not know the order; ordering anew", "error", err)
+		log.Warn("the CA does not know the order; ordering anew", "err", err)
 		return acme.ExtendedOrder{}, 0, false, nil
 	case err != nil:
 		return acme.ExtendedOrder{}, 0, false, fmt.Errorf("resume order %s: %w", orderURL, err)
@@ -116,7 +116,7 @@ func (r *orderRun) create(ctx context.Context) (acme.ExtendedOrder, error) {
 	order, err := r.i.core.Orders.New(ctx, r.names, opts)
 	if err != nil && opts.ReplacesCertID != "" && r.i.replacesRejected(err) {
 		r.log.Warn("CA rejected the order's replaces field; ordering without it",
-			"replaces", opts.ReplacesCertID, "error", err)
+			"replaces", opts.ReplacesCertID, "err", err)
 		opts.ReplacesCertID = ""
 		order, err = r.i.core.Orders.New(ctx, r.names, opts)
 	}
@@ -183,7 +183,7 @@ func (r *orderRun) complete(ctx context.Context, order acme.ExtendedOrder, retry
 				}
 				// Finalized meanwhile, or an authorization lapsed: the
 				// order's status says which.
-				r.log.Info("the CA says the order is not ready; checking it", "order", r.orderURL, "error", err)
+				r.log.Info("the CA says the order is not ready; checking it", "order", r.orderURL, "err", err)
 				break
 			}
 			if err := p.wait(ctx, retryAfter, "the order to be finalized"); err != nil {
@@ -257,7 +257,7 @@ func (r *orderRun) abandon(ctx context.Context, order acme.ExtendedOrder) {
 			continue
 		}
 		if err := r.i.core.Authorizations.Deactivate(ctx, u); err != nil {
-			r.log.Warn("deactivate authorization", "authorization", u, "error", err)
+			r.log.Warn("deactivate authorization", "authorization", u, "err", err)
 		}
 	}
 }

@@ -164,7 +164,7 @@ func (r *orderRun) cleanUp(ctx context.Context, recs []record) {
 	for _, rec := range recs {
 		if err := r.i.solver.CleanUp(cctx, rec.fqdn, rec.value); err != nil {
 			r.log.Warn("remove challenge record", "fqdn", rec.fqdn,
-				"error", &solverError{op: "clean up", fqdn: rec.fqdn, err: err})
+				"err", &solverError{op: "clean up", fqdn: rec.fqdn, err: err})
 		}
 	}
 }

@@ -85,6 +85,9 @@ func (h *Hub) startACMEDNS(ctx context.Context) error {
 		return fmt.Errorf("configure acme-dns api: %w", err)
 	}
 	s := &acmednsServer{srv: api.HTTPServer(), done: make(chan struct{}), stop: func() {}}
+	if h.metrics != nil {
+		s.srv.Handler = h.metrics.InstrumentACMEDNS(s.srv.Handler)
+	}
 	scheme := "https"
 	switch c.TLS {
 	case config.ACMEDNSTLSFiles:

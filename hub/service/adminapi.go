@@ -41,6 +41,7 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 	}
 	maps.Copy(handlers, h.acmednsAdminHandlers())
 	maps.Copy(handlers, h.tsigAdminHandlers())
+	maps.Copy(handlers, h.webAdminHandlers())
 	for verb, fn := range handlers {
 		verb, fn := verb, fn
 		sub, err := h.nc.QueueSubscribe(admin.Subject(verb), queueGroup, func(m *nats.Msg) {

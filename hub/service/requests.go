@@ -232,7 +232,8 @@ func isUnreachable(err error) bool {
 }
 
 // obtain orders from the request's current CA.
-func (h *Hub) obtain(ctx context.Context, csr *x509.CertificateRequest, req shared.CertRequest, st *hub.RequestState) (*issuer.Certificate, error) {
+func (h *Hub) obtain(ctx context.Context, csr *x509.CertificateRequest, req shared.CertRequest, st *hub.RequestState) (_ *issuer.Certificate, err error) {
+	defer func(start time.Time) { h.observeOrder(st.CA, err, time.Since(start)) }(time.Now())
 	iss, err := h.issuer(ctx, st.CA)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,10 @@ type RunFile struct {
 	ACMEDNS string    `json:"acmedns,omitempty"`
 	Started time.Time `json:"started"`
 	Version string    `json:"version"`
+	// Metrics is the /metrics URL, when metrics.listen is set.
+	Metrics string `json:"metrics,omitempty"`
+	// Web is the dashboard's URL, when web.listen is set.
+	Web string `json:"web,omitempty"`
 }
 
 // RunFilePath is where the run file of dataDir lives.
@@ -41,6 +45,10 @@ func ReadRunFile(dataDir string) (RunFile, error) {
 func (h *Hub) writeRunFile() error {
 	rf := RunFile{PID: os.Getpid(), NATSURL: h.clientURL(), DNSUDP: h.dns.UDPAddr().String(),
 		DNSTCP: h.dns.TCPAddr().String(), ACMEDNS: h.acmednsURL(), Started: time.Now().UTC(), Version: h.version}
+	rf.Web = h.webURL
+	if h.metricsAddr != "" {
+		rf.Metrics = "http://" + h.metricsAddr + "/metrics"
+	}
 	b, err := json.MarshalIndent(rf, "", "  ")
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/certfleet/certfleet/hub/delegation"
 	"github.com/certfleet/certfleet/hub/dnsserver"
 	"github.com/certfleet/certfleet/hub/issuer"
+	"github.com/certfleet/certfleet/hub/metrics"
 	"github.com/certfleet/certfleet/hub/natsauth"
 	"github.com/certfleet/certfleet/hub/natsserver"
 	"github.com/certfleet/certfleet/hub/store"
@@ -80,6 +82,19 @@ type Hub struct {
 	// flood limits what one agent can make the hub log and audit.
 	flood *floodLimits
 
+	// metrics is the Prometheus registry; metricsSrv serves it on
+	// metrics.listen (nil when off).
+	metrics     *metrics.Metrics
+	metricsSrv  *http.Server
+	metricsAddr string
+
+	// webSrv serves the dashboard at webURL (web.go; nil when off).
+	webSrv *http.Server
+	webURL string
+
+	// alarmChans are the [[alarm]] channels (alarms.go).
+	alarmChans []alarmChannel
+
 	wg    sync.WaitGroup
 	ready chan struct{}
 }
@@ -95,12 +110,14 @@ func New(cfg config.Config, logger *slog.Logger, version string) (*Hub, error) {
 	fl := &floodLimits{audit: newFloodGate(floodEvery, floodBurst, nil),
 		log: newFloodHandler(logger.Handler(), newFloodGate(floodEvery, floodBurst, nil))}
 	logger = slog.New(fl.log)
-	return &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{},
+	h := &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{},
 		checker:  &delegation.Checker{Resolvers: cfg.Issuance.Resolvers},
 		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst),
 		reqLimit: newAgentLimiter(agentReqRate, agentReqBurst),
 		drops:    newDrops(logger.With("component", "agents")),
-	}, nil
+	}
+	h.metrics = metrics.New(h.fleetSnapshot, logger.With("component", "metrics"))
+	return h, nil
 }
 
 // Ready is closed once the hub serves DNS, agents and the admin API.
@@ -115,17 +132,30 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 		h.stopIntake()
 		return err
 	}
+	if err := h.setupAlarms(); err != nil {
+		h.stopIntake()
+		return err
+	}
+	if err := h.startMetrics(); err != nil {
+		h.stopIntake()
+		return err
+	}
+	if err := h.startWeb(); err != nil {
+		h.stopIntake()
+		return err
+	}
 	if err := h.writeRunFile(); err != nil {
 		return err
 	}
 	defer os.Remove(RunFilePath(h.cfg.DataDir))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
-	h.wg.Add(3)
+	errc := make(chan error, 5)
+	h.wg.Add(4)
 	go func() { defer h.wg.Done(); errc <- h.syncDNS(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.consume(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.housekeeping(ctx) }()
+	go func() { defer h.wg.Done(); errc <- h.runAlarms(ctx) }()
 	close(h.ready)
 	h.log.Info("hub ready", "dns", h.dns.UDPAddr().String(), "nats", h.clientURL(), "zone", h.cfg.DNS.Domain, "ca", h.cfg.DefaultCA().Directory)
 
@@ -375,6 +405,8 @@ func (h *Hub) revoke(pub string) error {
 }
 
 func (h *Hub) shutdown() {
+	h.stopWeb()
+	h.stopMetrics()
 	h.stopACMEDNS()
 	if h.dns != nil {
 		if err := h.dns.Close(); err != nil {

@@ -120,7 +120,7 @@ type Store struct {
 	js   jetstream.JetStream
 	opts Options
 
-	agents, domains, certs, results, requests, status, challenges, agentKeys, acme, acmedns, tsig jetstream.KeyValue
+	agents, domains, certs, results, requests, status, challenges, agentKeys, acme, acmedns, tsig, alarms, users jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -144,6 +144,8 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		{&s.status, jetstream.KeyValueConfig{Bucket: BucketStatus, Description: "latest agent status reports"}},
 		{&s.agentKeys, jetstream.KeyValueConfig{Bucket: BucketAgentKeys, Description: "every NATS user key issued to an agent, for revocation"}},
 		{&s.acme, jetstream.KeyValueConfig{Bucket: BucketACME, Description: "ACME account keys and registrations, shared by the hubs"}},
+		{&s.users, jetstream.KeyValueConfig{Bucket: BucketUsers, Description: "web dashboard users (bcrypt hashes and roles)"}},
+		{&s.alarms, jetstream.KeyValueConfig{Bucket: BucketAlarms, Description: "alarm conditions each [[alarm]] channel was sent"}},
 		{&s.challenges, jetstream.KeyValueConfig{
 			Bucket: BucketChallenges, Description: "live DNS-01 challenge TXT records",
 			TTL: challengeMaxAge, LimitMarkerTTL: challengeMarkerTTL,

@@ -37,7 +37,7 @@ func (r *Resolver) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 		res := r.resolve(q.Name, q.Qtype)
 		m.Rcode, m.Answer, m.Ns = res.rcode, res.answer, res.ns
 		r.log.Debug("resolver query", "name", q.Name, "type", dns.TypeToString[q.Qtype],
-			"rcode", dns.RcodeToString[m.Rcode], "answers", len(m.Answer), "error", res.err)
+			"rcode", dns.RcodeToString[m.Rcode], "answers", len(m.Answer), "err", res.err)
 	}
 	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
 		m.Truncate(limit)
@@ -45,7 +45,7 @@ func (r *Resolver) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 		m.Truncate(dns.MaxMsgSize)
 	}
 	if err := w.WriteMsg(m); err != nil {
-		r.log.Debug("resolver write", "error", err)
+		r.log.Debug("resolver write", "err", err)
 	}
 }
 

@@ -1,0 +1,30 @@
+package admin
+
+import "github.com/certfleet/certfleet/hub"
+
+// Web dashboard user verbs.
+const (
+	VerbUserAdd    = "user.add"
+	VerbUserRemove = "user.remove"
+	VerbUserList   = "user.list"
+)
+
+// UserAddRequest creates a dashboard user or replaces its role and
+// password. The hub stores only a bcrypt hash of Password.
+type UserAddRequest struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Password string `json:"password"`
+}
+
+// UserInfo is a user without its hash.
+type UserInfo struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// UserList lists dashboard users.
+type UserList struct {
+	Users   []UserInfo    `json:"users"`
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
+}

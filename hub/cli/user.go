@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/certfleet/certfleet/hub/admin"
+)
+
+func userCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage the web dashboard's users"}
+	cmd.AddCommand(userAddCmd(g), userRemoveCmd(g), userListCmd(g))
+	return cmd
+}
+
+func userAddCmd(g *globals) *cobra.Command {
+	var role string
+	cmd := &cobra.Command{
+		Use:   "add NAME --role admin|readonly",
+		Short: "Create a dashboard user, or set an existing one's role and password",
+		Long: `Creates a web dashboard user. The password is read from the first line of
+standard input (12 to 72 characters), so it never appears in the process list
+or shell history; the hub stores only its bcrypt hash.
+Roles: admin (sees everything, renews, enrolls, removes agents, adds domains)
+and readonly (sees everything, acts on nothing).`,
+		Example: `  certfleet-hub user add alice --role admin < alice.password
+  printf '%s\n' "$PASSWORD" | certfleet-hub user add grafana --role readonly`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if role == "" {
+				return errors.New("--role is required: admin or readonly")
+			}
+			line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+			if err != nil && line == "" {
+				return fmt.Errorf("read the password from standard input: %w", err)
+			}
+			pass := strings.TrimRight(line, "\r\n")
+			var rep admin.UserInfo
+			if err := g.call(cmd.Context(), admin.VerbUserAdd, admin.UserAddRequest{Name: args[0], Role: role, Password: pass}, &rep); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "user %s saved (role %s)\n", rep.Name, rep.Role)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&role, "role", "", "admin or readonly")
+	return cmd
+}
+
+func userRemoveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove NAME",
+		Short:   "Remove a dashboard user (its open sessions end at their next request)",
+		Example: "  certfleet-hub user remove alice",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.call(cmd.Context(), admin.VerbUserRemove, admin.NameRequest{Name: args[0]}, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "user %s removed\n", args[0])
+			return nil
+		},
+	}
+}
+
+func userListCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List dashboard users and their roles",
+		Example: "  certfleet-hub user list --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var rep admin.UserList
+			if err := g.call(cmd.Context(), admin.VerbUserList, nil, &rep); err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE")
+			for _, u := range rep.Users {
+				fmt.Fprintf(tw, "%s\t%s\n", u.Name, u.Role)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

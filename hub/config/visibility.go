@@ -1,0 +1,163 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Alarm channel types.
+const (
+	AlarmWebhook = "webhook"
+	AlarmEmail   = "email"
+)
+
+// Alarm threshold defaults, applied to zero fields by ParseConfig.
+const (
+	DefaultAlarmExpiringWithin = 14 * 24 * time.Hour
+	DefaultAlarmFailedAttempts = 3
+)
+
+// MetricsConfig is the Prometheus endpoint.
+type MetricsConfig struct {
+	// Listen ("host:port") serves GET /metrics; empty = off.
+	Listen string `toml:"listen"`
+}
+
+// WebConfig is the web dashboard.
+type WebConfig struct {
+	// Listen ("host:port") serves the dashboard; empty = off.
+	Listen string `toml:"listen"`
+	// TLSCert and TLSKey are PEM files; without them the dashboard is
+	// served over plain HTTP, which Validate allows only on a loopback
+	// address (behind a local TLS proxy) unless AllowPlainHTTP.
+	TLSCert        string `toml:"tls_cert"`
+	TLSKey         string `toml:"tls_key"`
+	AllowPlainHTTP bool   `toml:"allow_plain_http"`
+	// Metrics also serves /metrics on this listener (without login).
+	Metrics bool `toml:"metrics"`
+}
+
+// AlarmConfig is one [[alarm]] channel and the conditions it is told about.
+// Each condition is sent once when raised and once when it clears.
+type AlarmConfig struct {
+	Name string `toml:"name"` // unique, [a-z0-9_-]
+	Type string `toml:"type"` // webhook or email
+
+	// Webhook: URL receives a JSON POST; with Secret, the body's
+	// HMAC-SHA256 is sent hex-encoded in X-Certfleet-Signature as
+	// "sha256=<hex>".
+	URL    string `toml:"url"`
+	Secret string `toml:"secret"`
+
+	// Email: SMTP server "host:port"; STARTTLS is required unless
+	// Insecure (tests, a local relay); Username/Password use PLAIN auth.
+	SMTP     string   `toml:"smtp"`
+	Username string   `toml:"username"`
+	Password string   `toml:"password"`
+	From     string   `toml:"from"`
+	To       []string `toml:"to"`
+	Insecure bool     `toml:"insecure"`
+	// CAFile is a PEM bundle the SMTP server's certificate chains to;
+	// empty = system roots.
+	CAFile string `toml:"ca_file"`
+
+	// Thresholds. ExpiringWithin: a certificate expiring within this
+	// (default 336h = 14 days). FailedAttempts: renewal failed this many
+	// times in a row (default 3). OfflineFor: agent not heard from for this
+	// long (default agents.silent_after). ReloadFailed (default true): the
+	// agent installed a certificate but the service reload failed. A
+	// negative duration or attempts count turns that condition off.
+	ExpiringWithin Duration `toml:"expiring_within"`
+	FailedAttempts int      `toml:"failed_attempts"`
+	OfflineFor     Duration `toml:"offline_for"`
+	ReloadFailed   *bool    `toml:"reload_failed"`
+}
+
+// ReloadFailedOn reports whether reload failures are sent on the channel.
+func (a AlarmConfig) ReloadFailedOn() bool { return a.ReloadFailed == nil || *a.ReloadFailed }
+
+func (c *Config) fillAlarmDefaults() {
+	for i := range c.Alarm {
+		a := &c.Alarm[i]
+		if a.ExpiringWithin == 0 {
+			a.ExpiringWithin = Duration(DefaultAlarmExpiringWithin)
+		}
+		if a.FailedAttempts == 0 {
+			a.FailedAttempts = DefaultAlarmFailedAttempts
+		}
+		if a.OfflineFor == 0 {
+			a.OfflineFor = c.Agents.SilentAfter
+		}
+	}
+}
+
+func (c Config) validateVisibility(v *validator) {
+	if c.Metrics.Listen != "" {
+		if p := listenProblem(c.Metrics.Listen); p != "" {
+			v.add("metrics.listen", "%s", p)
+		}
+	}
+	if w := c.Web; w.Listen != "" {
+		if p := listenProblem(w.Listen); p != "" {
+			v.add("web.listen", "%s", p)
+		} else if w.TLSCert == "" && !w.AllowPlainHTTP && !loopbackListen(w.Listen) {
+			v.add("web.listen", "%q: plain HTTP only on a loopback address; set web.tls_cert and web.tls_key (or allow_plain_http behind a TLS proxy)", w.Listen)
+		}
+		if (w.TLSCert == "") != (w.TLSKey == "") {
+			v.add("web.tls_key", "web.tls_cert and web.tls_key go together")
+		}
+	}
+	names := map[string]bool{}
+	for i, a := range c.Alarm {
+		f := func(name string) string { return fmt.Sprintf("alarm[%d].%s", i, name) }
+		switch {
+		case a.Name == "":
+			v.add(f("name"), "required")
+		case !caNameRe.MatchString(a.Name):
+			v.add(f("name"), "%q: want lower-case letters, digits, '-' or '_'", a.Name)
+		case names[a.Name]:
+			v.add(f("name"), "%q: used by another [[alarm]]", a.Name)
+		}
+		names[a.Name] = true
+		switch a.Type {
+		case AlarmWebhook:
+			u, err := url.Parse(a.URL)
+			switch {
+			case a.URL == "":
+				v.add(f("url"), "required for a webhook")
+			case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+				v.add(f("url"), "%q: want an http:// or https:// URL", a.URL)
+			}
+		case AlarmEmail:
+			if a.SMTP == "" {
+				v.add(f("smtp"), "required for email: the server as host:port, e.g. \"smtp.example.org:587\"")
+			} else if host, port, err := net.SplitHostPort(a.SMTP); err != nil || host == "" {
+				v.add(f("smtp"), "%q: want host:port", a.SMTP)
+			} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				v.add(f("smtp"), "%q: port %q is not a number from 1 to 65535", a.SMTP, port)
+			}
+			if _, err := mail.ParseAddress(a.From); err != nil {
+				v.add(f("from"), "%q: want a mail address: %v", a.From, err)
+			}
+			if len(a.To) == 0 {
+				v.add(f("to"), "required: at least one recipient")
+			}
+			for _, to := range a.To {
+				if _, err := mail.ParseAddress(to); err != nil {
+					v.add(f("to"), "%q: want a mail address: %v", to, err)
+				}
+			}
+			if (a.Username == "") != (a.Password == "") {
+				v.add(f("password"), "username and password go together")
+			}
+		case "":
+			v.add(f("type"), "required: webhook or email")
+		default:
+			v.add(f("type"), "%q: want webhook or email", a.Type)
+		}
+	}
+}

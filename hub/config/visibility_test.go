@@ -1,0 +1,97 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const alarmTOML = `
+[metrics]
+listen = "127.0.0.1:9153"
+
+[[alarm]]
+name = "ops-hook"
+type = "webhook"
+url = "https://alerts.example.org/certfleet"
+secret = "s3cret"
+
+[[alarm]]
+name = "ops-mail"
+type = "email"
+smtp = "smtp.example.org:587"
+username = "certfleet"
+password = "pw"
+from = "certfleet@example.org"
+to = ["ops@example.org"]
+ca_file = "smtp-ca.pem"
+expiring_within = "168h"
+failed_attempts = -1
+reload_failed = false
+`
+
+func TestParseAlarms(t *testing.T) {
+	cfg, err := ParseConfig([]byte(minimalTOML + alarmTOML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Metrics.Listen != "127.0.0.1:9153" || len(cfg.Alarm) != 2 {
+		t.Fatalf("parsed %+v %+v", cfg.Metrics, cfg.Alarm)
+	}
+	hook, mail := cfg.Alarm[0], cfg.Alarm[1]
+	// Defaults fill what the file leaves out.
+	if hook.ExpiringWithin.D() != DefaultAlarmExpiringWithin || hook.FailedAttempts != DefaultAlarmFailedAttempts ||
+		hook.OfflineFor != cfg.Agents.SilentAfter || !hook.ReloadFailedOn() {
+		t.Errorf("webhook defaults %+v", hook)
+	}
+	if mail.ExpiringWithin.D() != 168*time.Hour || mail.FailedAttempts != -1 || mail.ReloadFailedOn() {
+		t.Errorf("mail thresholds %+v", mail)
+	}
+}
+
+func TestValidateAlarmsRejects(t *testing.T) {
+	hook := func() AlarmConfig { return AlarmConfig{Name: "hook", Type: AlarmWebhook, URL: "https://example.org/x"} }
+	mail := func() AlarmConfig {
+		return AlarmConfig{Name: "mail", Type: AlarmEmail, SMTP: "smtp.example.org:587", From: "a@example.org", To: []string{"b@example.org"}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		field  string
+		detail string
+	}{
+		{"web plain on a public address", func(c *Config) { c.Web.Listen = ":8443" }, "web.listen", "loopback"},
+		{"web key without cert", func(c *Config) { c.Web.Listen = "127.0.0.1:8443"; c.Web.TLSKey = "k.pem" }, "web.tls_key", "together"},
+		{"metrics.listen bad", func(c *Config) { c.Metrics.Listen = "9153" }, "metrics.listen", "host:port"},
+		{"name missing", func(c *Config) { a := hook(); a.Name = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].name", "required"},
+		{"name bad", func(c *Config) { a := hook(); a.Name = "Ops Team"; c.Alarm = []AlarmConfig{a} }, "alarm[0].name", "lower-case"},
+		{"name twice", func(c *Config) { c.Alarm = []AlarmConfig{hook(), hook()} }, "alarm[1].name", "used by another"},
+		{"type missing", func(c *Config) { a := hook(); a.Type = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].type", "required"},
+		{"type unknown", func(c *Config) { a := hook(); a.Type = "sms"; c.Alarm = []AlarmConfig{a} }, "alarm[0].type", "sms"},
+		{"webhook url missing", func(c *Config) { a := hook(); a.URL = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].url", "required"},
+		{"webhook url scheme", func(c *Config) { a := hook(); a.URL = "ftp://example.org/"; c.Alarm = []AlarmConfig{a} }, "alarm[0].url", "http"},
+		{"smtp missing", func(c *Config) { a := mail(); a.SMTP = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].smtp", "required"},
+		{"smtp no port", func(c *Config) { a := mail(); a.SMTP = "smtp.example.org"; c.Alarm = []AlarmConfig{a} }, "alarm[0].smtp", "host:port"},
+		{"from bad", func(c *Config) { a := mail(); a.From = "nobody"; c.Alarm = []AlarmConfig{a} }, "alarm[0].from", "mail address"},
+		{"to missing", func(c *Config) { a := mail(); a.To = nil; c.Alarm = []AlarmConfig{a} }, "alarm[0].to", "required"},
+		{"to bad", func(c *Config) { a := mail(); a.To = []string{"x"}; c.Alarm = []AlarmConfig{a} }, "alarm[0].to", "mail address"},
+		{"username without password", func(c *Config) { a := mail(); a.Username = "u"; c.Alarm = []AlarmConfig{a} }, "alarm[0].password", "together"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig(t)
+			tt.mutate(&cfg)
+			err := cfg.Validate()
+			if got := fieldNames(err); !slices.Equal(got, []string{tt.field}) {
+				t.Fatalf("Validate() named fields %v, want exactly [%s]; error: %v", got, tt.field, err)
+			}
+			if !strings.Contains(err.Error(), tt.detail) {
+				t.Errorf("Validate() = %q, want %q in it", err, tt.detail)
+			}
+		})
+	}
+}

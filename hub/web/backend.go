@@ -1,0 +1,23 @@
+package web
+
+import (
+	"context"
+
+	"github.com/certfleet/certfleet/hub"
+	"github.com/certfleet/certfleet/hub/admin"
+)
+
+// Backend is what the dashboard reads and does: the hub's admin
+// operations, called in-process.
+type Backend interface {
+	Status(ctx context.Context) (admin.StatusReply, error)
+	Audit(ctx context.Context, req admin.AuditRequest) (admin.AuditReply, error)
+	Renew(ctx context.Context, req admin.RenewRequest) error
+	AgentAdd(ctx context.Context, req admin.AgentAddRequest) (admin.AgentAddReply, error)
+	AgentRemove(ctx context.Context, req admin.AgentRemoveRequest) error
+	Domains(ctx context.Context) (admin.DomainList, error)
+	DomainAdd(ctx context.Context, req admin.DomainAddRequest) (admin.DomainAddReply, error)
+	DomainCheck(ctx context.Context, req admin.DomainCheckRequest) (admin.DomainCheckReply, error)
+	// User returns the dashboard user called name (an error when unknown).
+	User(ctx context.Context, name string) (hub.User, error)
+}

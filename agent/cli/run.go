@@ -46,7 +46,7 @@ func (c *cmdEnv) runCommand() *cobra.Command {
 				defer c.LogOutput.Close()
 			}
 			p := &program{agent: a, env: c.Env}
-			svc, err := service.New(p, c.serviceConfig(*c.cfgPath, cfg))
+			svc, err := service.New(p, c.serviceConfig(*c.cfgPath, cfg, ""))
 			if err != nil {
 				return fmt.Errorf("service: %w", err)
 			}

@@ -6,6 +6,7 @@ package config
 import (
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -72,6 +73,18 @@ type Certificate struct {
 	Reload        []string `toml:"reload"`
 	ReloadShell   string   `toml:"reload_shell"`
 	ReloadTimeout Duration `toml:"reload_timeout"`
+	// ReloadService is a service to reload: a systemd unit, run as
+	// `systemctl <ReloadAction> <unit>` (action reload, restart or
+	// reload-or-restart; default reload), or on Windows a Windows service,
+	// restarted (the only action there).
+	ReloadService string `toml:"reload_service"`
+	ReloadAction  string `toml:"reload_action"`
+	// ReloadPIDFile, unix only: send ReloadSignal (default HUP) to the
+	// process whose PID the file holds.
+	ReloadPIDFile string `toml:"reload_pid_file"`
+	ReloadSignal  string `toml:"reload_signal"`
+	// ReloadPowerShell, Windows only: a PowerShell command.
+	ReloadPowerShell string `toml:"reload_powershell"`
 	// RenewBefore, when set, renews this long before expiry instead of
 	// following the hub's advice (default: a third of the lifetime left).
 	RenewBefore Duration `toml:"renew_before"`
@@ -104,6 +117,13 @@ func (c *Certificate) applyDefaults() {
 	}
 	if !c.CertMode.Set {
 		c.CertMode = FileMode{Mode: DefaultCertMode, Set: true}
+	}
+	if c.ReloadService != "" && c.ReloadAction == "" {
+		c.ReloadAction = DefaultReloadAction()
+	}
+	c.ReloadSignal = strings.TrimPrefix(strings.ToUpper(c.ReloadSignal), "SIG")
+	if c.ReloadPIDFile != "" && c.ReloadSignal == "" {
+		c.ReloadSignal = "HUP"
 	}
 	if c.ReloadTimeout.Duration == 0 {
 		c.ReloadTimeout.Duration = DefaultReloadTimeout

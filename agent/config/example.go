@@ -48,8 +48,13 @@ cert_mode = "0644"
 # Run after new files are in place; if it fails, the previous files are
 # put back and it runs again. An argv (no shell) ...
 reload = ["systemctl", "reload", "nginx"]
-# ... or a shell command line (not both):
+# ... or a shell command line, or a systemd unit, or a signal to the
+# process in a PID file (set only one):
 # reload_shell = "nginx -t && systemctl reload nginx"
+# reload_service = "nginx.service"
+# reload_action = "reload"                  # restart, reload-or-restart
+# reload_pid_file = "/run/nginx.pid"
+# reload_signal = "HUP"                     # USR1, USR2, INT, TERM, QUIT, WINCH
 reload_timeout = "30s"
 
 # Renew this long before expiry instead of following the hub's advice
@@ -94,8 +99,11 @@ key = 'C:\certfleet\web\key.pem'            # the private key, made on this host
 # Run after new files are in place; if it fails, the previous files are
 # put back and it runs again. An argv (no shell) ...
 reload = ['C:\certfleet\reload.cmd']
-# ... or a cmd.exe command line (not both):
+# ... or a cmd.exe command line, a Windows service to restart, or a
+# PowerShell command (set only one):
 # reload_shell = "net stop MyService && net start MyService"
+# reload_service = "W3SVC"
+# reload_powershell = "Restart-WebAppPool -Name DefaultAppPool"
 reload_timeout = "60s"
 
 # Renew this long before expiry instead of following the hub's advice

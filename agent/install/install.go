@@ -42,9 +42,14 @@ func TargetFor(b config.Certificate) Target {
 		KeyMode:   b.Mode.Mode,
 		CertMode:  b.CertMode.Mode,
 		Reload: Reload{
-			Argv:    b.Reload,
-			Shell:   b.ReloadShell,
-			Timeout: b.ReloadTimeout.Duration,
+			Argv:       b.Reload,
+			Shell:      b.ReloadShell,
+			Service:    b.ReloadService,
+			Action:     b.ReloadAction,
+			PIDFile:    b.ReloadPIDFile,
+			Signal:     b.ReloadSignal,
+			PowerShell: b.ReloadPowerShell,
+			Timeout:    b.ReloadTimeout.Duration,
 		},
 		Check: TLSCheck{
 			Addr:       b.CheckTLS,

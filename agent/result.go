@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/certfleet/certfleet/agent/certstore"
 	"github.com/certfleet/certfleet/agent/config"
 	"github.com/certfleet/certfleet/agent/control"
 	"github.com/certfleet/certfleet/agent/install"
@@ -73,6 +74,18 @@ func (a *Agent) installResult(ctx context.Context, b config.Certificate, c *stat
 		return
 	}
 	target := install.TargetFor(b)
+	if b.WindowsStore != "" {
+		st := a.opts.CertStore
+		if st == nil {
+			var err error
+			if st, err = certstore.Open(); err != nil {
+				a.logger.Error("certificate store unavailable; pending request kept", "cert", b.Name, "err", err)
+				a.failure(b.Name, c, codeInstall, err.Error(), time.Time{}, false)
+				return
+			}
+		}
+		target.Store = st
+	}
 	err = install.Install(ctx, target, v, keyPEM, a.logger)
 	a.recordReload(c, target.Reload, err)
 	if err != nil {

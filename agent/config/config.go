@@ -62,6 +62,20 @@ type Certificate struct {
 	Chain     string `toml:"chain"`
 	Fullchain string `toml:"fullchain"`
 	Key       string `toml:"key"`
+	// PFX, when set, also receives the key, leaf and intermediates as
+	// PKCS#12 (AES-256, with the key's mode), protected by PFXPassword
+	// (empty is allowed: protect the file by its permissions).
+	PFX         string `toml:"pfx"`
+	PFXPassword string `toml:"pfx_password"`
+	// WindowsStore (Windows only), "My" or "WebHosting": also install the
+	// certificate and its key into LocalMachine\<store> (intermediates
+	// into CA), named FriendlyName (default "certfleet <name>") plus the
+	// expiry date, key non-exportable unless KeyExportable. The reload
+	// gets CERTFLEET_THUMBPRINT to bind it; once it passed, the replaced
+	// certificate is removed from the store.
+	WindowsStore  string `toml:"windows_store"`
+	FriendlyName  string `toml:"friendly_name"`
+	KeyExportable bool   `toml:"key_exportable"`
 	// Owner and Group own every file of the block (unix only).
 	Owner string `toml:"owner"`
 	Group string `toml:"group"`
@@ -117,6 +131,9 @@ func (c *Certificate) applyDefaults() {
 	}
 	if !c.CertMode.Set {
 		c.CertMode = FileMode{Mode: DefaultCertMode, Set: true}
+	}
+	if c.WindowsStore != "" && c.FriendlyName == "" {
+		c.FriendlyName = "certfleet " + c.Name
 	}
 	if c.ReloadService != "" && c.ReloadAction == "" {
 		c.ReloadAction = DefaultReloadAction()
@@ -194,10 +211,10 @@ func (c Config) Dirs() []string {
 }
 
 // Paths returns the block's configured file paths (key, cert, chain,
-// fullchain), skipping unset ones.
+// fullchain, pfx), skipping unset ones.
 func (c Certificate) Paths() []string {
 	var out []string
-	for _, p := range []string{c.Key, c.Cert, c.Chain, c.Fullchain} {
+	for _, p := range []string{c.Key, c.Cert, c.Chain, c.Fullchain, c.PFX} {
 		if p != "" {
 			out = append(out, p)
 		}

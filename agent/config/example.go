@@ -104,6 +104,19 @@ reload = ['C:\certfleet\reload.cmd']
 # reload_shell = "net stop MyService && net start MyService"
 # reload_service = "W3SVC"
 # reload_powershell = "Restart-WebAppPool -Name DefaultAppPool"
+
+# Also as a PKCS#12 file (key, leaf, intermediates; AES-256) ...
+# pfx = 'C:\certfleet\web.pfx'
+# pfx_password = ""
+# ... and/or in the certificate store, LocalMachine\My or WebHosting, under
+# the friendly name "certfleet web <expiry date>", the key not exportable.
+# The reload gets the new thumbprint in CERTFLEET_THUMBPRINT to bind it,
+# e.g. netsh http update sslcert ipport=0.0.0.0:443 certhash=%CERTFLEET_THUMBPRINT% ...
+# Once the reload (and check_tls) passed, the replaced certificate is
+# removed from the store.
+# windows_store = "My"
+# friendly_name = "certfleet web"
+# key_exportable = false
 reload_timeout = "60s"
 
 # Renew this long before expiry instead of following the hub's advice

@@ -63,7 +63,7 @@ func (c Config) Validate() error {
 			required    bool
 		}{
 			{"cert", b.Cert, true}, {"chain", b.Chain, false},
-			{"fullchain", b.Fullchain, false}, {"key", b.Key, true},
+			{"fullchain", b.Fullchain, false}, {"key", b.Key, true}, {"pfx", b.PFX, false},
 		} {
 			pf := f + "." + p.field
 			switch {
@@ -90,6 +90,7 @@ func (c Config) Validate() error {
 			add(f+".mode", "%s gives everyone access to the private key; drop the last digit to 0", b.Mode)
 		}
 		b.validateReload(f, add)
+		b.validateWindowsStore(f, add)
 		if b.ReloadTimeout.Duration <= 0 || b.ReloadTimeout.Duration > maxReloadTimeout {
 			add(f+".reload_timeout", "%s: want more than 0 and at most %s", b.ReloadTimeout.Duration, maxReloadTimeout)
 		}

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"os/user"
+	"path/filepath"
+	"strings"
 
 	"github.com/kardianos/service"
 	"github.com/spf13/cobra"
@@ -97,13 +100,15 @@ const (
 	notInstalled state = iota
 	stopped
 	running
-	// unknown: installed, but the manager gave no clear answer (e.g. a
-	// systemd unit in the failed state).
+	// unknown: the manager gave no clear answer: a systemd unit in the
+	// failed state (installed), or SysV's `service NAME status` failing
+	// (usually: not installed). Actions are then tried and their own
+	// errors tell.
 	unknown
 )
 
 func (s state) String() string {
-	return [...]string{"not installed", "stopped", "running", "installed, state unknown"}[s]
+	return [...]string{"not installed", "stopped", "running", "state unknown"}[s]
 }
 
 type ctl struct {
@@ -117,9 +122,15 @@ func (c *ctl) state() (state, error) {
 	switch {
 	case errors.Is(err, service.ErrNotInstalled):
 		return notInstalled, nil
+	case err != nil && c.svc.Platform() == "unix-systemv":
+		// kardianos reads `service NAME status`, which exits 1 both for
+		// a stopped service and for a missing one: the init script says
+		// which.
+		if _, serr := os.Stat("/etc/init.d/" + c.spec.Name); serr == nil {
+			return stopped, nil
+		}
+		return notInstalled, nil
 	case err != nil:
-		// kardianos reports a failed systemd unit as an error: it is
-		// installed, so install/uninstall/start must still work.
 		return unknown, err
 	case st == service.StatusRunning:
 		return running, nil
@@ -140,12 +151,16 @@ func (c *ctl) install(userName string) error {
 		}
 	}
 	st, _ := c.state()
-	if st == notInstalled {
-		if err := c.svc.Install(); err != nil {
+	if st == notInstalled || st == unknown {
+		err := c.svc.Install()
+		if err == nil {
+			c.say("installed; start it with `%s service start`", c.spec.Binary)
+			return nil
+		}
+		if st == notInstalled || !strings.Contains(err.Error(), "already exists") {
 			return fmt.Errorf("service install (%s): %w", c.svc.Platform(), err)
 		}
-		c.say("installed; start it with `%s service start`", c.spec.Binary)
-		return nil
+		// Unknown state and the definition is there: update it.
 	}
 	// Installed already: write the definition again, so flags and
 	// configuration changes (new certificate directories) apply. A unit
@@ -154,6 +169,7 @@ func (c *ctl) install(userName string) error {
 	if err := c.svc.Uninstall(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("service install: remove the old definition (%s): %w", c.svc.Platform(), err)
 	}
+	c.cleanSysV()
 	if err := c.svc.Install(); err != nil {
 		return fmt.Errorf("service install (%s): %w", c.svc.Platform(), err)
 	}
@@ -181,6 +197,9 @@ func (c *ctl) uninstall() error {
 	}
 	err := c.svc.Uninstall()
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && st == unknown:
+		c.say("not installed, nothing to remove")
+		return nil
 	case errors.Is(err, fs.ErrNotExist):
 		// The unit is the package's, not one this command wrote.
 		c.say("stopped and disabled; its unit belongs to the installed package, remove the package to remove it")
@@ -188,8 +207,23 @@ func (c *ctl) uninstall() error {
 	case err != nil:
 		return fmt.Errorf("service uninstall (%s): %w", c.svc.Platform(), err)
 	}
+	c.cleanSysV()
 	c.say("uninstalled")
 	return nil
+}
+
+// cleanSysV removes the /etc/rcN.d links kardianos/service makes for a
+// SysV service but leaves behind on uninstall, when they now dangle.
+func (c *ctl) cleanSysV() {
+	if c.svc.Platform() != "unix-systemv" {
+		return
+	}
+	links, _ := filepath.Glob("/etc/rc[0-6].d/[SK][0-9][0-9]" + c.spec.Name)
+	for _, l := range links {
+		if _, err := os.Stat(l); errors.Is(err, fs.ErrNotExist) {
+			_ = os.Remove(l)
+		}
+	}
 }
 
 func (c *ctl) notInstalled() error {

@@ -18,6 +18,7 @@ type fakeManager struct {
 	installed, running bool
 	failed             bool // Status reports an error, as kardianos does for a failed systemd unit
 	packaged           bool // installed is the package's unit, not ours
+	sysv               bool // Status of a missing service fails (`service NAME status`: exit 1)
 	def                *service.Config
 	calls              []string
 }
@@ -69,6 +70,8 @@ func (s *fakeService) Restart() error {
 }
 func (s *fakeService) Status() (service.Status, error) {
 	switch {
+	case !s.m.installed && s.m.sysv:
+		return service.StatusUnknown, errors.New("exit status 1")
 	case !s.m.installed:
 		return service.StatusUnknown, service.ErrNotInstalled
 	case s.m.failed:
@@ -167,8 +170,20 @@ func TestCommandIdempotent(t *testing.T) {
 			name:  "uninstall failed unit",
 			start: fakeManager{installed: true, failed: true},
 			steps: []step{
-				{args: []string{"status"}, wantOut: "installed, state unknown: service in failed state"},
+				{args: []string{"status"}, wantOut: "state unknown: service in failed state"},
 				{args: []string{"uninstall"}, wantOut: "uninstalled"},
+			},
+		},
+		{
+			name:  "sysv: a missing service's status fails",
+			start: fakeManager{sysv: true},
+			steps: []step{
+				{args: []string{"uninstall"}, wantOut: "not installed, nothing to remove"},
+				{args: []string{"install"}, wantOut: "installed; start it"},
+				{args: []string{"install"}, wantOut: "was installed: definition updated"},
+				{args: []string{"status"}, wantOut: "stopped"},
+				{args: []string{"uninstall"}, wantOut: "certfleet-test: uninstalled"},
+				{args: []string{"uninstall"}, wantOut: "not installed, nothing to remove"},
 			},
 		},
 		{

@@ -50,8 +50,9 @@ cross: ## Cross-compile the agent (5 platforms) and the hub (linux) into dist/
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/certfleet-hub_$${os}_$${arch} ./hub/cmd/certfleet-hub; \
 	done
 
-package: ## Build .deb and .rpm for agent and hub (PKG_ARCHS) into dist/, with SHA256SUMS
+package: ## Build .deb and .rpm for agent and hub (PKG_ARCHS) and the agent's MSI into dist/, with SHA256SUMS
 	packaging/build.sh dist '$(PKG_VERSION)' $(PKG_ARCHS)
+	packaging/build-msi.sh dist '$(PKG_VERSION)'
 
 fuzz: ## Run every fuzz target for FUZZTIME each (default 10s)
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -89,6 +89,15 @@ func TestDebInstallRemovePurge(t *testing.T) {
 		t.Errorf("agent version %q", v)
 	}
 	run(t, "/usr/bin/certfleet-agent", "check-config", "--config", "/etc/certfleet-agent/config.toml")
+	// `init` as root writes a config the service user can read.
+	run(t, "/usr/bin/certfleet-hub", "init", "--config", "/etc/certfleet/hub.toml", "--domain", "acme.example.org",
+		"--public-ip", "192.0.2.7", "--public-host", "hub.example.org", "--email", "ops@example.org")
+	if fi, err := os.Stat("/etc/certfleet/hub.toml"); err != nil || fi.Mode().Perm() != 0o640 || owner(t, fi) != "root:certfleet" {
+		t.Errorf("hub.toml after init: %v %v", fi, err)
+	}
+	if runuser, err := exec.LookPath("runuser"); err == nil {
+		run(t, runuser, "-u", "certfleet", "--", "/usr/bin/certfleet-hub", "check-config", "--config", "/etc/certfleet/hub.toml")
+	}
 	// Each installed unit points at files that are there.
 	for _, unit := range []string{"/lib/systemd/system/certfleet-agent.service", "/lib/systemd/system/certfleet-hub.service"} {
 		checkUnitPaths(t, unit)

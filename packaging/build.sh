@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the certfleet .deb and .rpm packages (agent and hub) into OUT_DIR
-# with nfpm, run as a Go tool from packaging/tools (its own module, so the
-# main go.mod stays lean), plus SHA256SUMS.
+# with nfpm, a CycloneDX SBOM of each binary with cyclonedx-gomod (both Go
+# tools from packaging/tools, their own module, so the main go.mod stays
+# lean), plus SHA256SUMS.
 #
 #   packaging/build.sh OUT_DIR VERSION ARCH...     e.g. dist 1.2.0 amd64 arm64
 #
@@ -18,6 +19,7 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/n
 work="$out/.build"
 mkdir -p "$work"
 go build -C packaging/tools -trimpath -o "$work/nfpm" github.com/goreleaser/nfpm/v2/cmd/nfpm
+go build -C packaging/tools -trimpath -o "$work/cyclonedx-gomod" github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod
 # One changelog entry for this version (Debian policy wants one; rpm's
 # %changelog too), dated at SOURCE_DATE_EPOCH.
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -44,6 +46,12 @@ for arch in "$@"; do
 		-o "$bin/certfleet-agent" ./agent/cmd/certfleet-agent
 	CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildvcs=false \
 		-ldflags "-s -w -buildid= -X main.version=$version" -o "$bin/certfleet-hub" ./hub/cmd/certfleet-hub
+	for cmd in certfleet-agent certfleet-hub; do
+		# From the binary's build info: exactly the modules linked in.
+		# No serial number or timestamp, so it is reproducible too.
+		"$work/cyclonedx-gomod" bin -json -noserial -notimestamp -version "$version" \
+			-output "$out/${cmd}_${version}_linux_$arch.cdx.json" "$bin/$cmd" 2>/dev/null
+	done
 	for pkg in agent hub; do
 		for format in deb rpm; do
 			VERSION=$version ARCH=$arch BIN_DIR=$bin "$work/nfpm" package --config "$work/$pkg.yaml" \
@@ -53,5 +61,5 @@ for arch in "$@"; do
 done
 cd "$out"
 rm -f SHA256SUMS
-sha256sum -- *.deb *.rpm >SHA256SUMS
-ls -1 -- *.deb *.rpm
+sha256sum -- *.deb *.rpm *.cdx.json >SHA256SUMS
+ls -1 -- *.deb *.rpm *.cdx.json

@@ -1,8 +1,10 @@
 package packaging
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -158,7 +160,47 @@ func TestReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(first) != string(second) || strings.Count(string(first), "\n") != 4 {
+	// 4 packages and 2 SBOMs.
+	if string(first) != string(second) || strings.Count(string(first), "\n") != 6 {
 		t.Errorf("two builds differ:\n%s\n---\n%s", first, second)
+	}
+}
+
+// TestSBOM: each binary has a CycloneDX SBOM listing the modules linked
+// into it, at the package's version.
+func TestSBOM(t *testing.T) {
+	dir := built(t)
+	for _, tc := range []struct {
+		cmd, must, mustNot string
+	}{
+		{"certfleet-agent", "github.com/nats-io/nats.go", "github.com/nats-io/nats-server/v2"},
+		{"certfleet-hub", "github.com/nats-io/nats-server/v2", ""},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(dir, tc.cmd+"_"+testVersion+"_linux_"+pkgArch+".cdx.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var bom struct {
+				BOMFormat string `json:"bomFormat"`
+				Metadata  struct {
+					Component struct{ Name, Version string }
+				}
+				Components []struct{ Name, Version string }
+			}
+			if err := json.Unmarshal(data, &bom); err != nil {
+				t.Fatal(err)
+			}
+			if bom.BOMFormat != "CycloneDX" || bom.Metadata.Component.Version != testVersion {
+				t.Errorf("format %q, version %q", bom.BOMFormat, bom.Metadata.Component.Version)
+			}
+			var names []string
+			for _, c := range bom.Components {
+				names = append(names, c.Name)
+			}
+			if !slices.Contains(names, tc.must) || (tc.mustNot != "" && slices.Contains(names, tc.mustNot)) {
+				t.Errorf("components %v: want %s, not %q", names, tc.must, tc.mustNot)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -48,14 +49,23 @@ func readPIDFile(path string) (int, error) {
 	}
 	defer f.Close()
 	buf := make([]byte, maxPIDFile+1)
-	n, _ := f.Read(buf)
-	if n > maxPIDFile {
-		return 0, fmt.Errorf("read pid file %s: over %d bytes, not a pid file", path, maxPIDFile)
+	n, _ := io.ReadFull(f, buf)
+	pid, err := parsePID(buf[:n])
+	if err != nil {
+		return 0, fmt.Errorf("read pid file %s: %w", path, err)
 	}
-	text := strings.TrimSpace(string(buf[:n]))
+	return pid, nil
+}
+
+// parsePID reads a PID file's content.
+func parsePID(data []byte) (int, error) {
+	if len(data) > maxPIDFile {
+		return 0, fmt.Errorf("over %d bytes, not a pid file", maxPIDFile)
+	}
+	text := strings.TrimSpace(string(data))
 	pid, err := strconv.Atoi(text)
-	if err != nil || pid <= 1 {
-		return 0, fmt.Errorf("read pid file %s: %q is not a process id", path, text)
+	if err != nil || pid <= 1 || strings.HasPrefix(text, "+") {
+		return 0, fmt.Errorf("%q is not a process id", text)
 	}
 	return pid, nil
 }

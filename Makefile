@@ -4,9 +4,8 @@ SHELL := /bin/bash
 
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
-# The agent keeps its version in package agent, not main.
-AGENT_LDFLAGS := -s -w -X github.com/certfleet/certfleet/agent.version=$(VERSION)
+# The hub reads main.version; the agent reads its package's version.
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X github.com/certfleet/certfleet/agent.version=$(VERSION)
 # Package version: the tag without "v", else 0.0.0+git.<commit>.
 PKG_VERSION ?= $(shell v=$$(git describe --tags --exact-match 2>/dev/null) && echo $${v\#v} || echo 0.0.0+git.$$(git rev-parse --short HEAD 2>/dev/null || echo unknown))
 PKG_ARCHS ?= amd64 arm64
@@ -24,7 +23,7 @@ help: ## Show this help
 
 build: ## Build certfleet-hub and certfleet-agent into bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/certfleet-hub ./hub/cmd/certfleet-hub
-	$(GO) build -trimpath -ldflags '$(AGENT_LDFLAGS)' -o $(BIN)/certfleet-agent ./agent/cmd/certfleet-agent
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/certfleet-agent ./agent/cmd/certfleet-agent
 
 test: ## Run all tests (unit, integration with real binaries, Pebble and NATS)
 	$(GO) test -count=1 -timeout 25m $(TESTFLAGS) ./...
@@ -44,7 +43,7 @@ cross: ## Cross-compile the agent (5 platforms) and the hub (linux) into dist/
 	@set -e; for p in $(AGENT_PLATFORMS); do \
 	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 	  echo "agent $$os/$$arch"; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(AGENT_LDFLAGS)' -o dist/certfleet-agent_$${os}_$${arch}$$ext ./agent/cmd/certfleet-agent; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/certfleet-agent_$${os}_$${arch}$$ext ./agent/cmd/certfleet-agent; \
 	done; for p in $(HUB_PLATFORMS); do \
 	  os=$${p%/*}; arch=$${p#*/}; echo "hub $$os/$$arch"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/certfleet-hub_$${os}_$${arch} ./hub/cmd/certfleet-hub; \

@@ -32,8 +32,8 @@ func TestIssueInstallReloadReport(t *testing.T) {
 	if r.AgentID != agentID {
 		t.Errorf("request on agent %q, want %q", r.AgentID, agentID)
 	}
-	if r.MsgID != r.Req.RequestID {
-		t.Errorf("Nats-Msg-Id %q, want the request id %q", r.MsgID, r.Req.RequestID)
+	if r.MsgID != agentID+"."+r.Req.RequestID {
+		t.Errorf("queued with Nats-Msg-Id %q, want agent and request id %q", r.MsgID, agentID+"."+r.Req.RequestID)
 	}
 	if r.Req.Reason != shared.ReasonNew || r.Req.CertName != "web" || r.Req.Replaces != "" {
 		t.Errorf("request reason %q cert %q replaces %q", r.Req.Reason, r.Req.CertName, r.Req.Replaces)
@@ -502,4 +502,18 @@ func TestRenewBeforeOverridesAdvice(t *testing.T) {
 	if d := reqs[1].Received.Sub(reqs[0].Received); d > 5*time.Second {
 		t.Errorf("renewed %s after issuance; renew_before should have made it ~1 s", d)
 	}
+}
+
+// TestGreetRetry: a hub that does not answer yet (still starting after a
+// restart) is greeted again with back-off, long before the next poll, and
+// gets the status report as soon as it answers.
+func TestGreetRetry(t *testing.T) {
+	w := newWorld(t)
+	w.hub.SetMute(true)
+	opts := fastOptions()
+	opts.PollInterval, opts.StatusInterval, opts.RequestTimeout = time.Hour, time.Hour, 300*time.Millisecond
+	startAgentWith(t, w.cfg, opts)
+	w.hub.Wait(t, 15*time.Second, "a second hello without a poll", func() bool { return w.hub.Hellos(agentID) >= 2 })
+	w.hub.SetMute(false)
+	w.hub.Wait(t, 15*time.Second, "a status report once the hub answers", func() bool { return len(w.hub.Statuses(agentID)) >= 1 })
 }

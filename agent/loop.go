@@ -39,6 +39,27 @@ type loopState struct {
 	outbox      []outcome
 	saved       []byte
 	statusDirty bool
+	// talk is when hello (ungreeted) or a due status report may next be
+	// tried: after a failure the loop backs off, with jitter, instead of
+	// waiting for the next poll or hammering a hub that is starting up.
+	greeted   bool
+	talkAt    time.Time
+	talkTries int
+}
+
+// maxTalkBackoff caps the wait between tries of hello and status.
+const maxTalkBackoff = time.Minute
+
+// talkFailed schedules the next try of hello or status.
+func (a *Agent) talkFailed() {
+	a.talkTries++
+	d := min(time.Second<<min(a.talkTries-1, 6), maxTalkBackoff)
+	a.talkAt = a.opts.Now().Add(d/2 + rand.N(d/2+1))
+}
+
+// talkDue reports whether hello or status is owed and may be tried now.
+func (a *Agent) talkDue() bool {
+	return (!a.greeted || a.statusDirty) && a.hub != nil && a.hub.Connected() && !a.opts.Now().Before(a.talkAt)
 }
 
 type outcome struct {
@@ -120,9 +141,23 @@ func (a *Agent) afterEvent(ctx context.Context) {
 		delete(a.waiters, o.block)
 	}
 	a.outbox = a.outbox[:0]
-	if a.statusDirty && a.hub != nil && a.hub.Connected() {
-		a.reportStatus(ctx)
+	if !a.talkDue() {
+		return
 	}
+	if !a.greeted {
+		if !a.hello(ctx) {
+			a.talkFailed()
+			return
+		}
+		a.greeted = true
+	}
+	if a.statusDirty {
+		if !a.reportStatus(ctx) {
+			a.talkFailed()
+			return
+		}
+	}
+	a.talkTries, a.talkAt = 0, time.Time{}
 }
 
 // jitter spreads d by a third either way, so a fleet does not poll in step.
@@ -158,7 +193,12 @@ func (a *Agent) callCtx(ctx context.Context) (context.Context, context.CancelFun
 // once (publish what was never acknowledged, fetch what was) and reports
 // status.
 func (a *Agent) onConnect(ctx context.Context) {
-	a.hello(ctx)
+	// A new connection: greet again at once (and report), whatever the
+	// back-off was.
+	a.greeted, a.talkTries, a.talkAt = false, 0, time.Time{}
+	if a.hello(ctx) {
+		a.greeted = true
+	}
 	for _, c := range a.st.Certificates {
 		if c.Pending != nil {
 			c.Pending.NextTry = time.Time{}
@@ -168,7 +208,8 @@ func (a *Agent) onConnect(ctx context.Context) {
 	a.statusDirty = true
 }
 
-func (a *Agent) hello(ctx context.Context) {
+// hello greets the hub; it reports whether the hub answered.
+func (a *Agent) hello(ctx context.Context) bool {
 	host, _ := os.Hostname()
 	cctx, cancel := a.callCtx(ctx)
 	defer cancel()
@@ -181,11 +222,12 @@ func (a *Agent) hello(ctx context.Context) {
 	})
 	if err != nil {
 		if shared.CodeOf(err) == shared.CodeUnknownAgent {
+			// Answered, and retrying changes nothing until an admin acts.
 			a.logger.Error("the hub does not know this agent; was it removed?", "agent", a.agentID, "err", err)
-			return
+			return true
 		}
-		a.logger.Warn("hello to hub failed", "err", err)
-		return
+		a.logger.Warn("hello to hub failed; will retry", "err", err)
+		return false
 	}
 	attrs := []any{"hub_version", r.HubVersion, "protocol", r.Protocol}
 	if r.CredsExpire != nil {
@@ -197,9 +239,11 @@ func (a *Agent) hello(ctx context.Context) {
 		}
 	}
 	a.logger.Debug("hub answered hello", attrs...)
+	return true
 }
 
-func (a *Agent) reportStatus(ctx context.Context) {
+// reportStatus sends the status report; it reports whether the hub took it.
+func (a *Agent) reportStatus(ctx context.Context) bool {
 	host, _ := os.Hostname()
 	rep := &shared.StatusReport{
 		AgentVersion: a.opts.Version,
@@ -210,10 +254,11 @@ func (a *Agent) reportStatus(ctx context.Context) {
 	cctx, cancel := a.callCtx(ctx)
 	defer cancel()
 	if err := a.hub.ReportStatus(cctx, rep); err != nil {
-		a.logger.Warn("status report failed", "err", err)
-		return
+		a.logger.Warn("status report failed; will retry", "err", err)
+		return false
 	}
 	a.statusDirty = false
+	return true
 }
 
 // hubHandler turns the hub's messages into loop events.

@@ -45,6 +45,9 @@ func (a *Agent) nextDue() (time.Time, bool) {
 			consider(due)
 		}
 	}
+	if (!a.greeted || a.statusDirty) && connected && !a.talkAt.IsZero() {
+		consider(a.talkAt)
+	}
 	return next, found
 }
 

@@ -13,12 +13,18 @@ import (
 )
 
 // Agent is a registered agent and the names it may get certificates for.
+// Only the hub writes it, from what admins ran; nothing an agent sends is
+// stored here.
 type Agent struct {
 	ID string `json:"id"`
 	// Allow holds allow-list patterns; see shared.MatchAllow.
 	Allow []string `json:"allow"`
 	// NKey is the public nkey of the agent's NATS user, used to revoke it.
 	NKey string `json:"nkey,omitempty"`
+	// Account is the NATS account the agent's current JWT was issued in;
+	// empty for agents enrolled before agents had their own account, whom
+	// the hub moves at their next hello.
+	Account string `json:"account,omitempty"`
 	// CredsExpire is when the agent's current user JWT expires.
 	CredsExpire time.Time `json:"creds_expire,omitzero"`
 	Created     time.Time `json:"created"`
@@ -113,4 +119,18 @@ type RequestState struct {
 	LastError string    `json:"last_error,omitempty"`
 	NextTry   time.Time `json:"next_try,omitzero"`
 	Updated   time.Time `json:"updated"`
+}
+
+// Damaged is a stored entry that could not be read as what its place
+// holds: undecodable, or decodable but foreign (its content does not
+// belong under its key). Listings return the good entries and one Damaged
+// per bad one, so one bad entry never hides the rest.
+type Damaged struct {
+	// Store is where the entry is: a KV bucket (e.g. "certfleet_agents")
+	// or the audit stream ("CERTFLEET_AUDIT").
+	Store string `json:"store"`
+	// Key is the entry's key (for the audit stream, its sequence number).
+	Key string `json:"key"`
+	// Error says why it could not be read.
+	Error string `json:"error"`
 }

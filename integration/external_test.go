@@ -132,7 +132,7 @@ func TestExternalNATS(t *testing.T) {
 	}
 	// The credentials still connect (until they expire), but the hub no
 	// longer serves the agent.
-	probe, err := x.Connect(agentCreds, nats.CustomInboxPrefix(shared.InboxPrefix("ext1")), nats.NoReconnect())
+	probe, err := x.Connect(agentCreds, nats.NoReconnect())
 	if err != nil {
 		t.Fatalf("removed agent's unexpired credentials refused on external NATS: %v (expected to last until expiry)", err)
 	}
@@ -213,11 +213,11 @@ func TestNATSSetupFiles(t *testing.T) {
 	for _, f := range hubFiles {
 		names = append(names, f.Name())
 	}
-	if want := []string{"admin.creds", "agent-signing.nk", "ca.pem", "hub.creds", "nats-external.toml"}; !slices.Equal(names, want) {
+	if want := []string{"admin.creds", "agents-signing.nk", "ca.pem", "hub.creds", "nats-external.toml"}; !slices.Equal(names, want) {
 		t.Fatalf("hub files %v, want %v", names, want)
 	}
 	conf := string(first[filepath.Join(dir, "server", "certfleet.conf")])
-	for _, f := range []string{"operator.nk", "system-account.nk", "account.nk", "agent-signing.nk"} {
+	for _, f := range []string{"operator.nk", "system-account.nk", "account.nk", "agents-account.nk", "agents-signing.nk"} {
 		seed := strings.TrimSpace(string(first[filepath.Join(dir, "operator", f)]))
 		if seed == "" || strings.Contains(conf, seed) {
 			t.Fatalf("server fragment holds the seed of %s (or it is missing)", f)
@@ -281,7 +281,7 @@ func helloErr(nc *nats.Conn, id string) error {
 	if err != nil {
 		return err
 	}
-	m, err := nc.Request(shared.Up(id, shared.VerbHello), data, 5*time.Second)
+	m, err := agentRequest(nc, id, shared.VerbHello, data, 5*time.Second)
 	if err != nil {
 		return err
 	}

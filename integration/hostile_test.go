@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/certfleet/certfleet/integration/fleet"
 	"github.com/certfleet/certfleet/shared"
 )
@@ -48,7 +45,7 @@ func TestHostileAgentMessages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			msg, err := nc.Request(shared.Up(a.Name, tc.verb), tc.body, 10*time.Second)
+			msg, err := agentRequest(nc, a.Name, tc.verb, tc.body, 10*time.Second)
 			if err != nil {
 				t.Fatalf("no reply: %v", err)
 			}
@@ -61,13 +58,11 @@ func TestHostileAgentMessages(t *testing.T) {
 
 	// A malformed request in the durable queue is dropped and audited; it
 	// does not block the queue: a good request after it is issued.
-	js, err := jetstream.New(nc)
-	if err != nil {
+	bad := []byte(`{"type":"io.certfleet.v1.cert_request","request_id":"badbadbad1","cert_name":"web","csr":"not a csr"}`)
+	if msg, err := agentRequest(nc, a.Name, shared.VerbCertReq, bad, 10*time.Second); err != nil {
 		t.Fatal(err)
-	}
-	bad := &nats.Msg{Subject: shared.Up(a.Name, shared.VerbCertReq), Data: []byte(`{"type":"io.certfleet.v1.cert_request","request_id":"badbadbad1","cert_name":"web","csr":"not a csr"}`)}
-	if _, err := js.PublishMsg(c, bad, jetstream.WithMsgID("badbadbad1")); err != nil {
-		t.Fatal(err)
+	} else if err := shared.DecodeReply(msg.Data, &shared.Ack{}); err != nil {
+		t.Fatalf("bad request not queued: %v", err)
 	}
 	if err := fleet.Await(c, 30*time.Second, func() (bool, error) {
 		out, err := env.Hub(c, "audit", "--agent", a.Name)
@@ -76,7 +71,7 @@ func TestHostileAgentMessages(t *testing.T) {
 		t.Fatalf("malformed request not refused in the audit log: %v", err)
 	}
 	// The hub keeps answering the agent after all of it.
-	msg, err := nc.Request(shared.Up(a.Name, shared.VerbHello), shared.MustEncode(&shared.Hello{Protocol: shared.ProtocolVersion}), 10*time.Second)
+	msg, err := agentRequest(nc, a.Name, shared.VerbHello, shared.MustEncode(&shared.Hello{Protocol: shared.ProtocolVersion}), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

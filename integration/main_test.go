@@ -51,6 +51,16 @@ func TestMain(m *testing.M) {
 // are printed when the test fails.
 func newEnv(t *testing.T, hubConfig string) *fleet.Env {
 	t.Helper()
+	env := newStoppedEnv(t, hubConfig)
+	if err := env.StartHub(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// newStoppedEnv is newEnv without starting the hub.
+func newStoppedEnv(t *testing.T, hubConfig string) *fleet.Env {
+	t.Helper()
 	dir := t.TempDir()
 	env, err := fleet.New(fleet.Options{
 		Dir: dir, BinDir: binDir, HubConfig: hubConfig,
@@ -67,9 +77,6 @@ func newEnv(t *testing.T, hubConfig string) *fleet.Env {
 		}
 		env.Close()
 	})
-	if err := env.StartHub(ctx(t)); err != nil {
-		t.Fatal(err)
-	}
 	return env
 }
 

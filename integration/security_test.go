@@ -79,7 +79,7 @@ func enrollmentCreds(t *testing.T, a *fleet.Agent) (tok string, seed []byte, pub
 func asAgent(t *testing.T, env *fleet.Env, a *fleet.Agent, opts ...nats.Option) (*nats.Conn, error) {
 	t.Helper()
 	tok, seed, _ := enrollmentCreds(t, a)
-	base := []nats.Option{nats.UserJWTAndSeed(tok, string(seed)), nats.Name(a.Name), nats.CustomInboxPrefix(shared.InboxPrefix(a.Name))}
+	base := []nats.Option{nats.UserJWTAndSeed(tok, string(seed)), nats.Name(a.Name)}
 	return dialHub(t, env, append(base, opts...)...)
 }
 
@@ -217,6 +217,11 @@ func TestAgentIsolation(t *testing.T) {
 			{"credentials to itself, as the hub", shared.Down("alice", shared.VerbCreds)},
 			{"the admin API", admin.Subject(admin.VerbAgentAdd)},
 			{"the JetStream API", "$JS.API.STREAM.NAMES"},
+			{"another agent's KV record", "$KV.certfleet_agents.bob"},
+			{"the audit stream", "certfleet.audit.issued"},
+			{"the request queue", "certfleet.queue.bob"},
+			{"the system account", "$SYS.REQ.SERVER.PING"},
+			{"an inbox", "_INBOX.hub.1"},
 		}
 		// What alice may publish, sent after each attempt: once the
 		// observer has it, the forbidden message would have arrived first.
@@ -264,6 +269,9 @@ func TestAgentIsolation(t *testing.T) {
 			{"every agent's results", "agent.*.down.result", shared.Down("bob", shared.VerbResult)},
 			{"every reply", "_INBOX.>", "_INBOX.bob.x2"},
 			{"the admin API", "certfleet.admin.>", admin.Subject(admin.VerbAgentList)},
+			{"the KV buckets", "$KV.>", "$KV.certfleet_agents.bob"},
+			{"the JetStream API", "$JS.API.>", "$JS.API.INFO"},
+			{"the system account", "$SYS.>", "$SYS.ACCOUNT.x.CONNECT"},
 			{"everything", ">", "anything.at.all"},
 		}
 		sentinel := shared.Down("alice", "sentinel")
@@ -369,7 +377,7 @@ func TestExpiredCredsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	connect := func() (*nats.Conn, error) {
-		return dialHub(t, env, nats.UserJWTAndSeed(tok, string(seed)), nats.CustomInboxPrefix(shared.InboxPrefix("short1")))
+		return dialHub(t, env, nats.UserJWTAndSeed(tok, string(seed)))
 	}
 	nc, err := connect()
 	if err != nil {

@@ -27,6 +27,22 @@ const (
 	CodePending            Code = "pending"             // request accepted, not finished yet
 	CodeNotFound           Code = "not_found"           // no such request or result
 	CodeInternal           Code = "internal"            // hub-side failure; retried by the hub
+	CodeThrottled          Code = "throttled"           // over the hub's per-agent limits; retry later
+
+	// CodeNameNotNormalised: a CSR name differs from its normal form (upper
+	// case, spaces, a trailing dot, a non-ASCII look-alike such as U+212A,
+	// any other non-LDH character, an IDNA label that is not a valid
+	// A-label). The hub never repairs a name: the CA would see the raw one,
+	// not the one checked. Permanent.
+	CodeNameNotNormalised Code = "name_not_normalised"
+	// CodeBadCSRExtension: the CSR asks for an extension an end-entity
+	// certificate must not carry (basicConstraints CA:TRUE, keyUsage
+	// keyCertSign or cRLSign, nameConstraints). Permanent.
+	CodeBadCSRExtension Code = "bad_csr_extension"
+	// CodeCARejected: the CA refused the request with a problem it gives
+	// again for the same request (malformed, rejectedIdentifier, badCSR,
+	// caa, unsupportedIdentifier), so the hub does not retry. Permanent.
+	CodeCARejected Code = "ca_rejected"
 )
 
 // Error is a protocol error: a stable code and a message for humans that
@@ -57,7 +73,7 @@ func CodeOf(err error) Code {
 // without an operator changing something.
 func (c Code) Permanent() bool {
 	switch c {
-	case CodeRateLimited, CodeCAError, CodeInternal, CodePending, CodeNameNotDelegated:
+	case CodeRateLimited, CodeCAError, CodeInternal, CodePending, CodeNameNotDelegated, CodeThrottled:
 		return false
 	}
 	return true

@@ -53,8 +53,8 @@ const (
 	ReasonManual       = "manual"
 )
 
-// CertRequest asks the hub to obtain a certificate for a CSR. It is published
-// into StreamRequests with the Nats-Msg-Id header set to RequestID.
+// CertRequest asks the hub to obtain a certificate for a CSR. The hub
+// answers Ack once it has queued it (de-duplicated by RequestID).
 type CertRequest struct {
 	Type string `json:"type"`
 	// RequestID is unique per request (agent-chosen, see NewRequestID).

@@ -95,7 +95,7 @@ func run(tb testing.TB, args ...string) (int, string, string) {
 
 func TestVersion(t *testing.T) {
 	code, out, _ := run(t, "version")
-	if code != 0 || !strings.HasPrefix(out, "certfleet-agent ") || !strings.Contains(out, "protocol 1") {
+	if code != 0 || !strings.HasPrefix(out, "certfleet-agent ") || !strings.Contains(out, fmt.Sprintf("protocol %d", shared.ProtocolVersion)) {
 		t.Fatalf("version: %d %q", code, out)
 	}
 }

@@ -1,26 +1,31 @@
 // Package client is the agent's side of the certfleet protocol over NATS:
-// it connects with the agent's credentials and inbox prefix, keeps
-// reconnecting forever, publishes certificate requests into the hub's
-// JetStream stream, makes the hello, fetch and status requests, and hands
-// well-formed messages from the hub to a Handler. It answers the hub's
-// credential renewals itself: it stores the new JWT and reconnects with
-// it. Malformed messages from the hub are logged and dropped (and
+// it connects with the agent's credentials, keeps reconnecting forever,
+// makes the hello, certificate request, fetch and status requests, and
+// hands well-formed messages from the hub to a Handler. It answers the
+// hub's credential renewals itself: it stores the new JWT and reconnects
+// with it. Malformed messages from the hub are logged and dropped (and
 // answered with an error when the hub asked for an answer).
+//
+// No NATS reply subject is used in either direction (see package shared):
+// a request carries a correlation id and its answer arrives on
+// agent.<id>.down.reply; the agent answers the hub on agent.<id>.up.ack.
 package client
 
 import (
 	"context"
+	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certfleet/certfleet/shared"
 )
@@ -59,10 +64,24 @@ type Client struct {
 	id        string
 	credsFile string
 	nc        *nats.Conn
-	js        jetstream.JetStream
 	sub       *nats.Subscription
 	logger    *slog.Logger
+
+	// pending holds the requests waiting for their answer, by correlation id.
+	mu      sync.Mutex
+	pending map[string]chan answer
 }
+
+// answer is the hub's reply to a request, or why none will come.
+type answer struct {
+	data []byte
+	err  error
+}
+
+// errConnectionChanged ends the requests in flight when the connection
+// was re-established or the server refused a publish: their answers would
+// never arrive, so the caller retries now instead of at its deadline.
+var errConnectionChanged = errors.New("connection to the hub changed while waiting; retry")
 
 // maxReconnectDelay caps the back-off between reconnect attempts.
 const maxReconnectDelay = time.Minute
@@ -84,10 +103,9 @@ func Connect(opts Options) (*Client, error) {
 	if bufSize == 0 {
 		bufSize = 64 << 10
 	}
-	c := &Client{id: opts.AgentID, credsFile: opts.CredsFile, logger: logger}
+	c := &Client{id: opts.AgentID, credsFile: opts.CredsFile, logger: logger, pending: map[string]chan answer{}}
 	nopts := []nats.Option{
 		nats.Name(opts.AgentID),
-		nats.CustomInboxPrefix(shared.InboxPrefix(opts.AgentID)),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true),
 		nats.CustomReconnectDelay(reconnectDelay),
@@ -102,6 +120,7 @@ func Connect(opts Options) (*Client, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			logger.Info("reconnected to hub", "server", nc.ConnectedUrlRedacted())
+			c.failPending(errConnectionChanged)
 			if opts.OnConnect != nil {
 				opts.OnConnect()
 			}
@@ -115,6 +134,10 @@ func Connect(opts Options) (*Client, error) {
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			logger.Warn("hub connection error", "err", err)
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				// A refused publish gets no answer: do not wait for one.
+				c.failPending(fmt.Errorf("%w: %v", errConnectionChanged, err))
+			}
 		}),
 	}
 	if opts.CredsFile != "" {
@@ -135,12 +158,6 @@ func Connect(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	c.nc = nc
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("connect: jetstream: %w", err)
-	}
-	c.js = js
 	sub, err := nc.Subscribe(shared.Down(opts.AgentID, "*"), func(m *nats.Msg) {
 		c.dispatch(opts.Handler, m)
 	})
@@ -166,6 +183,10 @@ func reconnectDelay(attempts int) time.Duration {
 // dispatch handles one message from the hub. h may be nil: only
 // credential renewals are handled then.
 func (c *Client) dispatch(h Handler, m *nats.Msg) {
+	if m.Subject == shared.Down(c.id, shared.VerbReply) {
+		c.answer(m)
+		return
+	}
 	msg, err := decodeDown(c.id, m.Subject, m.Data)
 	if err != nil {
 		c.logger.Warn("ignoring malformed message from hub", "subject", m.Subject, "err", err)
@@ -186,12 +207,42 @@ func (c *Client) dispatch(h Handler, m *nats.Msg) {
 	}
 }
 
-// respond answers m when the hub asked for an answer.
-func (c *Client) respond(m *nats.Msg, data []byte) {
-	if m.Reply == "" {
+// answer hands a reply from the hub to the request waiting for it.
+func (c *Client) answer(m *nats.Msg) {
+	corr := m.Header.Get(shared.CorrelationHeader)
+	c.mu.Lock()
+	ch, ok := c.pending[corr]
+	delete(c.pending, corr)
+	c.mu.Unlock()
+	if !ok {
+		// A late answer to a request that timed out, or noise.
+		c.logger.Debug("reply from hub that no request waits for", "correlation", corr)
 		return
 	}
-	if err := m.Respond(data); err != nil {
+	ch <- answer{data: m.Data}
+}
+
+// failPending ends every request in flight with err.
+func (c *Client) failPending(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for corr, ch := range c.pending {
+		ch <- answer{err: err}
+		delete(c.pending, corr)
+	}
+}
+
+// respond answers a hub request that carries a correlation id, on this
+// agent's up.ack subject. A message without one asked for no answer.
+func (c *Client) respond(m *nats.Msg, data []byte) {
+	corr := m.Header.Get(shared.CorrelationHeader)
+	if shared.ValidateCorrelation(corr) != nil {
+		return
+	}
+	msg := nats.NewMsg(shared.Up(c.id, shared.VerbAck))
+	msg.Header.Set(shared.CorrelationHeader, corr)
+	msg.Data = data
+	if err := c.nc.PublishMsg(msg); err != nil {
 		c.logger.Warn("answer hub", "subject", m.Subject, "err", err)
 	}
 }
@@ -220,22 +271,48 @@ func encode(m shared.Message) ([]byte, error) {
 	return data, nil
 }
 
+// request sends msg on verb with a fresh correlation id and waits for the
+// hub's answer on down.reply, decoding it into reply.
 func (c *Client) request(ctx context.Context, verb string, msg, reply shared.Message) error {
 	data, err := encode(msg)
 	if err != nil {
 		return err
 	}
-	resp, err := c.nc.RequestWithContext(ctx, shared.Up(c.id, verb), data)
-	if errors.Is(err, nats.ErrNoResponders) {
-		return fmt.Errorf("%s: hub is not answering: %w", verb, err)
-	}
-	if err != nil {
+	corr := newCorrelation()
+	ch := make(chan answer, 1)
+	c.mu.Lock()
+	c.pending[corr] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, corr)
+		c.mu.Unlock()
+	}()
+	out := nats.NewMsg(shared.Up(c.id, verb))
+	out.Header.Set(shared.CorrelationHeader, corr)
+	out.Data = data
+	if err := c.nc.PublishMsg(out); err != nil {
 		return fmt.Errorf("%s: %w", verb, err)
 	}
-	if err := shared.DecodeReply(resp.Data, reply); err != nil {
-		return fmt.Errorf("%s: %w", verb, err)
+	select {
+	case resp := <-ch:
+		if resp.err != nil {
+			return fmt.Errorf("%s: %w", verb, resp.err)
+		}
+		if err := shared.DecodeReply(resp.data, reply); err != nil {
+			return fmt.Errorf("%s: %w", verb, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s: hub did not answer: %w", verb, ctx.Err())
 	}
-	return nil
+}
+
+// newCorrelation returns a random correlation id.
+func newCorrelation() string {
+	var b [12]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Hello introduces the agent and returns the hub's answer.
@@ -247,22 +324,12 @@ func (c *Client) Hello(ctx context.Context, h *shared.Hello) (*shared.HelloReply
 	return &r, nil
 }
 
-// PublishCertRequest puts req into the hub's request stream, with the
-// request id as Nats-Msg-Id so a repeat is dropped by the stream, and
-// waits for the stream's acknowledgement.
+// PublishCertRequest hands req to the hub and waits until the hub has
+// queued it (durably; a repeat of the same request id is queued once).
 func (c *Client) PublishCertRequest(ctx context.Context, req *shared.CertRequest) error {
-	data, err := encode(req)
-	if err != nil {
-		return err
-	}
-	m := nats.NewMsg(shared.Up(c.id, shared.VerbCertReq))
-	m.Data = data
-	ack, err := c.js.PublishMsg(ctx, m, jetstream.WithMsgID(req.RequestID))
-	if err != nil {
+	var ack shared.Ack
+	if err := c.request(ctx, shared.VerbCertReq, req, &ack); err != nil {
 		return fmt.Errorf("publish certificate request: %w", err)
-	}
-	if ack.Duplicate {
-		c.logger.Debug("hub already had this request", "request", req.RequestID)
 	}
 	return nil
 }

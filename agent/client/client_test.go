@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certfleet/certfleet/shared"
 )
@@ -78,31 +78,31 @@ func connect(tb testing.TB, url string, h Handler) *Client {
 func TestRequests(t *testing.T) {
 	url := startServer(t)
 	hub := hubConn(t, url)
-	var replyPrefixOK bool
+	var noReply bool
 	hub.Subscribe(shared.SubjectAllHello, func(m *nats.Msg) {
-		replyPrefixOK = strings.HasPrefix(m.Reply, shared.InboxPrefix(id)+".")
+		noReply = m.Reply == "" && m.Header.Get(shared.CorrelationHeader) != ""
 		var h shared.Hello
 		if err := shared.Decode(m.Data, &h); err != nil {
-			m.Respond(shared.ErrorBody(err))
+			respondAgent(hub, m, shared.ErrorBody(err))
 			return
 		}
-		m.Respond(shared.MustEncode(&shared.HelloReply{HubVersion: "t", Protocol: 1}))
+		respondAgent(hub, m, shared.MustEncode(&shared.HelloReply{HubVersion: "t", Protocol: 1}))
 	})
 	hub.Subscribe(shared.SubjectAllFetch, func(m *nats.Msg) {
 		var f shared.FetchRequest
 		shared.Decode(m.Data, &f)
 		switch f.RequestID {
 		case "pending000":
-			m.Respond(shared.ErrorBody(shared.Errorf(shared.CodePending, "working")))
+			respondAgent(hub, m, shared.ErrorBody(shared.Errorf(shared.CodePending, "working")))
 		case "mixedup00":
-			m.Respond(shared.MustEncode(&shared.CertResult{RequestID: "another00", Status: shared.StatusFailed, Error: &shared.Error{Code: "x"}}))
+			respondAgent(hub, m, shared.MustEncode(&shared.CertResult{RequestID: "another00", Status: shared.StatusFailed, Error: &shared.Error{Code: "x"}}))
 		case "garbage00":
-			m.Respond([]byte("}{"))
+			respondAgent(hub, m, []byte("}{"))
 		default:
-			m.Respond(shared.MustEncode(&shared.CertResult{RequestID: f.RequestID, Status: shared.StatusFailed, Error: &shared.Error{Code: shared.CodeCAError, Message: "no"}}))
+			respondAgent(hub, m, shared.MustEncode(&shared.CertResult{RequestID: f.RequestID, Status: shared.StatusFailed, Error: &shared.Error{Code: shared.CodeCAError, Message: "no"}}))
 		}
 	})
-	hub.Subscribe(shared.SubjectAllStatus, func(m *nats.Msg) { m.Respond(shared.MustEncode(&shared.Ack{})) })
+	hub.Subscribe(shared.SubjectAllStatus, func(m *nats.Msg) { respondAgent(hub, m, shared.MustEncode(&shared.Ack{})) })
 	hub.Flush()
 
 	c := connect(t, url, nil)
@@ -112,8 +112,8 @@ func TestRequests(t *testing.T) {
 	if err != nil || r.HubVersion != "t" {
 		t.Fatalf("hello: %+v %v", r, err)
 	}
-	if !replyPrefixOK {
-		t.Error("request reply subject is not under the agent's inbox prefix")
+	if !noReply {
+		t.Error("request carries a reply subject or no correlation id")
 	}
 	if _, err := c.Fetch(ctx, "pending000"); shared.CodeOf(err) != shared.CodePending {
 		t.Errorf("pending fetch: %v", err)
@@ -132,51 +132,51 @@ func TestRequests(t *testing.T) {
 	}
 }
 
-func TestNoResponders(t *testing.T) {
+// TestNoAnswer: without a hub, a request ends with the caller's deadline
+// and says the hub did not answer.
+func TestNoAnswer(t *testing.T) {
 	c := connect(t, startServer(t), nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if _, err := c.Hello(ctx, &shared.Hello{Protocol: 1}); !errors.Is(err, nats.ErrNoResponders) {
+	if _, err := c.Hello(ctx, &shared.Hello{Protocol: 1}); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not answer") {
 		t.Fatalf("hello without hub: %v", err)
 	}
 }
 
-func TestPublishCertRequestDeduplicates(t *testing.T) {
+// TestCertRequest: a certificate request is a request like the others,
+// answered with an Ack once the hub has queued it; an invalid one is never
+// sent.
+func TestCertRequest(t *testing.T) {
 	url := startServer(t)
-	js, _ := jetstream.New(hubConn(t, url))
+	hub := hubConn(t, url)
+	got := make(chan shared.CertRequest, 2)
+	hub.Subscribe(shared.SubjectAllCertReq, func(m *nats.Msg) {
+		var r shared.CertRequest
+		if err := shared.Decode(m.Data, &r); err != nil {
+			respondAgent(hub, m, shared.ErrorBody(err))
+			return
+		}
+		got <- r
+		respondAgent(hub, m, shared.MustEncode(&shared.Ack{}))
+	})
+	hub.Flush()
+	c := connect(t, url, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: shared.StreamRequests, Subjects: []string{shared.SubjectAllCertReq}, Duplicates: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := connect(t, url, nil)
 	req := &shared.CertRequest{RequestID: shared.NewRequestID(), CertName: "web", CSR: "csr", Created: time.Now()}
-	for range 2 {
-		if err := c.PublishCertRequest(ctx, req); err != nil {
-			t.Fatal(err)
-		}
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
+	if err := c.PublishCertRequest(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	if info.State.Msgs != 1 {
-		t.Fatalf("%d messages in the stream, want 1", info.State.Msgs)
-	}
-	msg, err := stream.GetLastMsgForSubject(ctx, shared.Up(id, shared.VerbCertReq))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if msg.Header.Get(jetstream.MsgIDHeader) != req.RequestID {
-		t.Errorf("Nats-Msg-Id %q", msg.Header.Get(jetstream.MsgIDHeader))
-	}
-	var got shared.CertRequest
-	if err := shared.Decode(msg.Data, &got); err != nil || got.RequestID != req.RequestID {
-		t.Errorf("stored request: %+v %v", got, err)
+	if r := <-got; r.RequestID != req.RequestID {
+		t.Fatalf("hub got %+v", r)
 	}
 	if err := c.PublishCertRequest(ctx, &shared.CertRequest{RequestID: "x"}); err == nil {
 		t.Error("invalid request published")
+	}
+	select {
+	case r := <-got:
+		t.Fatalf("hub got the invalid request %+v", r)
+	default:
 	}
 }
 
@@ -225,7 +225,7 @@ func TestDownMessages(t *testing.T) {
 		{"no creds file", shared.MustEncode(&shared.CredsUpdate{JWT: "a.b.c"}), shared.CodeBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := hub.Request(shared.Down(id, shared.VerbCreds), tc.data, 5*time.Second)
+			resp, err := hubRequest(hub, shared.Down(id, shared.VerbCreds), tc.data, 5*time.Second)
 			if err != nil {
 				t.Fatalf("no answer: %v", err)
 			}
@@ -293,4 +293,29 @@ func FuzzDecodeDown(f *testing.F) {
 			t.Fatalf("accepted subject %q", subject)
 		}
 	})
+}
+
+// TestRefusedPublishEndsRequest: when the server refuses a request's
+// publish (old credentials during an upgrade), the request ends at once
+// with an error the caller retries on, not at its deadline.
+func TestRefusedPublishEndsRequest(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
+		Users: []*server.User{{Username: "a", Password: "p", Permissions: &server.Permissions{
+			Publish: &server.SubjectPermission{Deny: []string{shared.Up(id, shared.VerbCertReq)}},
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	c := connect(t, fmt.Sprintf("nats://a:p@%s", s.Addr()), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = c.PublishCertRequest(ctx, &shared.CertRequest{RequestID: shared.NewRequestID(), CertName: "web", CSR: "csr", Created: time.Now()})
+	if !errors.Is(err, errConnectionChanged) || ctx.Err() != nil {
+		t.Fatalf("refused request: %v (ctx %v); want errConnectionChanged before the deadline", err, ctx.Err())
+	}
 }

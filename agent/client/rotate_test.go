@@ -172,7 +172,7 @@ func TestCredsRenewalReconnectsBeforeExpiry(t *testing.T) {
 		{"renewed", w.userJWT(t, pub, renewed), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := hub.Request(shared.Down(id, shared.VerbCreds), shared.MustEncode(&shared.CredsUpdate{JWT: tc.jwt}), 5*time.Second)
+			resp, err := hubRequest(hub, shared.Down(id, shared.VerbCreds), shared.MustEncode(&shared.CredsUpdate{JWT: tc.jwt}), 5*time.Second)
 			if err != nil {
 				t.Fatalf("no answer: %v", err)
 			}
@@ -219,7 +219,7 @@ func TestCredsRenewalReconnectsBeforeExpiry(t *testing.T) {
 	}
 
 	// The same JWT again is acknowledged without another reconnect.
-	resp, err := hub.Request(shared.Down(id, shared.VerbCreds), shared.MustEncode(&shared.CredsUpdate{JWT: stored}), 5*time.Second)
+	resp, err := hubRequest(hub, shared.Down(id, shared.VerbCreds), shared.MustEncode(&shared.CredsUpdate{JWT: stored}), 5*time.Second)
 	if err != nil || shared.DecodeReply(resp.Data, &shared.Ack{}) != nil {
 		t.Fatalf("repeat renewal: %v", err)
 	}

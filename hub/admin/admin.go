@@ -26,6 +26,7 @@ const (
 	VerbAgentAdd     = "agent.add"
 	VerbAgentRemove  = "agent.remove"
 	VerbAgentList    = "agent.list"
+	VerbAgentRevoke  = "agent.revoke-key"
 	VerbDomainAdd    = "domain.add"
 	VerbDomainRemove = "domain.remove"
 	VerbDomainList   = "domain.list"
@@ -50,6 +51,26 @@ type AgentAddRequest struct {
 type AgentAddReply struct {
 	Agent      hub.Agent          `json:"agent"`
 	Enrollment *shared.Enrollment `json:"enrollment,omitempty"`
+	Warnings   []string           `json:"warnings,omitempty"`
+}
+
+// AgentRemoveRequest removes an agent after revoking every key the hub
+// issued to it. Force removes an agent with no key on record.
+type AgentRemoveRequest struct {
+	Name  string `json:"name"`
+	Force bool   `json:"force,omitempty"`
+}
+
+// RevokeKeyRequest revokes one NATS user key.
+type RevokeKeyRequest struct {
+	Key string `json:"key"`
+}
+
+// RevokeKeyReply says whose key it was, when the hub knows.
+type RevokeKeyReply struct {
+	Key      string   `json:"key"`
+	Agent    string   `json:"agent,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // NameRequest names one agent or domain.
@@ -85,22 +106,51 @@ type AgentList struct {
 	Agents []hub.Agent `json:"agents"`
 	// Warnings are things the admin must know about the action.
 	Warnings []string `json:"warnings,omitempty"`
+	// Damaged are stored entries that could not be read.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
 // DomainList lists domains.
 type DomainList struct {
 	Domains []hub.Domain `json:"domains"`
 	Zone    string       `json:"hub_zone"`
+	// Damaged are stored entries that could not be read.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
-// StatusReply is the fleet view.
+// StatusRequest asks for one page of the fleet view: agents whose id
+// matches Agent (a path.Match glob; empty for all), after the agent id
+// After, at most Limit of them (0 for DefaultStatusLimit).
+type StatusRequest struct {
+	Agent string `json:"agent,omitempty"`
+	After string `json:"after,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+}
+
+// Page sizes of the fleet view: every reply stays far below NATS's
+// default 1 MiB max payload, whatever the fleet's size.
+const (
+	DefaultStatusLimit = 200
+	MaxStatusLimit     = 500
+)
+
+// StatusReply is one page of the fleet view. Certificates come without
+// their PEM chains, and requests only as the latest per certificate.
+// Next, when set, is the After of the next page.
 type StatusReply struct {
 	Agents   []hub.Agent        `json:"agents"`
 	Status   []hub.AgentStatus  `json:"status"`
 	Certs    []hub.CertRecord   `json:"certs"`
 	Requests []hub.RequestState `json:"requests"`
 	Alerts   []Alert            `json:"alerts"`
-	Now      time.Time          `json:"now"`
+	// Dropped counts agent messages this hub dropped unanswered since it
+	// started, by reason (reply_subject, rate_limited, ...).
+	Dropped map[string]uint64 `json:"dropped,omitempty"`
+	Now     time.Time         `json:"now"`
+	// Damaged are stored entries that could not be read; the rest is
+	// listed without them.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
+	Next    string        `json:"next,omitempty"`
 }
 
 // Alert is a condition an operator must look at.
@@ -122,6 +172,8 @@ type AuditRequest struct {
 // AuditReply holds audit events, oldest first.
 type AuditReply struct {
 	Events []json.RawMessage `json:"events"`
+	// Damaged are stored events that could not be read, by sequence.
+	Damaged []hub.Damaged `json:"damaged,omitempty"`
 }
 
 // RenewRequest asks an agent to renew now.

@@ -11,12 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
 )
 
 func agentCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "agent", Short: "Register, list and remove agents"}
-	cmd.AddCommand(agentAddCmd(g), agentRemoveCmd(g), agentListCmd(g))
+	cmd.AddCommand(agentAddCmd(g), agentRemoveCmd(g), agentRevokeKeyCmd(g), agentListCmd(g))
 	return cmd
 }
 
@@ -47,6 +48,9 @@ Running add again for an existing agent replaces its allow list; with
 				return err
 			}
 			fmt.Fprintf(g.errOut, "agent %s may request: %s\n", rep.Agent.ID, strings.Join(rep.Agent.Allow, ", "))
+			for _, w := range rep.Warnings {
+				fmt.Fprintln(g.errOut, "warning:", w)
+			}
 			if rep.Enrollment == nil {
 				fmt.Fprintln(g.errOut, "allow list updated; credentials unchanged (use --reissue for new ones)")
 				return nil
@@ -85,13 +89,20 @@ Running add again for an existing agent replaces its allow list; with
 }
 
 func agentRemoveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "remove NAME",
-		Short: "Remove an agent: its connection is cut and its credentials revoked",
-		Args:  cobra.ExactArgs(1),
+		Short: "Remove an agent: every key the hub issued to it is revoked and its connection cut",
+		Long: `remove revokes every NATS user key the hub ever issued to the agent (not only
+the one its record names), cuts its connections, and then removes the agent
+and its status and certificate rows; the audit log keeps the history. If a
+key cannot be revoked, nothing is removed and the command fails: retry it.
+An agent with no key on record (a record damaged by an older certfleet) is
+kept unless --force is given; revoke its key first with "agent revoke-key".`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rep admin.AgentList
-			if err := g.call(cmd.Context(), admin.VerbAgentRemove, admin.NameRequest{Name: args[0]}, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbAgentRemove, admin.AgentRemoveRequest{Name: args[0], Force: force}, &rep); err != nil {
 				return err
 			}
 			if len(rep.Warnings) > 0 {
@@ -102,6 +113,34 @@ func agentRemoveCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(g.out, "agent %s removed; its credentials are revoked\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "remove an agent that has no credential key on record (nothing is revoked)")
+	return cmd
+}
+
+func agentRevokeKeyCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke-key NKEY",
+		Short: "Revoke one NATS user key, whether or not the hub has a record of it",
+		Long: `revoke-key revokes a NATS user public key (U...): the "sub" claim of the JWT in
+an agent's creds file, or a key from "agent list --json". Its connections are
+cut at once on the embedded NATS; the revocation survives restarts.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var rep admin.RevokeKeyReply
+			if err := g.call(cmd.Context(), admin.VerbAgentRevoke, admin.RevokeKeyRequest{Key: args[0]}, &rep); err != nil {
+				return err
+			}
+			who := "no agent on record"
+			if rep.Agent != "" {
+				who = "agent " + rep.Agent
+			}
+			fmt.Fprintf(g.out, "key %s (%s) revoked\n", rep.Key, who)
+			for _, w := range rep.Warnings {
+				fmt.Fprintln(g.errOut, "warning:", w)
+			}
 			return nil
 		},
 	}
@@ -121,12 +160,7 @@ func agentListCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return printJSON(g, rep)
 			}
-			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "AGENT\tALLOW\tCREDENTIALS EXPIRE\tCREATED")
-			for _, a := range rep.Agents {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.ID, strings.Join(a.Allow, ","), fmtTime(a.CredsExpire), fmtTime(a.Created))
-			}
-			return tw.Flush()
+			return printAgents(g, rep)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -134,9 +168,20 @@ func agentListCmd(g *globals) *cobra.Command {
 }
 
 func printJSON(g *globals, v any) error {
-	enc := json.NewEncoder(g.out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = g.out.Write(append(terminalSafeJSON(b), '\n'))
+	return err
+}
+
+// printDamaged reports stored entries the hub could not read, one line
+// each, so one bad entry shows up instead of hiding the listing.
+func printDamaged(g *globals, bad []hub.Damaged) {
+	for _, d := range bad {
+		fmt.Fprintf(g.out, "damaged entry %s: %s\n", safe(d.Store+"/"+d.Key), safe(d.Error))
+	}
 }
 
 func fmtTime(t time.Time) string {
@@ -144,4 +189,17 @@ func fmtTime(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04")
+}
+
+func printAgents(g *globals, rep admin.AgentList) error {
+	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AGENT\tALLOW\tCREDENTIALS EXPIRE\tCREATED")
+	for _, a := range rep.Agents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", safe(a.ID), safeList(a.Allow, ","), fmtTime(a.CredsExpire), fmtTime(a.Created))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printDamaged(g, rep.Damaged)
+	return nil
 }

@@ -48,7 +48,7 @@ func NewRoot(out, errOut io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", "", "hub NATS URL for admin commands (default: from the running hub's run file)")
 	root.PersistentFlags().StringVar(&g.creds, "creds", "", "admin credentials file (default: <data_dir>/nats/admin.creds)")
 	root.PersistentFlags().StringVar(&g.caFile, "ca", "", "CA bundle for the hub's NATS TLS (default: <data_dir>/tls/ca.pem)")
-	root.AddCommand(initCmd(g), runCmd(g), agentCmd(g), domainCmd(g), statusCmd(g), auditCmd(g), renewCmd(g), checkConfigCmd(g), versionCmd(g), natsSetupCmd(g), serviceCmd(g))
+	root.AddCommand(initCmd(g), runCmd(g), agentCmd(g), domainCmd(g), statusCmd(g), auditCmd(g), renewCmd(g), checkConfigCmd(g), versionCmd(g), natsSetupCmd(g), acmednsCmd(g), tsigCmd(g), serviceCmd(g))
 	return root
 }
 
@@ -97,7 +97,7 @@ func Execute(ctx context.Context, args []string, out, errOut io.Writer) int {
 	root := NewRoot(out, errOut)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(errOut, "certfleet-hub:", err)
+		fmt.Fprintln(errOut, "certfleet-hub:", safeLines(err.Error()))
 		return 1
 	}
 	return 0

@@ -81,9 +81,13 @@ func domainListCmd(g *globals) *cobra.Command {
 				if d.Mode == hub.ModeZone {
 					rec = d.Name + ". NS <hub nsname>"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Name, d.Mode, rec)
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", safe(d.Name), safe(d.Mode), safe(rec))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			printDamaged(g, rep.Damaged)
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -106,13 +110,14 @@ func domainCheckCmd(g *globals) *cobra.Command {
 			bad := 0
 			for _, f := range rep.Findings {
 				if f.OK {
-					fmt.Fprintf(g.out, "ok    %s: %s\n", f.Name, f.Record)
+					fmt.Fprintf(g.out, "ok    %s: %s\n", safe(f.Name), safe(f.Record))
 					continue
 				}
 				bad++
-				fmt.Fprintf(g.out, "FAIL  %s: %s\n", f.Name, f.Fix)
+				fmt.Fprintf(g.out, "FAIL  %s: %s\n", safe(f.Name), safe(f.Fix))
 				if f.Found != "" {
-					fmt.Fprintf(g.out, "      found: %s\n", f.Found)
+					// What public DNS answered: anyone's data.
+					fmt.Fprintf(g.out, "      found: %s\n", safe(f.Found))
 				}
 			}
 			if bad > 0 {

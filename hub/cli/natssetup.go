@@ -38,23 +38,26 @@ func natsSetupCmd(g *globals) *cobra.Command {
 		Long: `nats-setup creates, in DIR (0700, files 0600), what a NATS deployment and a hub
 need to run certfleet on NATS servers the hub does not embed:
 
-  DIR/operator/   the operator, the system account and the CERTFLEET account
-                  with its scoped signing key for agents, and the hub, admin
-                  and system users. Holds the operator and account seeds: keep
-                  it with whoever runs the NATS servers, not on the hub.
+  DIR/operator/   the operator, the system account, the hub's CERTFLEET
+                  account (JetStream) and the agents' CERTFLEET_AGENTS account
+                  (no JetStream; it imports only the hub's agent subjects)
+                  with its scoped signing key, and the hub, admin and system
+                  users. Holds the operator and account seeds: keep it with
+                  whoever runs the NATS servers, not on the hub.
   DIR/server/certfleet.conf
                   a nats-server config fragment to include from every
                   server's config: operator JWT, system account, a full
                   account resolver (DIR/server/jwt) with the account JWTs
                   preloaded, and TLS when --tls-host is given.
-  DIR/hub/        for the hub host: hub.creds, agent-signing.nk (the scoped
+  DIR/hub/        for the hub host: hub.creds, agents-signing.nk (the scoped
                   signing key's seed), admin.creds, ca.pem, and
                   nats-external.toml, the hub's [nats.external] section.
 
 The servers must enable JetStream. Agents connect to the same servers (the
 --url values), each confined by the signing key's template to its own
 subjects. Running nats-setup again keeps every key and rewrites the other
-files.`,
+files; on a DIR from an older certfleet it adds the agents' account (then
+update the servers' config and the hub's [nats.external] from the new files).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -264,8 +267,8 @@ func (s *natsSetup) hubTOML() string {
 	}
 	w("urls = [%s]", strings.Join(quoted, ", "))
 	w("credentials = %s   # the hub user", tomlQuote(s.files.Credentials))
-	w("signing_key = %s   # seed of the account's scoped signing key for agents", tomlQuote(s.files.SigningKey))
-	w("account = %s", tomlQuote(s.files.Account))
+	w("signing_key = %s   # seed of the agents account's scoped signing key", tomlQuote(s.files.SigningKey))
+	w("account = %s   # the agents' account (not the hub's)", tomlQuote(s.files.Account))
 	w("ca = %s   # PEM roots of the servers' certificates; empty = system roots", tomlQuote(s.hubCA))
 	return b.String()
 }

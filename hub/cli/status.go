@@ -17,13 +17,19 @@ import (
 
 func statusCmd(g *globals) *cobra.Command {
 	var asJSON bool
+	var agent string
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the fleet: agents, their certificates, expiry, last result, alerts",
-		Args:  cobra.NoArgs,
+		Long: `status shows every agent (or those matching --agent, a glob such as 'web*'),
+their certificates, expiry, renewal time and last result, then the alerts.
+The hub answers in pages of at most ` + fmt.Sprint(admin.DefaultStatusLimit) + ` agents, so no reply grows with
+the fleet; status asks for every page unless --limit is given.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var rep admin.StatusReply
-			if err := g.call(cmd.Context(), admin.VerbStatus, struct{}{}, &rep); err != nil {
+			rep, err := fetchStatus(cmd, g, agent, limit)
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -33,7 +39,39 @@ func statusCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&agent, "agent", "", "only agents whose id matches this glob")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many agents (default: all)")
 	return cmd
+}
+
+// fetchStatus gathers the fleet view page by page, merged into one.
+func fetchStatus(cmd *cobra.Command, g *globals, agent string, limit int) (admin.StatusReply, error) {
+	var all admin.StatusReply
+	req := admin.StatusRequest{Agent: agent, Limit: admin.DefaultStatusLimit}
+	for {
+		if limit > 0 {
+			req.Limit = min(admin.DefaultStatusLimit, limit-len(all.Agents))
+		}
+		var page admin.StatusReply
+		if err := g.call(cmd.Context(), admin.VerbStatus, req, &page); err != nil {
+			return all, err
+		}
+		all.Agents = append(all.Agents, page.Agents...)
+		all.Status = append(all.Status, page.Status...)
+		all.Certs = append(all.Certs, page.Certs...)
+		all.Requests = append(all.Requests, page.Requests...)
+		all.Alerts = append(all.Alerts, page.Alerts...)
+		if req.After == "" {
+			// Every page lists the store's damaged entries.
+			all.Damaged = page.Damaged
+		}
+		all.Dropped, all.Now = page.Dropped, page.Now
+		if page.Next == "" || (limit > 0 && len(all.Agents) >= limit) {
+			all.Next = page.Next
+			return all, nil
+		}
+		req.After = page.Next
+	}
 }
 
 // printStatus prints one row per agent certificate, joining the agent's own
@@ -61,8 +99,11 @@ func printStatus(g *globals, r admin.StatusReply) error {
 	for _, a := range r.Agents {
 		s, seen := status[a.ID]
 		last := "never"
-		if seen {
-			last = ago(r.Now, s.LastSeen)
+		switch {
+		case seen && s.Connected:
+			last = "online"
+		case seen:
+			last = "offline, " + ago(r.Now, s.LastSeen)
 		}
 		rows := 0
 		names := map[string]bool{}
@@ -111,11 +152,11 @@ func printStatus(g *globals, r admin.StatusReply) error {
 			if result == "" {
 				result = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, last, b, strings.Join(nm, ","), expiry(r.Now, notAfter), fmtTime(renewAt), result)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", safe(a.ID), last, safe(b), safeList(nm, ","), expiry(r.Now, notAfter), fmtTime(renewAt), safe(result))
 			rows++
 		}
 		if rows == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\n", a.ID, last)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\n", safe(a.ID), last)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -124,8 +165,12 @@ func printStatus(g *globals, r admin.StatusReply) error {
 	if len(r.Alerts) > 0 {
 		fmt.Fprintf(g.out, "\n%d alert(s):\n", len(r.Alerts))
 		for _, al := range r.Alerts {
-			fmt.Fprintf(g.out, "  %-10s %s %s: %s\n", strings.ToUpper(al.Kind), al.Agent, al.CertName, al.Message)
+			fmt.Fprintf(g.out, "  %-10s %s %s: %s\n", safe(strings.ToUpper(al.Kind)), safe(al.Agent), safe(al.CertName), safe(al.Message))
 		}
+	}
+	if len(r.Damaged) > 0 {
+		fmt.Fprintln(g.out)
+		printDamaged(g, r.Damaged)
 	}
 	return nil
 }
@@ -170,21 +215,7 @@ func auditCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return printJSON(g, rep)
 			}
-			for _, raw := range rep.Events {
-				var ev struct {
-					Time      time.Time `json:"time"`
-					Kind      string    `json:"kind"`
-					Agent     string    `json:"agent"`
-					CertName  string    `json:"cert_name"`
-					RequestID string    `json:"request_id"`
-					Names     []string  `json:"names"`
-					Detail    string    `json:"detail"`
-				}
-				if err := json.Unmarshal(raw, &ev); err != nil {
-					return fmt.Errorf("decode audit event: %w", err)
-				}
-				fmt.Fprintf(g.out, "%s  %-14s %-12s %-10s %s %s\n", ev.Time.UTC().Format(time.RFC3339), ev.Kind, ev.Agent, ev.CertName, strings.Join(ev.Names, ","), ev.Detail)
-			}
+			printAudit(g, rep)
 			return nil
 		},
 	}
@@ -212,4 +243,28 @@ func renewCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// printAudit prints one line per event, oldest first, then the events the
+// hub could not read. An event this CLI cannot decode is shown as damaged
+// (by its position) instead of ending the listing.
+func printAudit(g *globals, rep admin.AuditReply) {
+	for i, raw := range rep.Events {
+		var ev struct {
+			Time      time.Time `json:"time"`
+			Kind      string    `json:"kind"`
+			Agent     string    `json:"agent"`
+			CertName  string    `json:"cert_name"`
+			RequestID string    `json:"request_id"`
+			Names     []string  `json:"names"`
+			Detail    string    `json:"detail"`
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			fmt.Fprintf(g.out, "damaged entry reply/%d: %s\n", i, safe(err.Error()))
+			continue
+		}
+		fmt.Fprintf(g.out, "%s  %-14s %-12s %-10s %s %s\n", ev.Time.UTC().Format(time.RFC3339), safe(ev.Kind), safe(ev.Agent),
+			safe(ev.CertName), safeList(ev.Names, ","), safe(ev.Detail))
+	}
+	printDamaged(g, rep.Damaged)
 }

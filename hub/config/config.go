@@ -14,11 +14,18 @@ const (
 
 // Defaults for a production hub.
 const (
-	DefaultDataDir     = "/var/lib/certfleet-hub"
-	DefaultDNSListen   = ":53"
-	DefaultNATSListen  = ":4222"
-	DefaultNATSPort    = "4222"
-	DefaultTXTTTL      = 1
+	DefaultDataDir    = "/var/lib/certfleet-hub"
+	DefaultDNSListen  = ":53"
+	DefaultNATSListen = ":4222"
+	DefaultNATSPort   = "4222"
+	DefaultTXTTTL     = 1
+	// DefaultRateLimit is dns.rate_limit: UDP responses per second per
+	// source /24 (IPv4) or /56 (IPv6), with a burst of as many. A CA's
+	// validator sends a handful of queries per challenge; past the limit
+	// every second query gets an empty truncated reply (so real resolvers
+	// retry over TCP) and the rest none, which caps what a spoofed flood
+	// can reflect at one victim.
+	DefaultRateLimit   = 100
 	DefaultConcurrency = 4
 	DefaultMaxNames    = 100
 	DefaultKeyType     = "ec256"
@@ -49,6 +56,7 @@ type Config struct {
 	CA       []CAConfig     `toml:"ca"` // the first is the default
 	Issuance IssuanceConfig `toml:"issuance"`
 	Agents   AgentsConfig   `toml:"agents"`
+	ACMEDNS  ACMEDNSConfig  `toml:"acmedns"`
 }
 
 // DNSConfig is the authoritative challenge DNS server.
@@ -97,12 +105,13 @@ type NATSConfig struct {
 // ExternalNATS describes an existing operator-mode NATS deployment.
 type ExternalNATS struct {
 	URLs []string `toml:"urls"`
-	// Credentials is the hub user's creds file in Account.
+	// Credentials is the hub user's creds file, in the hub's own account.
 	Credentials string `toml:"credentials"`
 	// SigningKey is a file holding the seed of Account's scoped signing key
 	// whose template grants agents their subjects (see natsauth).
 	SigningKey string `toml:"signing_key"`
-	// Account is the account's public key ("A...").
+	// Account is the agents' account's public key ("A..."): not the hub's
+	// account, which agents must never share.
 	Account string `toml:"account"`
 	// CA is a PEM bundle the servers' certificates chain to; empty = system roots.
 	CA string `toml:"ca"`
@@ -154,8 +163,9 @@ func DefaultConfig() Config {
 		LogLevel:  "info",
 		LogFormat: "text",
 		DNS: DNSConfig{
-			Listen: DefaultDNSListen,
-			TXTTTL: DefaultTXTTTL,
+			Listen:    DefaultDNSListen,
+			TXTTTL:    DefaultTXTTTL,
+			RateLimit: DefaultRateLimit,
 		},
 		NATS: NATSConfig{
 			Listen:     DefaultNATSListen,
@@ -179,6 +189,7 @@ func DefaultConfig() Config {
 			CredsTTL:    Duration(DefaultCredsTTL),
 			SilentAfter: Duration(DefaultSilentAfter),
 		},
+		ACMEDNS: defaultACMEDNS(),
 	}
 }
 

@@ -101,6 +101,8 @@ func (c *Config) resolvePaths(dir string) {
 	abs(&c.DataDir)
 	abs(&c.NATS.TLSCert)
 	abs(&c.NATS.TLSKey)
+	abs(&c.ACMEDNS.TLSCert)
+	abs(&c.ACMEDNS.TLSKey)
 	if x := c.NATS.External; x != nil {
 		abs(&x.Credentials)
 		abs(&x.SigningKey)

@@ -63,6 +63,7 @@ func (c Config) Validate() error {
 	c.validateCA(v)
 	c.validateIssuance(v)
 	c.validateAgents(v)
+	c.validateACMEDNS(v)
 	return errors.Join(v.errs...)
 }
 

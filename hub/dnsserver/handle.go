@@ -71,6 +71,14 @@ func (s *Server) handle(buf, req []byte, src netip.Addr, tcp bool) []byte {
 		}
 	}
 
+	if q.Opcode == dns.OpcodeUpdate && s.update != nil && !slip {
+		out := s.update(req, &q, src, tcp)
+		if out == nil || (!tcp && len(out) > udpSize) {
+			s.stats.dropped.Add(1)
+			return nil
+		}
+		return out
+	}
 	switch {
 	case q.Opcode != dns.OpcodeQuery:
 		r.Rcode = dns.RcodeNotImplemented
@@ -80,6 +88,14 @@ func (s *Server) handle(buf, req []byte, src netip.Addr, tcp bool) []byte {
 		r.Truncated = true
 	default:
 		s.query(r, q.Question[0])
+		if s.sign != nil && q.IsTsig() != nil {
+			if out := s.sign(req, &q, r); out != nil && (tcp || len(out) <= udpSize) {
+				s.stats.count(r.Rcode)
+				return out
+			}
+			s.stats.dropped.Add(1)
+			return nil
+		}
 	}
 	return s.pack(buf, r, tcp, udpSize)
 }

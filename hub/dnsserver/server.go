@@ -34,6 +34,9 @@ type Server struct {
 	extra   []string              // delegated zones (FQDNs), sorted
 
 	net transport
+
+	update UpdateFunc // RFC 2136 UPDATE; nil answers NOTIMP
+	sign   SignFunc   // replies to TSIG-signed queries; nil answers unsigned
 }
 
 // New checks cfg and makes a server that is not yet listening (see Start).
@@ -69,6 +72,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		zones:  []*zone{s.hub},
 		serial: nextSerial(0, time.Now()),
 		txtTTL: cfg.txtTTL(),
+		txt:    &shardedMap[*txtSet]{},
+		ents:   &shardedMap[int]{},
 	})
 	return s, nil
 }
@@ -97,7 +102,7 @@ func (s *Server) SetZones(zones []string) {
 		return
 	}
 	old := s.view.Load()
-	v := old.with(false)
+	v := old.with()
 	v.zones = []*zone{s.hub}
 	for _, n := range names {
 		if z := old.zone(n); z != nil && z.origin == n {

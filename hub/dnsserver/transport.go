@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -18,6 +19,7 @@ import (
 )
 
 // TCP limits: RFC 7766 asks servers to bound connections and idle time.
+// See tcpfair.go for how they are shared out.
 const (
 	maxTCPConns = 512
 	// maxTCPConnsPerPrefix keeps one source prefix (/24, /56) from taking
@@ -25,7 +27,10 @@ const (
 	maxTCPConnsPerPrefix = 32
 	tcpFirstTimeout      = 5 * time.Second  // until the first query arrives
 	tcpIdleTimeout       = 10 * time.Second // between queries on one connection
-	tcpWriteTimeout      = 5 * time.Second
+	// tcpPressureTimeout replaces both while more than 3/4 of maxTCPConns
+	// are open, so idle connections make room quickly under a flood.
+	tcpPressureTimeout = time.Second
+	tcpWriteTimeout    = 5 * time.Second
 )
 
 // transport is the server's sockets and the goroutines serving them.
@@ -35,8 +40,11 @@ type transport struct {
 	closed  bool
 	udp     *net.UDPConn
 	tcp     net.Listener
-	conns   map[net.Conn]uint64 // open TCP connections -> source prefix key
-	byPfx   map[uint64]int      // open TCP connections per source prefix
+	conns   map[net.Conn]connInfo // open TCP connections
+	byPfx   map[uint64]int        // open TCP connections per source prefix
+	lim     tcpLimits             // zero: defaultTCPLimits, set at Start
+	squeeze bool                  // deadlines of open connections cut for pressure
+	open    atomic.Int32          // len(conns), read without the lock
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -76,7 +84,10 @@ func (s *Server) Start() error {
 		return fmt.Errorf("start dns server: %w", err)
 	}
 	t.started, t.udp, t.tcp = true, udp, tcp
-	t.conns = make(map[net.Conn]uint64)
+	t.conns = make(map[net.Conn]connInfo)
+	if t.lim == (tcpLimits{}) {
+		t.lim = defaultTCPLimits()
+	}
 	t.byPfx = make(map[uint64]int)
 	t.done = make(chan struct{})
 
@@ -244,32 +255,6 @@ func (s *Server) serveTCP() {
 	}
 }
 
-// track registers a new connection; false when closing or full.
-func (t *transport) track(c net.Conn) bool {
-	pfx := prefixKey(remoteAddr(c))
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed || len(t.conns) >= maxTCPConns || t.byPfx[pfx] >= maxTCPConnsPerPrefix {
-		return false
-	}
-	t.conns[c] = pfx
-	t.byPfx[pfx]++
-	t.wg.Add(1)
-	return true
-}
-
-func (t *transport) untrack(c net.Conn) {
-	_ = c.Close()
-	t.mu.Lock()
-	pfx := t.conns[c]
-	delete(t.conns, c)
-	if t.byPfx[pfx]--; t.byPfx[pfx] <= 0 {
-		delete(t.byPfx, pfx)
-	}
-	t.mu.Unlock()
-	t.wg.Done()
-}
-
 // remoteAddr is the client address of a TCP connection.
 func remoteAddr(c net.Conn) netip.Addr {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
@@ -288,9 +273,9 @@ func (s *Server) serveConn(c net.Conn) {
 	defer bufPool.Put(bp)
 	out := *bp
 	var lenBuf [2]byte
-	timeout := tcpFirstTimeout
+	first := true
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(timeout))
+		_ = c.SetReadDeadline(time.Now().Add(t.readTimeout(first)))
 		if _, err := io.ReadFull(c, lenBuf[:]); err != nil {
 			return
 		}
@@ -308,6 +293,6 @@ func (s *Server) serveConn(c net.Conn) {
 		if _, err := c.Write(out[:2+n]); err != nil {
 			return
 		}
-		timeout = tcpIdleTimeout
+		first = false
 	}
 }

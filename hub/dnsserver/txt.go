@@ -77,7 +77,7 @@ func (s *Server) TXT(fqdn string) []string {
 	if v.zone(owner) == nil {
 		return nil
 	}
-	if set := v.txt[owner]; set != nil {
+	if set := v.txtSetAt(owner); set != nil {
 		return slices.Clone(set.values)
 	}
 	return nil
@@ -107,15 +107,15 @@ func normalizeOwner(fqdn string) (string, bool) {
 // s.mu must be held.
 func (s *Server) publishTXT(owner string, entries []txtEntry) {
 	old := s.view.Load()
-	v := old.with(true)
-	_, had := v.txt[owner]
+	v := old.with()
+	had := v.txtSetAt(owner) != nil
 	if len(entries) == 0 {
-		delete(v.txt, owner)
+		v.txt.del(owner)
 		if had {
 			addAncestors(v.ents, owner, -1)
 		}
 	} else {
-		v.txt[owner] = newTXTSet(entries)
+		v.txt.set(owner, newTXTSet(entries))
 		if !had {
 			addAncestors(v.ents, owner, +1)
 		}
@@ -125,12 +125,13 @@ func (s *Server) publishTXT(owner string, entries []txtEntry) {
 }
 
 // addAncestors adds delta to the count of every proper ancestor of owner.
-func addAncestors(ents map[string]int, owner string, delta int) {
+func addAncestors(ents *shardedMap[int], owner string, delta int) {
 	for n := parent(owner); n != "."; n = parent(n) {
-		if c := ents[n] + delta; c > 0 {
-			ents[n] = c
+		cur, _ := ents.get(n)
+		if c := cur + delta; c > 0 {
+			ents.set(n, c)
 		} else {
-			delete(ents, n)
+			ents.del(n)
 		}
 	}
 }

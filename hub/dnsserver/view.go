@@ -1,24 +1,31 @@
 package dnsserver
 
 import (
-	"maps"
 	"time"
 
 	"github.com/miekg/dns"
 )
 
-// view is an immutable snapshot of everything the server answers from.
-// Queries load the current view with one atomic read; writers build a new
-// view and swap it in (copy on write), so reads never wait.
+// view is what the server answers from. Queries load the current view
+// with one atomic read; writers build a new view and swap it in (copy on
+// write), so reads never wait. The challenge records are shared by every
+// view in a sharded copy-on-write map, so a challenge write costs a copy
+// of one shard, not of every record.
 type view struct {
 	zones  []*zone // most labels first, so the first match is the longest
 	serial uint32
 	txtTTL uint32
 	// txt holds challenge TXT records by owner (lower case FQDN).
-	txt map[string]*txtSet
+	txt *shardedMap[*txtSet]
 	// ents counts, per name, the TXT owners strictly below it: a name with
 	// a count is an empty non-terminal when it has no records itself.
-	ents map[string]int
+	ents *shardedMap[int]
+}
+
+// txtSetAt returns the challenge records at lname, or nil.
+func (v *view) txtSetAt(lname string) *txtSet {
+	set, _ := v.txt.get(lname)
+	return set
 }
 
 // txtSet is the prepared answer data of one challenge owner.
@@ -46,12 +53,13 @@ func (v *view) exists(z *zone, lname string) bool {
 	if _, ok := z.names[lname]; ok {
 		return true
 	}
-	return v.txt[lname] != nil || v.ents[lname] > 0
+	n, _ := v.ents.get(lname)
+	return v.txtSetAt(lname) != nil || n > 0
 }
 
 // hasData reports whether lname (inside z) owns any record.
 func (v *view) hasData(z *zone, lname string) bool {
-	return lname == z.origin || len(z.rrs[lname]) > 0 || v.txt[lname] != nil
+	return lname == z.origin || len(z.rrs[lname]) > 0 || v.txtSetAt(lname) != nil
 }
 
 // appendRRs appends the records of type qtype at lname (inside z) to dst,
@@ -71,7 +79,7 @@ func (v *view) appendRRs(dst []dns.RR, z *zone, owner, lname string, qtype uint1
 		dst = append(dst, withOwner(rr, owner))
 	}
 	if qtype == dns.TypeTXT {
-		if set := v.txt[lname]; set != nil {
+		if set := v.txtSetAt(lname); set != nil {
 			for _, w := range set.wire {
 				dst = append(dst, &dns.TXT{
 					Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: v.txtTTL},
@@ -94,20 +102,9 @@ func withOwner(rr dns.RR, owner string) dns.RR {
 	return c
 }
 
-// with returns a copy of v sharing what the caller does not change. The
-// maps are cloned only when the caller is about to change them.
-func (v *view) with(cloneTXT bool) *view {
+// with returns a copy of v to change and swap in.
+func (v *view) with() *view {
 	n := *v
-	if cloneTXT {
-		n.txt = maps.Clone(v.txt)
-		n.ents = maps.Clone(v.ents)
-		if n.txt == nil {
-			n.txt = make(map[string]*txtSet)
-		}
-		if n.ents == nil {
-			n.ents = make(map[string]int)
-		}
-	}
 	return &n
 }
 

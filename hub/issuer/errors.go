@@ -135,3 +135,37 @@ func isNetError(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ue) || errors.As(err, &ne)
 }
+
+// rejectedProblems are the problem types a CA gives again, whatever the
+// timing, for the same request: the request itself is refused, so
+// retrying only spends the CA's rate limits.
+var rejectedProblems = map[string]bool{
+	acme.MalformedErrorType:             true,
+	acme.RejectedIdentifierErrorType:    true,
+	acme.BadCSRErrorType:                true,
+	acme.CaaErrorType:                   true,
+	acme.UnsupportedIdentifierErrorType: true,
+}
+
+// Rejected reports whether err carries an ACME problem the CA would give
+// again for the same request (see rejectedProblems), and returns it. A
+// compound problem counts when each of its subproblems does.
+func Rejected(err error) (Problem, bool) {
+	var pd *acme.ProblemDetails
+	if !errors.As(err, &pd) || pd == nil {
+		return Problem{}, false
+	}
+	p := Problem{Type: pd.Type, Detail: pd.Detail, Status: pd.HTTPStatus}
+	if rejectedProblems[pd.Type] {
+		return p, true
+	}
+	if pd.Type != acme.CompoundErrorType || len(pd.SubProblems) == 0 {
+		return Problem{}, false
+	}
+	for _, sp := range pd.SubProblems {
+		if !rejectedProblems[sp.Type] {
+			return Problem{}, false
+		}
+	}
+	return p, true
+}

@@ -82,7 +82,7 @@ func checkAgent(id string, ttl time.Duration) error {
 func (a *Authority) signAgent(id, pub string, ttl time.Duration) (string, time.Time, error) {
 	uc := jwt.NewUserClaims(pub)
 	uc.Name = id
-	uc.IssuerAccount = a.accPub
+	uc.IssuerAccount = a.agentsPub
 	// A scoped key may only sign users without permissions or limits.
 	uc.UserPermissionLimits = jwt.UserPermissionLimits{}
 	// Whole seconds, as in the JWT, so the caller sees the real expiry.

@@ -30,7 +30,7 @@ func TestIssueAgentClaims(t *testing.T) {
 		{"subject is the returned key", uc.Subject == pub && nkeys.IsValidPublicUserKey(pub)},
 		{"seed belongs to the JWT", seedPub == pub},
 		{"signed by the scoped key", uc.Issuer == a.AgentSigningKey()},
-		{"issuer account set", uc.IssuerAccount == a.AccountPublicKey()},
+		{"issuer account set", uc.IssuerAccount == a.AgentsAccountPublicKey()},
 		{"no own permissions or limits", uc.HasEmptyPermissions()},
 		{"expiry returned as in the JWT", uc.Expires == expires.Unix()},
 		{"expiry about ttl away", expires.After(before.Add(time.Hour-2*time.Second)) && !expires.After(time.Now().Add(time.Hour))},

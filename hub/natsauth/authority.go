@@ -23,9 +23,13 @@ var ErrRevoked = errors.New("user key revoked")
 // Authority issues and revokes agent credentials. Its methods are safe for
 // concurrent use.
 type Authority struct {
-	// signer is the account's scoped signing key for agents.
+	// signer is the agents account's scoped signing key.
 	signer nkeys.KeyPair
-	accPub string
+	// accPub is the hub's account, agentsPub the agents' account.
+	accPub, agentsPub string
+	// legacyPub is layout 1's agent signing key in the hub's account, ""
+	// when there is none (see LegacyAgentTemplate).
+	legacyPub string
 
 	hubCreds, adminCreds, systemCreds string
 
@@ -37,9 +41,12 @@ type Authority struct {
 	sysJWT   string
 
 	mu sync.Mutex
-	// accJWT and accClaims are the CERTFLEET account as last signed.
-	accJWT    string
-	accClaims *jwt.AccountClaims
+	// accJWT and accClaims are the hub's account as last signed, agentsJWT
+	// and agentsClaims the agents' account.
+	accJWT       string
+	accClaims    *jwt.AccountClaims
+	agentsJWT    string
+	agentsClaims *jwt.AccountClaims
 	// resolver is the server's memory resolver, once ConfigureServer ran.
 	resolver *server.MemAccResolver
 	// revoked records revocations an external Authority cannot push, so
@@ -85,13 +92,35 @@ func load(dir string) (*Authority, error) {
 		return nil, err
 	}
 	a.accPub = a.accClaims.Subject
+	a.agentsClaims, a.agentsJWT, err = readAccount(filepath.Join(dir, agentsJWTFile), opPub)
+	if err != nil {
+		return nil, fmt.Errorf("%w (a hub data directory of an older certfleet: run `certfleet-hub init` to upgrade it)", err)
+	}
+	a.agentsPub = a.agentsClaims.Subject
+	if a.agentsPub == a.accPub {
+		return nil, fmt.Errorf("%s: the agents account is the hub's own account %s", agentsJWTFile, a.accPub)
+	}
 	a.signer, err = readSeed(filepath.Join(dir, agentSignerFile), nkeys.PrefixByteAccount)
 	if err != nil {
 		return nil, err
 	}
-	scope, ok := a.accClaims.SigningKeys.GetScope(pub(a.signer))
+	scope, ok := a.agentsClaims.SigningKeys.GetScope(pub(a.signer))
 	if !ok || scope == nil {
-		return nil, fmt.Errorf("%s: the agent signing key %s is not a scoped signing key of the account", accountJWTFile, pub(a.signer))
+		return nil, fmt.Errorf("%s: the agent signing key %s is not a scoped signing key of the agents account", agentsJWTFile, pub(a.signer))
+	}
+	if err := checkImports(a.agentsClaims, a.accPub); err != nil {
+		return nil, fmt.Errorf("%s: %w", agentsJWTFile, err)
+	}
+	for k := range a.accClaims.SigningKeys {
+		if sc, ok := a.accClaims.SigningKeys.GetScope(k); ok && sc != nil {
+			if us, ok := sc.(*jwt.UserScope); ok && us.Role == LegacyAgentRole {
+				a.legacyPub = k
+			} else {
+				// A scoped key of the hub's account that is not the legacy
+				// one would put users next to the hub's state.
+				return nil, fmt.Errorf("%s: the hub's account has signing key %s; only the legacy agent key may be there (run `certfleet-hub init`)", accountJWTFile, k)
+			}
+		}
 	}
 	a.hubCreds = filepath.Join(dir, hubCredsFile)
 	a.adminCreds = filepath.Join(dir, adminCredsFile)
@@ -108,34 +137,79 @@ func load(dir string) (*Authority, error) {
 
 // LoadExternal builds an Authority for an existing operator-mode NATS
 // deployment that the hub does not run. signingKeySeedPath holds the seed
-// of a scoped signing key of account accountPub whose template is
-// AgentTemplate (a bare seed or an nsc .nk file); hubCreds is the path of
-// the hub user's creds file in that account.
+// of a scoped signing key of the agents' account agentsPub whose template
+// is AgentTemplate (a bare seed or an nsc .nk file); hubCreds is the path
+// of the hub user's creds file, in the hub's own account. The two accounts
+// must differ: agents must never share the account that holds the hub's
+// state (see the package documentation).
 //
 // Such an Authority issues and renews agent JWTs, but cannot revoke them
 // (see the package documentation) and cannot configure a server.
-func LoadExternal(signingKeySeedPath, accountPub, hubCreds string) (*Authority, error) {
-	if !nkeys.IsValidPublicAccountKey(accountPub) {
-		return nil, fmt.Errorf("load external nats auth: account %q is not an account public key", accountPub)
+func LoadExternal(signingKeySeedPath, agentsPub, hubCreds string) (*Authority, error) {
+	if !nkeys.IsValidPublicAccountKey(agentsPub) {
+		return nil, fmt.Errorf("load external nats auth: account %q is not an account public key", agentsPub)
 	}
 	signer, err := readSeed(signingKeySeedPath, nkeys.PrefixByteAccount)
 	if err != nil {
 		return nil, fmt.Errorf("load external nats auth: signing key: %w", err)
 	}
-	if pub(signer) == accountPub {
+	if pub(signer) == agentsPub {
 		signer.Wipe()
 		return nil, fmt.Errorf("load external nats auth: %s is the account's identity key; give the seed of its scoped signing key for agents", signingKeySeedPath)
 	}
-	if err := checkCreds(hubCreds, accountPub); err != nil {
+	hubAcc, err := credsAccount(hubCreds)
+	if err != nil {
 		signer.Wipe()
 		return nil, fmt.Errorf("load external nats auth: hub creds: %w", err)
 	}
+	if hubAcc == agentsPub {
+		signer.Wipe()
+		return nil, fmt.Errorf("load external nats auth: the hub's creds %s are a user of the agents' account %s: "+
+			"agents need an account of their own that imports only the hub's agent subjects "+
+			"(re-run `certfleet-hub nats-setup` with the same --out to upgrade the deployment)", hubCreds, agentsPub)
+	}
 	return &Authority{
-		signer:   signer,
-		accPub:   accountPub,
-		hubCreds: hubCreds,
-		revoked:  map[string]time.Time{},
+		signer:    signer,
+		accPub:    hubAcc,
+		agentsPub: agentsPub,
+		hubCreds:  hubCreds,
+		revoked:   map[string]time.Time{},
 	}, nil
+}
+
+// checkImports checks that the agents' account imports the hub's two
+// exports from hubPub, and nothing else.
+func checkImports(ac *jwt.AccountClaims, hubPub string) error {
+	want := map[string]jwt.ExportType{exportUp: jwt.Service, exportDown: jwt.Stream}
+	for _, im := range ac.Imports {
+		typ, ok := want[string(im.Subject)]
+		if !ok || im.Account != hubPub || im.Type != typ {
+			return fmt.Errorf("unexpected import %s %q from %s", im.Type, im.Subject, im.Account)
+		}
+		delete(want, string(im.Subject))
+	}
+	for subj := range want {
+		return fmt.Errorf("missing import %q from the hub's account %s", subj, hubPub)
+	}
+	return nil
+}
+
+// credsAccount returns the account of the user in the creds file at path.
+func credsAccount(path string) (string, error) {
+	b, err := readFile(path)
+	if err != nil {
+		return "", err
+	}
+	defer wipe(b)
+	uc, ukp, err := parseCreds(b)
+	if err != nil {
+		return "", fmt.Errorf("parse %s: %w", path, err)
+	}
+	ukp.Wipe()
+	if uc.IssuerAccount != "" {
+		return uc.IssuerAccount, checkCreds(path, uc.IssuerAccount)
+	}
+	return uc.Issuer, checkCreds(path, uc.Issuer)
 }
 
 // checkCreds checks that the creds file at path parses and is for a user
@@ -210,17 +284,33 @@ func (a *Authority) AdminCreds() string { return a.adminCreds }
 // used to push account updates (Revoke). Empty for an external deployment.
 func (a *Authority) SystemCreds() string { return a.systemCreds }
 
-// AccountPublicKey returns the CERTFLEET account's public key.
+// AccountPublicKey returns the hub's account's public key.
 func (a *Authority) AccountPublicKey() string { return a.accPub }
+
+// AgentsAccountPublicKey returns the agents' account's public key: the
+// account every agent JWT is issued in.
+func (a *Authority) AgentsAccountPublicKey() string { return a.agentsPub }
 
 // AgentSigningKey returns the public key of the scoped signing key that
 // signs agent JWTs.
 func (a *Authority) AgentSigningKey() string { return pub(a.signer) }
 
-// AccountJWT returns the CERTFLEET account JWT as last signed. Empty for an
+// Legacy reports whether agents of layout 1 (signed inside the hub's
+// account) may still connect to take new credentials.
+func (a *Authority) Legacy() bool { return a.legacyPub != "" }
+
+// AccountJWT returns the hub's account JWT as last signed. Empty for an
 // external deployment.
 func (a *Authority) AccountJWT() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.accJWT
+}
+
+// AgentsAccountJWT returns the agents' account JWT as last signed. Empty
+// for an external deployment.
+func (a *Authority) AgentsAccountJWT() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.agentsJWT
 }

@@ -50,7 +50,7 @@ func (a *Authority) ServerConfig(o ServerConfigOptions) ([]byte, error) {
 		return nil, fmt.Errorf("nats server config: resolver dir: %w", err)
 	}
 	a.mu.Lock()
-	accJWT := a.accJWT
+	accJWT, agentsJWT := a.accJWT, a.agentsJWT
 	a.mu.Unlock()
 
 	var b strings.Builder
@@ -73,6 +73,8 @@ func (a *Authority) ServerConfig(o ServerConfigOptions) ([]byte, error) {
 	w("  %s: %q", a.sysPub, a.sysJWT)
 	w("  # %s", AccountName)
 	w("  %s: %q", a.accPub, accJWT)
+	w("  # %s", AgentsAccountName)
+	w("  %s: %q", a.agentsPub, agentsJWT)
 	w("}")
 	if o.TLSCert != "" {
 		cert, err := confString(o.TLSCert)
@@ -110,13 +112,13 @@ func confString(s string) (string, error) {
 type ExternalFiles struct {
 	// Credentials is the hub user's creds file (nats.external.credentials).
 	Credentials string
-	// SigningKey holds the seed of the account's scoped agent signing key
+	// SigningKey holds the seed of the agents account's scoped signing key
 	// (nats.external.signing_key).
 	SigningKey string
 	// AdminCreds is the admin user's creds file, for the admin CLI.
 	AdminCreds string
-	// Account is the account's public key (nats.external.account): a value,
-	// not a file.
+	// Account is the agents account's public key (nats.external.account):
+	// a value, not a file.
 	Account string
 }
 
@@ -137,7 +139,7 @@ func (a *Authority) ExportExternal(dir string) (ExternalFiles, error) {
 		Credentials: filepath.Join(dir, hubCredsFile),
 		SigningKey:  filepath.Join(dir, agentSignerFile),
 		AdminCreds:  filepath.Join(dir, adminCredsFile),
-		Account:     a.accPub,
+		Account:     a.agentsPub,
 	}
 	for _, c := range []struct{ from, to string }{
 		{a.hubCreds, out.Credentials}, {a.adminCreds, out.AdminCreds},

@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certfleet/certfleet/hub/natsauth"
-	"github.com/certfleet/certfleet/shared"
 )
 
 // confServer is a nats-server started from a config file, as a deployment
@@ -103,7 +102,7 @@ func TestServerConfigAndExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"operator.nk", "system-account.nk", "account.nk", "agent-signing.nk"} {
+	for _, f := range []string{"operator.nk", "system-account.nk", "account.nk", "agents-account.nk", "agents-signing.nk"} {
 		seed := strings.TrimSpace(string(mustRead(t, filepath.Join(dir, f))))
 		if strings.Contains(string(frag), seed) {
 			t.Fatalf("server config holds the seed of %s", f)
@@ -117,9 +116,9 @@ func TestServerConfigAndExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkModes(t, hubDir, []string{"hub.creds", "admin.creds", "agent-signing.nk"})
-	if files.Account != a.AccountPublicKey() {
-		t.Fatalf("exported account %s, want %s", files.Account, a.AccountPublicKey())
+	checkModes(t, hubDir, []string{"hub.creds", "admin.creds", "agents-signing.nk"})
+	if files.Account != a.AgentsAccountPublicKey() {
+		t.Fatalf("exported account %s, want the agents account %s", files.Account, a.AgentsAccountPublicKey())
 	}
 	ext, err := natsauth.LoadExternal(files.SigningKey, files.Account, files.Credentials)
 	if err != nil {
@@ -138,7 +137,7 @@ func TestServerConfigAndExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	agentCreds := writeCreds(t, "edge1", creds)
-	inbox := nats.CustomInboxPrefix(shared.InboxPrefix("edge1"))
+	inbox := nats.Name("edge1")
 	agent := cs.connect(t, agentCreds, inbox)
 	if err := hello(agent, "edge1"); err != nil {
 		t.Fatalf("agent on the configured server: %v", err)
@@ -170,7 +169,7 @@ func TestServerConfigAndExport(t *testing.T) {
 
 func TestServerConfigRejects(t *testing.T) {
 	dir, a := initAuth(t)
-	ext, err := natsauth.LoadExternal(filepath.Join(dir, "agent-signing.nk"), a.AccountPublicKey(), filepath.Join(dir, "hub.creds"))
+	ext, err := natsauth.LoadExternal(filepath.Join(dir, "agents-signing.nk"), a.AgentsAccountPublicKey(), filepath.Join(dir, "hub.creds"))
 	if err != nil {
 		t.Fatal(err)
 	}

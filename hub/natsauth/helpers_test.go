@@ -25,7 +25,7 @@ import (
 // authFiles are the files Init writes.
 var authFiles = []string{
 	"operator.nk", "operator.jwt", "system-account.nk", "system-account.jwt",
-	"account.nk", "account.jwt", "agent-signing.nk", "hub.creds", "admin.creds", "system.creds",
+	"account.nk", "account.jwt", "agents-account.nk", "agents-account.jwt", "agents-signing.nk", "hub.creds", "admin.creds", "system.creds",
 }
 
 // initAuth runs Init in a fresh directory and loads the Authority.
@@ -194,7 +194,7 @@ func agentConn(tb testing.TB, a *natsauth.Authority, l *live, id string, ttl tim
 		tb.Fatal(err)
 	}
 	path := writeCreds(tb, id, creds)
-	opts := append([]nats.Option{nats.Name(id), nats.CustomInboxPrefix(shared.InboxPrefix(id))}, extra...)
+	opts := append([]nats.Option{nats.Name(id)}, extra...)
 	return l.connect(tb, path, opts...), path, pub
 }
 
@@ -209,10 +209,14 @@ func waitUntil(tb testing.TB, timeout time.Duration, cond func() bool, what stri
 	}
 }
 
-// helloResponder makes the hub answer every agent's hello.
+// helloResponder makes the hub answer every agent's hello the way the hub
+// does: on the agent's down.reply subject, never on a reply subject.
 func helloResponder(tb testing.TB, hub *nats.Conn) {
 	tb.Helper()
-	sub, err := hub.Subscribe(shared.SubjectAllHello, func(m *nats.Msg) { _ = m.Respond([]byte("ok")) })
+	sub, err := hub.Subscribe(shared.SubjectAllHello, func(m *nats.Msg) {
+		id, _, _, _ := shared.ParseSubject(m.Subject)
+		_ = hub.Publish(shared.Down(id, shared.VerbReply), []byte("ok"))
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -222,7 +226,19 @@ func helloResponder(tb testing.TB, hub *nats.Conn) {
 	}
 }
 
+// hello sends agent id's hello and waits for the hub's answer.
 func hello(nc *nats.Conn, id string) error {
-	_, err := nc.Request(shared.Up(id, shared.VerbHello), nil, 5*time.Second)
+	sub, err := nc.SubscribeSync(shared.Down(id, shared.VerbReply))
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		return err
+	}
+	if err := nc.Publish(shared.Up(id, shared.VerbHello), nil); err != nil {
+		return err
+	}
+	_, err = sub.NextMsg(5 * time.Second)
 	return err
 }

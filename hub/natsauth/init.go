@@ -19,48 +19,76 @@ const (
 	systemJWTFile    = "system-account.jwt"
 	accountSeedFile  = "account.nk"
 	accountJWTFile   = "account.jwt"
-	agentSignerFile  = "agent-signing.nk"
+	agentsSeedFile   = "agents-account.nk"
+	agentsJWTFile    = "agents-account.jwt"
+	agentSignerFile  = "agents-signing.nk"
+	// legacySignerFile is the agents' signing key of layout 1, when agents
+	// lived in the hub's account. Init never creates it; while it exists,
+	// agents it signed may connect to take new credentials (see
+	// LegacyAgentTemplate). Delete it and run Init to shut them out.
+	legacySignerFile = "agent-signing.nk"
 	hubCredsFile     = "hub.creds"
 	adminCredsFile   = "admin.creds"
 	systemCredsFile  = "system.creds"
 )
 
 // Init creates the operator-mode material in dir: the operator, the system
-// account, the CERTFLEET account with its scoped signing key for agents,
-// and credentials for the hub, admin and system users. Files are 0600 in a
-// 0700 directory.
+// account, the hub's CERTFLEET account (JetStream, hub and admin users), the
+// CERTFLEET_AGENTS account with its scoped signing key for agents and its
+// imports of the hub's two exports, and credentials for the hub, admin and
+// system users. Files are 0600 in a 0700 directory.
 //
 // Init is idempotent and never replaces a key. Run again, it keeps every
 // key and JWT that is still right and re-signs only JWTs whose content
 // differs from what this version wants (for example a changed agent
-// template), carrying the account's revocations over. A file that belongs
-// to another key is an error naming the file; Init does not guess.
+// template), carrying the accounts' revocations over. Run on a directory
+// of layout 1 (agents inside the hub's account), it adds the agents'
+// account and keeps the old agents' signing key with the legacy template.
+// A file that belongs to another key is an error naming the file; Init
+// does not guess.
 func Init(dir string) error {
 	if err := ensureDir(dir); err != nil {
 		return fmt.Errorf("init nats auth: %w", err)
 	}
-	op, err := ensureSeed(filepath.Join(dir, operatorSeedFile), nkeys.PrefixByteOperator)
-	if err != nil {
-		return fmt.Errorf("init nats auth: %w", err)
-	}
-	sys, err := ensureSeed(filepath.Join(dir, systemSeedFile), nkeys.PrefixByteAccount)
-	if err != nil {
-		return fmt.Errorf("init nats auth: %w", err)
-	}
-	acc, err := ensureSeed(filepath.Join(dir, accountSeedFile), nkeys.PrefixByteAccount)
-	if err != nil {
-		return fmt.Errorf("init nats auth: %w", err)
-	}
-	signer, err := ensureSeed(filepath.Join(dir, agentSignerFile), nkeys.PrefixByteAccount)
-	if err != nil {
-		return fmt.Errorf("init nats auth: %w", err)
-	}
+	var keys []nkeys.KeyPair
 	defer func() {
-		for _, kp := range []nkeys.KeyPair{op, sys, acc, signer} {
+		for _, kp := range keys {
 			kp.Wipe()
 		}
 	}()
-	opPub, sysPub, accPub, signerPub := pub(op), pub(sys), pub(acc), pub(signer)
+	seed := func(file string, kind nkeys.PrefixByte) (nkeys.KeyPair, error) {
+		kp, err := ensureSeed(filepath.Join(dir, file), kind)
+		if err != nil {
+			return nil, fmt.Errorf("init nats auth: %w", err)
+		}
+		keys = append(keys, kp)
+		return kp, nil
+	}
+	op, err := seed(operatorSeedFile, nkeys.PrefixByteOperator)
+	if err != nil {
+		return err
+	}
+	sys, err := seed(systemSeedFile, nkeys.PrefixByteAccount)
+	if err != nil {
+		return err
+	}
+	acc, err := seed(accountSeedFile, nkeys.PrefixByteAccount)
+	if err != nil {
+		return err
+	}
+	agents, err := seed(agentsSeedFile, nkeys.PrefixByteAccount)
+	if err != nil {
+		return err
+	}
+	signer, err := seed(agentSignerFile, nkeys.PrefixByteAccount)
+	if err != nil {
+		return err
+	}
+	legacyPub, err := legacySigner(dir)
+	if err != nil {
+		return fmt.Errorf("init nats auth: %w", err)
+	}
+	opPub, sysPub, accPub, agentsPub := pub(op), pub(sys), pub(acc), pub(agents)
 
 	if err := ensureOperatorJWT(filepath.Join(dir, operatorJWTFile), op, operatorClaims(opPub, sysPub)); err != nil {
 		return fmt.Errorf("init nats auth: %w", err)
@@ -68,7 +96,14 @@ func Init(dir string) error {
 	if err := ensureAccountJWT(filepath.Join(dir, systemJWTFile), op, systemAccountClaims(sysPub)); err != nil {
 		return fmt.Errorf("init nats auth: %w", err)
 	}
-	if err := ensureAccountJWT(filepath.Join(dir, accountJWTFile), op, certfleetAccountClaims(accPub, signerPub)); err != nil {
+	if err := ensureAccountJWT(filepath.Join(dir, accountJWTFile), op, hubAccountClaims(accPub, legacyPub)); err != nil {
+		return fmt.Errorf("init nats auth: %w", err)
+	}
+	want, err := agentsAccountWant(filepath.Join(dir, agentsJWTFile), acc, agentsPub, pub(signer))
+	if err != nil {
+		return fmt.Errorf("init nats auth: %w", err)
+	}
+	if err := ensureAccountJWT(filepath.Join(dir, agentsJWTFile), op, want); err != nil {
 		return fmt.Errorf("init nats auth: %w", err)
 	}
 	users := []struct {
@@ -87,6 +122,39 @@ func Init(dir string) error {
 		}
 	}
 	return nil
+}
+
+// legacySigner returns the public key of layout 1's agent signing key, or
+// "" when dir has none.
+func legacySigner(dir string) (string, error) {
+	kp, err := readSeed(filepath.Join(dir, legacySignerFile), nkeys.PrefixByteAccount)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer kp.Wipe()
+	return pub(kp), nil
+}
+
+// agentsAccountWant builds the agents account's claims, with activation
+// tokens signed by the hub's account key (reused from the JWT at path when
+// still valid).
+func agentsAccountWant(path string, hubKey nkeys.KeyPair, agentsPub, signerPub string) (*jwt.AccountClaims, error) {
+	var have *jwt.AccountClaims
+	if b, err := readFile(path); err == nil {
+		have, _ = jwt.DecodeAccountClaims(strings.TrimSpace(string(b)))
+	}
+	up, err := activationToken(hubKey, have, agentsPub, exportUp, jwt.Service)
+	if err != nil {
+		return nil, err
+	}
+	down, err := activationToken(hubKey, have, agentsPub, exportDown, jwt.Stream)
+	if err != nil {
+		return nil, err
+	}
+	return agentsAccountClaims(agentsPub, signerPub, pub(hubKey), up, down), nil
 }
 
 // pub returns a key pair's public key; the key pairs here come from seeds
@@ -335,4 +403,16 @@ func parseCreds(b []byte) (*jwt.UserClaims, nkeys.KeyPair, error) {
 		return nil, nil, fmt.Errorf("seed is for %s, the JWT for %s", p, uc.Subject)
 	}
 	return uc, ukp, nil
+}
+
+// Upgrade brings a directory that Init wrote, perhaps by an older
+// certfleet, to this version's layout (Init, which keeps every key). A
+// directory without an operator key is left alone: it was never
+// initialised, and Load says so.
+func Upgrade(dir string) error {
+	ok, err := exists(filepath.Join(dir, operatorSeedFile))
+	if err != nil || !ok {
+		return err
+	}
+	return Init(dir)
 }

@@ -127,8 +127,11 @@ func TestInitRepairsStaleJWTs(t *testing.T) {
 	if _, ok := ac.Revocations["UCOLDREVOKEDKEY"]; !ok {
 		t.Error("revocation dropped while re-signing")
 	}
-	if !ac.SigningKeys.Contains(a.AgentSigningKey()) {
-		t.Error("scoped signing key missing after re-signing")
+	if len(ac.Exports) != 2 {
+		t.Errorf("the hub account's exports not restored: %+v", ac.Exports)
+	}
+	if ac.SigningKeys.Contains(a.AgentSigningKey()) {
+		t.Error("the agents' signing key is a signing key of the hub's account")
 	}
 	admin, kp := decodeCreds(t, mustRead(t, adminPath))
 	if got := admin.Pub.Allow; len(got) != 1 || got[0] != "certfleet.admin.>" {
@@ -174,7 +177,7 @@ func TestInitRefusesForeignFiles(t *testing.T) {
 		{"operator seed of the wrong kind", "operator.nk", func(t *testing.T, dir string) []byte {
 			return mustRead(t, filepath.Join(dir, "account.nk"))
 		}},
-		{"garbage seed", "agent-signing.nk", func(t *testing.T, dir string) []byte { return []byte("SAnotaseed\n") }},
+		{"garbage seed", "agents-signing.nk", func(t *testing.T, dir string) []byte { return []byte("SAnotaseed\n") }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,7 +199,7 @@ func TestInitRefusesForeignFiles(t *testing.T) {
 
 func TestLoadMissingFile(t *testing.T) {
 	for _, f := range authFiles {
-		if f == "account.nk" || f == "system-account.nk" {
+		if f == "account.nk" || f == "system-account.nk" || f == "agents-account.nk" {
 			continue // only Init signs with these; Load never reads them
 		}
 		t.Run(f, func(t *testing.T) {
@@ -212,9 +215,12 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
-func TestAccountHasScopedAgentKey(t *testing.T) {
+// TestAccountLayout: agents live in their own account, with no JetStream,
+// the scoped signing key and exactly the two imports; the hub's account
+// has JetStream, the two token-protected exports and no agent signing key.
+func TestAccountLayout(t *testing.T) {
 	_, a := initAuth(t)
-	ac, err := jwt.DecodeAccountClaims(a.AccountJWT())
+	ac, err := jwt.DecodeAccountClaims(a.AgentsAccountJWT())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,17 +236,53 @@ func TestAccountHasScopedAgentKey(t *testing.T) {
 	if got := us.Template.Pub.Allow; len(got) != 1 || got[0] != "agent.{{name()}}.up.>" {
 		t.Errorf("publish template %v", got)
 	}
-	if got := us.Template.Sub.Allow; len(got) != 2 || got[0] != "agent.{{name()}}.down.>" || got[1] != "_INBOX.{{name()}}.>" {
+	if got := us.Template.Sub.Allow; len(got) != 1 || got[0] != "agent.{{name()}}.down.>" {
 		t.Errorf("subscribe template %v", got)
 	}
-	if us.Template.Resp == nil || us.Template.Resp.MaxMsgs != 1 {
-		t.Errorf("response permission %+v, want MaxMsgs 1", us.Template.Resp)
+	if us.Template.Resp != nil {
+		t.Errorf("response permission %+v, want none", us.Template.Resp)
 	}
 	if us.Template.NatsLimits != want.NatsLimits {
 		t.Errorf("limits %+v, want %+v", us.Template.NatsLimits, want.NatsLimits)
 	}
-	if ac.Limits.JetStreamLimits.DiskStorage != jwt.NoLimit || ac.Limits.JetStreamLimits.Streams != jwt.NoLimit {
-		t.Errorf("JetStream not enabled on the account: %+v", ac.Limits.JetStreamLimits)
+	if ac.Limits.JetStreamLimits != (jwt.JetStreamLimits{}) {
+		t.Errorf("JetStream enabled on the agents account: %+v", ac.Limits.JetStreamLimits)
+	}
+	if len(ac.Imports) != 2 {
+		t.Fatalf("agents account imports %d subjects, want 2", len(ac.Imports))
+	}
+	for _, im := range ac.Imports {
+		if im.Account != a.AccountPublicKey() || im.Token == "" {
+			t.Errorf("import %q from %s, token %v", im.Subject, im.Account, im.Token != "")
+		}
+		act, err := jwt.DecodeActivationClaims(im.Token)
+		if err != nil || act.Issuer != a.AccountPublicKey() || act.Subject != a.AgentsAccountPublicKey() {
+			t.Errorf("activation for %q: %+v, %v", im.Subject, act, err)
+		}
+	}
+
+	hc, err := jwt.DecodeAccountClaims(a.AccountJWT())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc.Limits.JetStreamLimits.DiskStorage != jwt.NoLimit || hc.Limits.JetStreamLimits.Streams != jwt.NoLimit {
+		t.Errorf("JetStream not enabled on the hub account: %+v", hc.Limits.JetStreamLimits)
+	}
+	if len(hc.SigningKeys) != 0 {
+		t.Errorf("hub account has signing keys %v", hc.SigningKeys.Keys())
+	}
+	subjects := map[string]bool{}
+	for _, e := range hc.Exports {
+		if !e.TokenReq {
+			t.Errorf("export %q is public", e.Subject)
+		}
+		subjects[string(e.Subject)] = true
+	}
+	if len(hc.Exports) != 2 || !subjects["agent.*.up.>"] || !subjects["agent.*.down.>"] {
+		t.Errorf("hub account exports %v", subjects)
+	}
+	if a.Legacy() {
+		t.Error("a fresh directory has the legacy agent key")
 	}
 }
 

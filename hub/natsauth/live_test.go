@@ -3,6 +3,7 @@ package natsauth_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -178,7 +179,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 func TestExternalMode(t *testing.T) {
 	dir, a := initAuth(t)
 	l := startServer(t, a, filepath.Join(filepath.Dir(dir), "js"))
-	ext, err := natsauth.LoadExternal(filepath.Join(dir, "agent-signing.nk"), a.AccountPublicKey(), filepath.Join(dir, "hub.creds"))
+	ext, err := natsauth.LoadExternal(filepath.Join(dir, "agents-signing.nk"), a.AgentsAccountPublicKey(), filepath.Join(dir, "hub.creds"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,18 +215,25 @@ func TestExternalMode(t *testing.T) {
 
 func TestLoadExternalErrors(t *testing.T) {
 	dir, a := initAuth(t)
-	acc := a.AccountPublicKey()
+	acc := a.AgentsAccountPublicKey()
+	agentCreds, _, _, err := a.IssueAgent("inside", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "agent.creds"), agentCreds, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name             string
 		seed, pub, creds string
 		want             string
 	}{
-		{"account not a public key", "agent-signing.nk", "nonsense", "hub.creds", "not an account public key"},
+		{"account not a public key", "agents-signing.nk", "nonsense", "hub.creds", "not an account public key"},
 		{"missing seed file", "missing.nk", acc, "hub.creds", "missing.nk"},
 		{"operator seed", "operator.nk", acc, "hub.creds", "seed"},
-		{"account identity key", "account.nk", acc, "hub.creds", "identity key"},
-		{"creds of another account", "agent-signing.nk", acc, "system.creds", "system.creds"},
-		{"missing creds", "agent-signing.nk", acc, "missing.creds", "missing.creds"},
+		{"account identity key", "agents-account.nk", acc, "hub.creds", "identity key"},
+		{"hub creds in the agents account", "agents-signing.nk", acc, "agent.creds", "agents need an account of their own"},
+		{"missing creds", "agents-signing.nk", acc, "missing.creds", "missing.creds"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

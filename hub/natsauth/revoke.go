@@ -21,13 +21,14 @@ var ErrNoLiveRevocation = errors.New("external NATS: revocation takes effect whe
 const pushTimeout = 5 * time.Second
 
 // Revoke revokes every JWT issued so far for user key pub. The revocation
-// is written into the account JWT, saved to disk first, then pushed through
-// nc, a connection of the system user (SystemCreds), to
-// $SYS.REQ.ACCOUNT.<account>.CLAIMS.UPDATE. The server closes the user's
-// live connections and refuses new ones. With nc nil the revocation is only
-// saved; it applies when the server next loads the account (ConfigureServer).
-// Revoking again is harmless and pushes again, so a failed push can be
-// retried.
+// is written into the agents' account JWT (and, while layout-1 agents may
+// connect, into the hub's account JWT too, where those live), saved to
+// disk first, then pushed through nc, a connection of the system user
+// (SystemCreds), to $SYS.REQ.ACCOUNT.<account>.CLAIMS.UPDATE. The server
+// closes the user's live connections and refuses new ones. With nc nil the
+// revocation is only saved; it applies when the server next loads the
+// account (ConfigureServer). Revoking again is harmless and pushes again,
+// so a failed push can be retried.
 //
 // On an external Authority, Revoke only stops RenewAgentJWT for pub in this
 // process and returns an error wrapping ErrNoLiveRevocation.
@@ -45,33 +46,54 @@ func (a *Authority) Revoke(nc *nats.Conn, pub string) error {
 	a.mu.Lock()
 	// Held through the push so that pushes reach the server in order.
 	defer a.mu.Unlock()
-	ac, err := jwt.DecodeAccountClaims(a.accJWT)
+	accounts := []revocable{{agentsJWTFile, a.agentsPub, &a.agentsJWT, &a.agentsClaims}}
+	if a.legacyPub != "" {
+		accounts = append(accounts, revocable{accountJWTFile, a.accPub, &a.accJWT, &a.accClaims})
+	}
+	for _, r := range accounts {
+		if err := a.revokeIn(nc, r, pub, now); err != nil {
+			return fmt.Errorf("revoke %s: %w", pub, err)
+		}
+	}
+	return nil
+}
+
+// revocable is an account JWT that Revoke updates: its file and the
+// Authority's copy.
+type revocable struct {
+	file   string
+	accPub string
+	tok    *string
+	claims **jwt.AccountClaims
+}
+
+// revokeIn signs pub's revocation into one account, saves and pushes it.
+// a.mu is held.
+func (a *Authority) revokeIn(nc *nats.Conn, r revocable, pub string, now time.Time) error {
+	ac, err := jwt.DecodeAccountClaims(*r.tok)
 	if err != nil {
-		return fmt.Errorf("revoke %s: decode account: %w", pub, err)
+		return fmt.Errorf("decode account %s: %w", r.accPub, err)
 	}
 	ac.RevokeAt(pub, now)
 	pruneRevocations(ac, now)
 	tok, err := ac.Encode(a.op)
 	if err != nil {
-		return fmt.Errorf("revoke %s: sign account: %w", pub, err)
+		return fmt.Errorf("sign account %s: %w", r.accPub, err)
 	}
-	if err := replaceFile(filepath.Join(a.dir, accountJWTFile), []byte(tok+"\n")); err != nil {
-		return fmt.Errorf("revoke %s: %w", pub, err)
+	if err := replaceFile(filepath.Join(a.dir, r.file), []byte(tok+"\n")); err != nil {
+		return err
 	}
-	a.accJWT, a.accClaims = tok, ac
+	*r.tok, *r.claims = tok, ac
 	if a.resolver != nil {
 		// So the server finds the revocation too if it reloads the account.
-		if err := a.resolver.Store(a.accPub, tok); err != nil {
-			return fmt.Errorf("revoke %s: update resolver: %w", pub, err)
+		if err := a.resolver.Store(r.accPub, tok); err != nil {
+			return fmt.Errorf("update resolver: %w", err)
 		}
 	}
 	if nc == nil {
 		return nil
 	}
-	if err := pushAccount(nc, a.accPub, tok); err != nil {
-		return fmt.Errorf("revoke %s: %w", pub, err)
-	}
-	return nil
+	return pushAccount(nc, r.accPub, tok)
 }
 
 // IsRevoked reports whether pub has been revoked.
@@ -82,7 +104,7 @@ func (a *Authority) IsRevoked(pub string) bool {
 		_, ok := a.revoked[pub]
 		return ok
 	}
-	_, ok := a.accClaims.Revocations[pub]
+	_, ok := a.agentsClaims.Revocations[pub]
 	return ok
 }
 
@@ -97,7 +119,7 @@ func (a *Authority) Revocations() map[string]time.Time {
 		}
 		return out
 	}
-	for k, ts := range a.accClaims.Revocations {
+	for k, ts := range a.agentsClaims.Revocations {
 		out[k] = unix(ts)
 	}
 	return out

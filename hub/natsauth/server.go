@@ -9,7 +9,7 @@ import (
 
 // ConfigureServer sets up opts for operator mode: the operator as the only
 // trusted operator, the system account, and a memory account resolver
-// preloaded with the system and CERTFLEET account JWTs (revocations
+// preloaded with the system, hub and agents account JWTs (revocations
 // included). It fails with ErrExternal on an external Authority.
 func (a *Authority) ConfigureServer(opts *server.Options) error {
 	if a.External() {
@@ -23,6 +23,9 @@ func (a *Authority) ConfigureServer(opts *server.Options) error {
 	}
 	if err := r.Store(a.accPub, a.accJWT); err != nil {
 		return fmt.Errorf("configure nats server: store account: %w", err)
+	}
+	if err := r.Store(a.agentsPub, a.agentsJWT); err != nil {
+		return fmt.Errorf("configure nats server: store agents account: %w", err)
 	}
 	opts.TrustedOperators = []*jwt.OperatorClaims{a.opClaims}
 	opts.AccountResolver = r

@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/certfleet/certfleet/hub/natsauth"
-	"github.com/certfleet/certfleet/shared"
 )
 
 // testEnv is a running server with auth and TLS, and what clients need.
@@ -137,7 +136,7 @@ func (e *testEnv) connect(tb testing.TB, creds string, opts ...nats.Option) (*na
 func (e *testEnv) agent(tb testing.TB, id string) (*nats.Conn, *errRecorder) {
 	tb.Helper()
 	path := e.agentCreds(tb, id, time.Hour)
-	return e.connect(tb, path, nats.Name(id), nats.CustomInboxPrefix(shared.InboxPrefix(id)))
+	return e.connect(tb, path, nats.Name(id))
 }
 
 func (e *testEnv) agentCreds(tb testing.TB, id string, ttl time.Duration) string {

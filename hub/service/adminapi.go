@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"path"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
@@ -27,6 +30,7 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 		admin.VerbAgentAdd:     h.adminAgentAdd,
 		admin.VerbAgentRemove:  h.adminAgentRemove,
 		admin.VerbAgentList:    h.adminAgentList,
+		admin.VerbAgentRevoke:  h.adminAgentRevokeKey,
 		admin.VerbDomainAdd:    h.adminDomainAdd,
 		admin.VerbDomainRemove: h.adminDomainRemove,
 		admin.VerbDomainList:   h.adminDomainList,
@@ -35,9 +39,17 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 		admin.VerbAudit:        h.adminAudit,
 		admin.VerbRenew:        h.adminRenew,
 	}
+	maps.Copy(handlers, h.acmednsAdminHandlers())
+	maps.Copy(handlers, h.tsigAdminHandlers())
 	for verb, fn := range handlers {
 		verb, fn := verb, fn
-		_, err := h.nc.QueueSubscribe(admin.Subject(verb), queueGroup, func(m *nats.Msg) {
+		sub, err := h.nc.QueueSubscribe(admin.Subject(verb), queueGroup, func(m *nats.Msg) {
+			// Answers go only to an admin inbox: a reply subject is not
+			// checked by the server, and the hub's rights reach its state.
+			if !strings.HasPrefix(m.Reply, natsauth.AdminInbox) {
+				h.log.Warn("admin request with a reply subject outside the admin inbox dropped", "verb", verb, "reply", m.Reply)
+				return
+			}
 			rctx, cancel := context.WithTimeout(ctx, 25*time.Second)
 			defer cancel()
 			reply, err := fn(rctx, m.Data)
@@ -54,11 +66,21 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 				}
 				body = shared.ErrorBody(pe)
 			}
-			_ = m.Respond(body)
+			if max := h.nc.MaxPayload(); int64(len(body)) > max {
+				// Never a silent timeout for the admin: say why, and how
+				// to narrow it.
+				h.log.Error("admin reply too large", "verb", verb, "bytes", len(body), "max_payload", max)
+				body = shared.ErrorBody(shared.Errorf(shared.CodeBadRequest,
+					"the reply to %s would be %d bytes, over the server's max payload of %d: narrow it (--limit, --agent, --since)", verb, len(body), max))
+			}
+			if err := m.Respond(body); err != nil {
+				h.log.Error("answer admin request", "verb", verb, "err", err)
+			}
 		})
 		if err != nil {
 			return err
 		}
+		h.subs = append(h.subs, sub)
 	}
 	return nil
 }
@@ -110,19 +132,38 @@ func (h *Hub) adminAgentAdd(ctx context.Context, data []byte) (any, error) {
 	a.Updated = now
 	reply := admin.AgentAddReply{}
 	if !exists || req.Reissue {
+		var warnings []string
+		if exists {
+			// Every key issued so far goes first: if one cannot be revoked,
+			// nothing changes and the admin retries.
+			old, err := h.agentKeysOf(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range old {
+				err := h.revokeKey(ctx, req.Name, k)
+				switch {
+				case errors.Is(err, natsauth.ErrNoLiveRevocation):
+					warnings = append(warnings, "external NATS: the replaced credentials keep connecting until they expire; revoke "+k+" with `certfleet-hub nats-setup revoke`")
+				case err != nil:
+					h.audit(ctx, store.AuditEvent{Kind: store.AuditRevokeFailed, Agent: req.Name, Detail: fmt.Sprintf("reissue: revoke %s: %v; nothing changed", k, err)})
+					return nil, fmt.Errorf("reissue %s: revoke old key %s (nothing changed; retry): %w", req.Name, k, err)
+				}
+			}
+		}
+		reply.Warnings = warnings
 		creds, pub, expires, err := h.auth.IssueAgent(req.Name, h.cfg.Agents.CredsTTL.D())
 		if err != nil {
 			return nil, fmt.Errorf("issue credentials for %s: %w", req.Name, err)
 		}
-		oldKey := a.NKey
-		a.NKey, a.CredsExpire = pub, expires
-		if err := h.store.PutAgent(ctx, a); err != nil {
+		// The key is on record before the credentials leave the hub, so
+		// it can always be revoked.
+		if err := h.recordKey(ctx, req.Name, pub, expires); err != nil {
 			return nil, err
 		}
-		if exists && oldKey != "" && oldKey != pub {
-			if err := h.revoke(oldKey); err != nil {
-				h.log.Warn("revoke replaced credentials", "agent", req.Name, "err", err)
-			}
+		a.NKey, a.CredsExpire, a.Account = pub, expires, h.auth.AgentsAccountPublicKey()
+		if err := h.store.PutAgent(ctx, a); err != nil {
+			return nil, err
 		}
 		reply.Enrollment = &shared.Enrollment{Type: shared.TypeEnrollment, AgentID: req.Name,
 			URLs: h.advertiseURLs(), Creds: string(creds), CA: string(h.caPEM), Created: now}
@@ -138,7 +179,7 @@ func (h *Hub) adminAgentAdd(ctx context.Context, data []byte) (any, error) {
 }
 
 func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
-	var req admin.NameRequest
+	var req admin.AgentRemoveRequest
 	if err := decodeAdmin(data, &req); err != nil {
 		return nil, err
 	}
@@ -149,11 +190,26 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Revoke first: if it fails the agent stays registered and the admin retries.
-	detail := "agent removed; credentials revoked"
+	// Revoke first: if it fails the agent stays registered and the admin
+	// retries. Every key the hub ever issued to the agent is revoked, not
+	// only the one its record names.
+	keys, err := h.agentKeysOf(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	detail := fmt.Sprintf("agent removed; %d credential key(s) revoked: %s", len(keys), strings.Join(keys, ", "))
 	var warnings []string
-	if a.NKey != "" {
-		err := h.revoke(a.NKey)
+	switch {
+	case len(keys) == 0 && !req.Force:
+		h.audit(ctx, store.AuditEvent{Kind: store.AuditRevokeFailed, Agent: req.Name, Detail: "no credential key on record; agent kept"})
+		return nil, shared.Errorf(shared.CodeBadRequest, "agent %q has no credential key on record, so the hub cannot revoke it: "+
+			"revoke its key with `certfleet-hub agent revoke-key NKEY` (the \"sub\" of the JWT in its creds file), then remove it with --force", req.Name)
+	case len(keys) == 0:
+		detail = "agent removed with --force; no credential key on record, nothing revoked"
+		warnings = append(warnings, "nothing was revoked: the agent's credentials, if any, keep connecting until they expire")
+	}
+	for _, k := range keys {
+		err := h.revokeKey(ctx, req.Name, k)
 		switch {
 		case errors.Is(err, natsauth.ErrNoLiveRevocation):
 			// External NATS: the hub cannot cut the connection, but it no
@@ -164,7 +220,8 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 			warnings = append(warnings, "this hub uses an external NATS and cannot cut the agent off live: its credentials keep connecting until "+
 				a.CredsExpire.UTC().Format(time.RFC3339)+" (the hub refuses its requests); revoke them now with `certfleet-hub nats-setup revoke` where the operator keys are")
 		case err != nil:
-			return nil, fmt.Errorf("revoke %s: %w", req.Name, err)
+			h.audit(ctx, store.AuditEvent{Kind: store.AuditRevokeFailed, Agent: req.Name, Detail: fmt.Sprintf("revoke %s: %v; agent kept", k, err)})
+			return nil, fmt.Errorf("revoke %s of agent %s (the agent is kept; retry): %w", k, req.Name, err)
 		}
 	}
 	if err := h.store.DeleteAgent(ctx, req.Name); err != nil {
@@ -174,7 +231,7 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 	if err := h.store.DeleteStatus(ctx, req.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.log.Warn("remove agent status", "agent", req.Name, "err", err)
 	}
-	if certs, err := h.store.ListCerts(ctx, req.Name); err == nil {
+	if certs, _, err := h.store.ListCerts(ctx, req.Name); err == nil {
 		for _, c := range certs {
 			if err := h.store.DeleteCert(ctx, c.AgentID, c.CertName); err != nil {
 				h.log.Warn("remove agent certificate record", "agent", req.Name, "cert", c.CertName, "err", err)
@@ -185,12 +242,103 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 	return admin.AgentList{Agents: []hub.Agent{a}, Warnings: warnings}, nil
 }
 
-func (h *Hub) adminAgentList(ctx context.Context, _ []byte) (any, error) {
-	agents, err := h.store.ListAgents(ctx)
+// agentKeysOf returns the keys of a to revoke: every key issued to it that
+// has not expired, and the key its record names.
+func (h *Hub) agentKeysOf(ctx context.Context, a hub.Agent) ([]string, error) {
+	recs, damaged, err := h.store.AgentKeys(ctx, a.ID)
 	if err != nil {
 		return nil, err
 	}
-	return admin.AgentList{Agents: agents}, nil
+	for _, d := range damaged {
+		// Only the hub writes key records; a damaged one is a store fault.
+		h.log.Error("damaged agent key record; revoke it with `agent revoke-key` if it was this agent's", "key", d.Key, "err", d.Error)
+	}
+	now := time.Now()
+	var keys []string
+	for _, k := range recs {
+		if k.Expires.IsZero() || k.Expires.After(now) {
+			keys = append(keys, k.Key)
+		}
+	}
+	if a.NKey != "" && !slices.Contains(keys, a.NKey) {
+		keys = append(keys, a.NKey)
+	}
+	return keys, nil
+}
+
+// recordKey notes that key was issued to agent, valid until expires.
+func (h *Hub) recordKey(ctx context.Context, agent, key string, expires time.Time) error {
+	rec, err := h.store.GetAgentKey(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		rec = store.AgentKey{Key: key, Agent: agent, Issued: time.Now().UTC()}
+	case err != nil:
+		return err
+	case rec.Agent != agent:
+		return fmt.Errorf("key %s is on record for agent %s, not %s", key, rec.Agent, agent)
+	}
+	rec.Expires = expires
+	return h.store.PutAgentKey(ctx, rec)
+}
+
+// revokeKey revokes key and marks its record.
+func (h *Hub) revokeKey(ctx context.Context, agent, key string) error {
+	if err := h.revoke(key); err != nil {
+		return err
+	}
+	return h.markRevoked(ctx, agent, key)
+}
+
+// markRevoked notes in key's record that it is revoked.
+func (h *Hub) markRevoked(ctx context.Context, agent, key string) error {
+	rec, err := h.store.GetAgentKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		rec = store.AgentKey{Key: key, Agent: agent}
+	} else if err != nil {
+		return err
+	}
+	rec.Revoked = time.Now().UTC()
+	return h.store.PutAgentKey(ctx, rec)
+}
+
+// adminAgentRevokeKey revokes a user key the hub may have no record of
+// (an agent removed long ago, a record damaged by an older version).
+func (h *Hub) adminAgentRevokeKey(ctx context.Context, data []byte) (any, error) {
+	var req admin.RevokeKeyRequest
+	if err := decodeAdmin(data, &req); err != nil {
+		return nil, err
+	}
+	if !nkeys.IsValidPublicUserKey(req.Key) {
+		return nil, shared.Errorf(shared.CodeBadRequest, "%q is not a NATS user public key (it starts with U; the \"sub\" of the agent's JWT)", req.Key)
+	}
+	agent := ""
+	if rec, err := h.store.GetAgentKey(ctx, req.Key); err == nil {
+		agent = rec.Agent
+	}
+	err := h.revoke(req.Key)
+	var warnings []string
+	switch {
+	case errors.Is(err, natsauth.ErrNoLiveRevocation):
+		warnings = append(warnings, "this hub uses an external NATS: it stops renewing the key, which works until its JWT expires; revoke it now with `certfleet-hub nats-setup revoke`")
+	case err != nil:
+		h.audit(ctx, store.AuditEvent{Kind: store.AuditRevokeFailed, Agent: agent, Detail: fmt.Sprintf("revoke key %s: %v", req.Key, err)})
+		return nil, fmt.Errorf("revoke key %s: %w", req.Key, err)
+	}
+	if agent != "" {
+		if err := h.markRevoked(ctx, agent, req.Key); err != nil {
+			h.log.Warn("mark key revoked", "key", req.Key, "err", err)
+		}
+	}
+	h.audit(ctx, store.AuditEvent{Kind: store.AuditRevoked, Agent: agent, Detail: "key " + req.Key + " revoked"})
+	return admin.RevokeKeyReply{Key: req.Key, Agent: agent, Warnings: warnings}, nil
+}
+
+func (h *Hub) adminAgentList(ctx context.Context, _ []byte) (any, error) {
+	agents, bad, err := h.store.ListAgents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return admin.AgentList{Agents: agents, Damaged: bad}, nil
 }
 
 // newLabel returns a random CNAME target label: unguessable, so nobody can
@@ -213,9 +361,8 @@ func (h *Hub) adminDomainAdd(ctx context.Context, data []byte) (any, error) {
 	if err := shared.ValidateDNSName(name); err != nil {
 		return nil, err
 	}
-	zone := shared.NormalizeName(h.cfg.DNS.Domain)
-	if name == zone || strings.HasSuffix(name, "."+zone) {
-		return nil, shared.Errorf(shared.CodeInvalidName, "%q is inside the hub's own zone %s", name, zone)
+	if err := checkDomainScope(name, shared.NormalizeName(h.cfg.DNS.Domain), req.Zone); err != nil {
+		return nil, err
 	}
 	mode := hub.ModeCNAME
 	if req.Zone {
@@ -269,11 +416,11 @@ func (h *Hub) adminDomainRemove(ctx context.Context, data []byte) (any, error) {
 }
 
 func (h *Hub) adminDomainList(ctx context.Context, _ []byte) (any, error) {
-	ds, err := h.store.ListDomains(ctx)
+	ds, bad, err := h.store.ListDomains(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return admin.DomainList{Domains: ds, Zone: h.cfg.DNS.Domain}, nil
+	return admin.DomainList{Domains: ds, Zone: h.cfg.DNS.Domain, Damaged: bad}, nil
 }
 
 func (h *Hub) adminDomainCheck(ctx context.Context, data []byte) (any, error) {
@@ -291,22 +438,93 @@ func (h *Hub) adminDomainCheck(ctx context.Context, data []byte) (any, error) {
 	return admin.DomainCheckReply{Findings: f}, nil
 }
 
-func (h *Hub) adminStatus(ctx context.Context, _ []byte) (any, error) {
+func (h *Hub) adminStatus(ctx context.Context, data []byte) (any, error) {
+	var req admin.StatusRequest
+	if err := decodeAdmin(data, &req); err != nil {
+		return nil, err
+	}
+	if _, err := path.Match(req.Agent, ""); err != nil {
+		return nil, shared.Errorf(shared.CodeBadRequest, "--agent %q: %v", req.Agent, err)
+	}
+	limit := req.Limit
+	switch {
+	case limit <= 0:
+		limit = admin.DefaultStatusLimit
+	case limit > admin.MaxStatusLimit:
+		return nil, shared.Errorf(shared.CodeBadRequest, "limit %d: at most %d per page", limit, admin.MaxStatusLimit)
+	}
+	return h.fleetView(ctx, req.Agent, req.After, limit)
+}
+
+// fleetView builds the fleet view of the agents whose id matches glob
+// ("" for all) and sorts after after, at most limit of them (0 for no
+// limit: the hub's own alerts look at everything).
+func (h *Hub) fleetView(ctx context.Context, glob, after string, limit int) (admin.StatusReply, error) {
 	var r admin.StatusReply
-	var err error
-	if r.Agents, err = h.store.ListAgents(ctx); err != nil {
-		return nil, err
+	agents, bad, err := h.store.ListAgents(ctx)
+	if err != nil {
+		return r, err
 	}
-	if r.Status, err = h.store.ListStatus(ctx); err != nil {
-		return nil, err
+	r.Damaged = append(r.Damaged, bad...)
+	slices.SortFunc(agents, func(a, b hub.Agent) int { return strings.Compare(a.ID, b.ID) })
+	page := map[string]bool{}
+	for _, a := range agents {
+		if a.ID <= after && after != "" {
+			continue
+		}
+		if ok, _ := path.Match(glob, a.ID); glob != "" && !ok {
+			continue
+		}
+		if limit > 0 && len(r.Agents) == limit {
+			r.Next = r.Agents[len(r.Agents)-1].ID
+			break
+		}
+		r.Agents = append(r.Agents, a)
+		page[a.ID] = true
 	}
-	if r.Certs, err = h.store.ListCerts(ctx, ""); err != nil {
-		return nil, err
+	status, bad, err := h.store.ListStatus(ctx)
+	if err != nil {
+		return r, err
 	}
-	if r.Requests, err = h.store.ListRequests(ctx); err != nil {
-		return nil, err
+	r.Damaged = append(r.Damaged, bad...)
+	for _, s := range status {
+		if page[s.AgentID] {
+			r.Status = append(r.Status, s)
+		}
+	}
+	certs, bad, err := h.store.ListCerts(ctx, "")
+	if err != nil {
+		return r, err
+	}
+	r.Damaged = append(r.Damaged, bad...)
+	for _, c := range certs {
+		if page[c.AgentID] {
+			c.Chain = "" // fetched per certificate, not with the fleet
+			r.Certs = append(r.Certs, c)
+		}
+	}
+	reqs, bad, err := h.store.ListRequests(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.Damaged = append(r.Damaged, bad...)
+	latest := map[string]int{}
+	for _, q := range reqs {
+		if !page[q.AgentID] {
+			continue
+		}
+		k := q.AgentID + "/" + q.CertName
+		if i, ok := latest[k]; ok {
+			if r.Requests[i].Updated.Before(q.Updated) {
+				r.Requests[i] = q
+			}
+			continue
+		}
+		latest[k] = len(r.Requests)
+		r.Requests = append(r.Requests, q)
 	}
 	r.Now = time.Now().UTC()
+	r.Dropped = h.drops.counts()
 	r.Alerts = h.alerts(r)
 	return r, nil
 }
@@ -316,11 +534,11 @@ func (h *Hub) adminAudit(ctx context.Context, data []byte) (any, error) {
 	if err := decodeAdmin(data, &req); err != nil {
 		return nil, err
 	}
-	evs, err := h.store.ReadAudit(ctx, store.AuditFilter{Agent: req.Agent, Since: req.Since, Limit: req.Limit})
+	evs, bad, err := h.store.ReadAudit(ctx, store.AuditFilter{Agent: req.Agent, Since: req.Since, Limit: req.Limit})
 	if err != nil {
 		return nil, err
 	}
-	out := admin.AuditReply{Events: []json.RawMessage{}}
+	out := admin.AuditReply{Events: []json.RawMessage{}, Damaged: bad}
 	for _, ev := range evs {
 		b, err := json.Marshal(ev)
 		if err != nil {
@@ -349,8 +567,15 @@ func (h *Hub) adminRenew(ctx context.Context, data []byte) (any, error) {
 	return struct{}{}, nil
 }
 
-// audit appends an event; a failure is logged, never fatal to the action.
+// audit appends an event, within the per-agent flood limit (flood.go); a
+// failure is logged, never fatal to the action.
 func (h *Hub) audit(ctx context.Context, ev store.AuditEvent) {
+	for _, ev := range h.flood.auditAdmit(ev) {
+		h.appendAudit(ctx, ev)
+	}
+}
+
+func (h *Hub) appendAudit(ctx context.Context, ev store.AuditEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC()
 	}

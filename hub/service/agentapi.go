@@ -2,7 +2,11 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,41 +19,131 @@ import (
 // queueGroup lets several hubs on one NATS cluster share agent requests.
 const queueGroup = "certfleet-hub"
 
-// subscribeAgents answers the agents' request subjects.
+// agentRequestTimeout bounds the handling of one agent request.
+const agentRequestTimeout = 10 * time.Second
+
+// subPendingMsgs bounds what one agent subscription buffers before the
+// client drops (as a slow consumer); the admission checks run in the
+// callback and are cheap, so this is only a backstop.
+const subPendingMsgs = 64 << 10
+
+// agentHandler answers one agent request; id comes from the authenticated
+// subject. The returned body goes to agent.<id>.down.reply.
+type agentHandler func(ctx context.Context, id string, data []byte) ([]byte, error)
+
+// subscribeAgents answers the agents' requests. Every message is checked
+// at the door, before any store access: subject shape, no reply subject,
+// a correlation id, the agent's rate budget. What passes runs on the
+// agent's worker shard, and its answer goes to agent.<id>.down.reply, a
+// subject derived from the authenticated one: the hub never publishes to a
+// subject an agent chose.
 func (h *Hub) subscribeAgents(ctx context.Context) error {
-	handlers := map[string]func(context.Context, string, *nats.Msg) ([]byte, error){
-		shared.SubjectAllHello:  h.onHello,
-		shared.SubjectAllFetch:  h.onFetch,
-		shared.SubjectAllStatus: h.onStatus,
+	h.workers = newWorkers(max(8, 4*runtime.GOMAXPROCS(0)))
+	handlers := map[string]agentHandler{
+		shared.VerbHello:   h.onHello,
+		shared.VerbCertReq: h.onCertReq,
+		shared.VerbFetch:   h.onFetch,
+		shared.VerbStatus:  h.onStatus,
 	}
-	for subj, fn := range handlers {
-		fn := fn
-		_, err := h.nc.QueueSubscribe(subj, queueGroup, func(m *nats.Msg) {
-			id, _, _, ok := shared.ParseSubject(m.Subject)
-			if !ok {
-				h.log.Warn("agent message on malformed subject", "subject", m.Subject)
-				return
-			}
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			body, err := fn(rctx, id, m)
-			if err != nil {
-				if shared.CodeOf(err) == shared.CodeInternal {
-					h.log.Error("agent request failed", "agent", id, "subject", m.Subject, "err", err)
-				} else {
-					h.log.Warn("agent request refused", "agent", id, "subject", m.Subject, "err", err)
-				}
-				body = shared.ErrorBody(err)
-			}
-			if m.Reply != "" {
-				_ = m.Respond(body)
-			}
-		})
+	for verb, fn := range handlers {
+		sub, err := h.nc.QueueSubscribe(shared.Up("*", verb), queueGroup, func(m *nats.Msg) { h.admit(ctx, fn, m) })
 		if err != nil {
 			return err
 		}
+		if err := sub.SetPendingLimits(subPendingMsgs, 64<<20); err != nil {
+			return err
+		}
+		h.subs = append(h.subs, sub)
 	}
+	// Every hub sees every ack; the one that sent the request takes it.
+	sub, err := h.nc.Subscribe(shared.SubjectAllAck, h.onAck)
+	if err != nil {
+		return err
+	}
+	h.subs = append(h.subs, sub)
 	return nil
+}
+
+// admission checks one message; it returns the agent id and correlation
+// id, or the reason to drop it.
+func admission(m *nats.Msg) (id, corr, reason string) {
+	id, dir, _, ok := shared.ParseSubject(m.Subject)
+	if !ok || dir != "up" {
+		return "", "", dropSubject
+	}
+	if m.Reply != "" {
+		return id, "", dropReply
+	}
+	corr = m.Header.Get(shared.CorrelationHeader)
+	if shared.ValidateCorrelation(corr) != nil {
+		return id, "", dropCorrelation
+	}
+	return id, corr, ""
+}
+
+func (h *Hub) admit(ctx context.Context, fn agentHandler, m *nats.Msg) {
+	now := time.Now()
+	id, corr, reason := admission(m)
+	if reason == "" && !h.msgLimit.allow(id, now) {
+		reason = dropRate
+	}
+	if reason != "" {
+		h.drops.add(id, reason, m.Subject, now)
+		return
+	}
+	data, subject := m.Data, m.Subject
+	if !h.workers.submit(id, func() { h.serve(ctx, fn, id, corr, subject, data) }) {
+		h.drops.add(id, dropBusy, subject, now)
+	}
+}
+
+// serve runs one admitted request and publishes its answer.
+func (h *Hub) serve(ctx context.Context, fn agentHandler, id, corr, subject string, data []byte) {
+	rctx, cancel := context.WithTimeout(ctx, agentRequestTimeout)
+	defer cancel()
+	body, err := h.callAgentHandler(rctx, fn, id, data)
+	if err != nil {
+		switch c := shared.CodeOf(err); {
+		case c == shared.CodeInternal:
+			h.log.Error("agent request failed", "agent", id, "subject", subject, "err", err)
+		case c == shared.CodePending || c == shared.CodeNotFound:
+			// Polling for a result is normal traffic.
+			h.log.Debug("agent request answered", "agent", id, "subject", subject, "code", c)
+		default:
+			h.log.Warn("agent request refused", "agent", id, "subject", subject, "err", err)
+		}
+		body = shared.ErrorBody(err)
+	}
+	h.sendDown(id, shared.VerbReply, corr, body)
+}
+
+// callAgentHandler runs fn under safely, turning a panic into an internal
+// error so that one bad message never takes the hub down.
+func (h *Hub) callAgentHandler(ctx context.Context, fn agentHandler, id string, data []byte) (body []byte, err error) {
+	if h.safely("agent request of "+id, func() { body, err = fn(ctx, id, data) }) {
+		return nil, shared.Errorf(shared.CodeInternal, "the hub failed on this request")
+	}
+	return body, err
+}
+
+// sendDown publishes to agent id's down subject verb, with a correlation
+// id when it answers or expects an answer.
+func (h *Hub) sendDown(id, verb, corr string, body []byte) {
+	msg := nats.NewMsg(shared.Down(id, verb))
+	msg.Data = body
+	if corr != "" {
+		msg.Header.Set(shared.CorrelationHeader, corr)
+	}
+	if err := h.nc.PublishMsg(msg); err != nil {
+		h.log.Warn("publish to agent", "agent", id, "verb", verb, "err", err)
+	}
+}
+
+// newCorrelation returns a random correlation id.
+func newCorrelation() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (h *Hub) knownAgent(ctx context.Context, id string) (hub.Agent, error) {
@@ -60,9 +154,9 @@ func (h *Hub) knownAgent(ctx context.Context, id string) (hub.Agent, error) {
 	return a, err
 }
 
-func (h *Hub) onHello(ctx context.Context, id string, m *nats.Msg) ([]byte, error) {
+func (h *Hub) onHello(ctx context.Context, id string, data []byte) ([]byte, error) {
 	var req shared.Hello
-	if err := shared.Decode(m.Data, &req); err != nil {
+	if err := shared.Decode(data, &req); err != nil {
 		return nil, err
 	}
 	a, err := h.knownAgent(ctx, id)
@@ -70,13 +164,14 @@ func (h *Hub) onHello(ctx context.Context, id string, m *nats.Msg) ([]byte, erro
 		return nil, err
 	}
 	h.touch(ctx, id, func(s *hub.AgentStatus) {
-		s.Report.AgentVersion = req.AgentVersion
+		s.Report.AgentVersion = capText(req.AgentVersion, maxVersionLen)
 		if req.Hostname != "" {
-			s.Report.Hostname = req.Hostname
+			s.Report.Hostname = capText(req.Hostname, maxHostnameLen)
 		}
 	})
 	if h.credsDue(a, time.Now()) {
-		// Back after a while: its JWT is due; renew it once the hello is answered.
+		// Back after a while (or still on layout-1 credentials): its JWT is
+		// due; renew it once the hello is answered.
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
@@ -91,9 +186,36 @@ func (h *Hub) onHello(ctx context.Context, id string, m *nats.Msg) ([]byte, erro
 	return shared.Encode(reply)
 }
 
-func (h *Hub) onFetch(ctx context.Context, id string, m *nats.Msg) ([]byte, error) {
+// onCertReq checks a certificate request and queues it. The queue has one
+// subject per agent with its own limit, and the request id is scoped to
+// the agent, so no agent can fill or pre-empt another's queue.
+func (h *Hub) onCertReq(ctx context.Context, id string, data []byte) ([]byte, error) {
+	var req shared.CertRequest
+	if err := shared.Decode(data, &req); err != nil {
+		return nil, err
+	}
+	if _, err := h.knownAgent(ctx, id); err != nil {
+		return nil, err
+	}
+	if !h.reqLimit.allow(id, time.Now()) {
+		return nil, shared.Errorf(shared.CodeThrottled, "agent %s sends certificate requests faster than the hub takes them (%g/s); retry later", id, float64(agentReqRate))
+	}
+	dup, err := h.store.Enqueue(ctx, id, req.RequestID, data)
+	if errors.Is(err, store.ErrQueueFull) {
+		return nil, shared.Errorf(shared.CodeThrottled, "agent %s has %d requests waiting; retry later", id, store.MaxQueuedPerAgent)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue request %s: %w", req.RequestID, err)
+	}
+	if dup {
+		h.log.Debug("request already queued", "agent", id, "request", req.RequestID)
+	}
+	return shared.Encode(&shared.Ack{})
+}
+
+func (h *Hub) onFetch(ctx context.Context, id string, data []byte) ([]byte, error) {
 	var req shared.FetchRequest
-	if err := shared.Decode(m.Data, &req); err != nil {
+	if err := shared.Decode(data, &req); err != nil {
 		return nil, err
 	}
 	res, err := h.store.GetResult(ctx, id, req.RequestID)
@@ -120,14 +242,15 @@ func (h *Hub) onFetch(ctx context.Context, id string, m *nats.Msg) ([]byte, erro
 	return nil, shared.Errorf(shared.CodePending, "%s", msg)
 }
 
-func (h *Hub) onStatus(ctx context.Context, id string, m *nats.Msg) ([]byte, error) {
+func (h *Hub) onStatus(ctx context.Context, id string, data []byte) ([]byte, error) {
 	var rep shared.StatusReport
-	if err := shared.Decode(m.Data, &rep); err != nil {
+	if err := shared.Decode(data, &rep); err != nil {
 		return nil, err
 	}
 	if _, err := h.knownAgent(ctx, id); err != nil {
 		return nil, err
 	}
+	capReport(&rep)
 	if err := h.store.PutStatus(ctx, hub.AgentStatus{AgentID: id, Report: rep, LastSeen: time.Now().UTC(), Connected: true}); err != nil {
 		return nil, err
 	}

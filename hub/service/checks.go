@@ -71,10 +71,11 @@ func (h *Hub) checkProfile(ctx context.Context, ca, profile string) error {
 // checkDomains runs the delegation check for the given domains (all when
 // names is empty) and returns one finding each.
 func (h *Hub) checkDomains(ctx context.Context, names []string) ([]delegation.Finding, error) {
-	domains, err := h.store.ListDomains(ctx)
+	domains, bad, err := h.store.ListDomains(ctx)
 	if err != nil {
 		return nil, err
 	}
+	h.logDamaged("domains to check", bad)
 	var out []delegation.Finding
 	for _, d := range domains {
 		if len(names) > 0 && !slices.Contains(names, d.Name) {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/hub"
-	"github.com/certfleet/certfleet/hub/admin"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -24,6 +23,11 @@ func (h *Hub) housekeeping(ctx context.Context) error {
 	for {
 		h.renewCreds(ctx)
 		h.publishAlerts(ctx, raised)
+		now := time.Now()
+		h.msgLimit.prune(now)
+		h.reqLimit.prune(now)
+		h.drops.prune(now)
+		h.flushFlood(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -32,66 +36,45 @@ func (h *Hub) housekeeping(ctx context.Context) error {
 	}
 }
 
-// credsDue reports whether a's JWT is in the last third of its lifetime.
+// credsDue reports whether a's JWT is in the last third of its lifetime,
+// or was issued in another account than the agents' (layout 1).
 func (h *Hub) credsDue(a hub.Agent, now time.Time) bool {
-	if a.NKey == "" || a.CredsExpire.IsZero() {
+	if a.NKey == "" {
+		return false
+	}
+	if a.Account != h.auth.AgentsAccountPublicKey() {
+		return true
+	}
+	if a.CredsExpire.IsZero() {
 		return false
 	}
 	return a.CredsExpire.Sub(now) < h.cfg.Agents.CredsTTL.D()/3
 }
 
 func (h *Hub) renewCreds(ctx context.Context) {
-	agents, err := h.store.ListAgents(ctx)
+	agents, bad, err := h.store.ListAgents(ctx)
 	if err != nil {
 		h.log.Warn("list agents for credential renewal", "err", err)
 		return
 	}
+	h.logDamaged("agents for credential renewal", bad)
 	now := time.Now()
 	for _, a := range agents {
-		if h.credsDue(a, now) && a.CredsExpire.After(now) {
+		// Layout-1 agents are moved when they say hello.
+		if h.credsDue(a, now) && a.CredsExpire.After(now) && a.Account == h.auth.AgentsAccountPublicKey() {
 			h.sendCreds(ctx, a)
 		}
 	}
 }
 
-// sendCreds signs a fresh JWT for the agent's existing key and pushes it. An
-// agent that misses it (offline) gets another on its next hello; one
-// offline past expiry must be enrolled again.
-func (h *Hub) sendCreds(ctx context.Context, a hub.Agent) {
-	jwt, exp, err := h.auth.RenewAgentJWT(a.ID, a.NKey, h.cfg.Agents.CredsTTL.D())
-	if err != nil {
-		h.log.Error("renew agent credentials", "agent", a.ID, "err", err)
-		return
-	}
-	b, err := shared.Encode(&shared.CredsUpdate{JWT: jwt, Expires: exp})
-	if err != nil {
-		h.log.Error("encode credentials", "agent", a.ID, "err", err)
-		return
-	}
-	resp, err := h.nc.Request(shared.Down(a.ID, shared.VerbCreds), b, 10*time.Second)
-	if err == nil {
-		err = shared.DecodeReply(resp.Data, &shared.Ack{})
-	}
-	if err != nil {
-		// Not taken: keep the old expiry so we try again next round.
-		h.log.Info("agent did not take renewed credentials", "agent", a.ID, "err", err)
-		return
-	}
-	a.CredsExpire = exp
-	if err := h.store.PutAgent(ctx, a); err != nil {
-		h.log.Warn("record credential expiry", "agent", a.ID, "err", err)
-	}
-	h.log.Info("agent credentials renewed", "agent", a.ID, "expires", exp)
-}
-
 func (h *Hub) publishAlerts(ctx context.Context, raised map[string]bool) {
-	r, err := h.adminStatus(ctx, nil)
+	r, err := h.fleetView(ctx, "", "", 0)
 	if err != nil {
 		h.log.Warn("compute alerts", "err", err)
 		return
 	}
 	now := map[string]bool{}
-	for _, a := range r.(admin.StatusReply).Alerts {
+	for _, a := range r.Alerts {
 		key := a.Kind + "/" + a.Agent + "/" + a.CertName
 		now[key] = true
 		if raised[key] {

@@ -58,8 +58,12 @@ func (h *Hub) consume(ctx context.Context) error {
 			return nil
 		case sem <- struct{}{}:
 		}
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		// The fetch ends with the hub's context, so a stopping hub does not
+		// sit out a pull request.
+		fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
+			fcancel()
 			<-sem
 			if ctx.Err() != nil {
 				continue
@@ -78,9 +82,10 @@ func (h *Hub) consume(ctx context.Context) error {
 			go func() {
 				defer h.wg.Done()
 				defer func() { <-sem }()
-				h.handleRequest(ctx, msg)
+				h.handleRequestSafely(ctx, msg)
 			}()
 		}
+		fcancel()
 		if !got {
 			<-sem
 		}
@@ -91,7 +96,7 @@ func (h *Hub) consume(ctx context.Context) error {
 // the message. Every outcome is recorded before the ack, so a crash at any
 // point redelivers the request and the records make the retry idempotent.
 func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
-	id, _, _, ok := shared.ParseSubject(msg.Subject())
+	id, ok := shared.ParseQueueSubject(msg.Subject())
 	if !ok {
 		h.log.Warn("request on unexpected subject dropped", "subject", msg.Subject())
 		_ = msg.Term()
@@ -117,6 +122,13 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
 			h.deliver(id, res)
 		}
 		_ = msg.Ack()
+		return
+	case err == nil && st.State == stateRetrying && time.Until(st.NextTry) > time.Second:
+		// Back before its time (a restarted server redelivers on AckWait,
+		// not on the delay it was given): wait again, so a CA's
+		// Retry-After holds across restarts.
+		log.Debug("request redelivered before its retry time", "next_try", st.NextTry)
+		_ = msg.NakWithDelay(time.Until(st.NextTry))
 		return
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		log.Warn("read request state; will retry", "err", err)
@@ -324,6 +336,9 @@ func classify(err error) error {
 	}
 	if _, ok := issuer.RetryAfter(err); ok {
 		return shared.Errorf(shared.CodeRateLimited, "%v", err)
+	}
+	if p, ok := issuer.Rejected(err); ok {
+		return shared.Errorf(shared.CodeCARejected, "the CA refuses this request (%s), retrying cannot help: %v", p.ShortType(), err)
 	}
 	return shared.Errorf(shared.CodeCAError, "%v", err)
 }

@@ -12,10 +12,12 @@ import (
 // removed on a clean stop. The CLI reads it to find the hub, and tests and
 // supervisors read it to learn the addresses of ports configured as ":0".
 type RunFile struct {
-	PID     int       `json:"pid"`
-	NATSURL string    `json:"nats_url"`
-	DNSUDP  string    `json:"dns_udp"`
-	DNSTCP  string    `json:"dns_tcp"`
+	PID     int    `json:"pid"`
+	NATSURL string `json:"nats_url"`
+	DNSUDP  string `json:"dns_udp"`
+	DNSTCP  string `json:"dns_tcp"`
+	// ACMEDNS is the acme-dns API's URL, when enabled.
+	ACMEDNS string    `json:"acmedns,omitempty"`
 	Started time.Time `json:"started"`
 	Version string    `json:"version"`
 }
@@ -38,7 +40,7 @@ func ReadRunFile(dataDir string) (RunFile, error) {
 
 func (h *Hub) writeRunFile() error {
 	rf := RunFile{PID: os.Getpid(), NATSURL: h.clientURL(), DNSUDP: h.dns.UDPAddr().String(),
-		DNSTCP: h.dns.TCPAddr().String(), Started: time.Now().UTC(), Version: h.version}
+		DNSTCP: h.dns.TCPAddr().String(), ACMEDNS: h.acmednsURL(), Started: time.Now().UTC(), Version: h.version}
 	b, err := json.MarshalIndent(rf, "", "  ")
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,6 +66,19 @@ type Hub struct {
 	inflight   map[string]int
 
 	watches []*store.Watch
+	acmedns *acmednsServer // nil unless [acmedns] is enabled
+
+	// Agent intake: the subscriptions (agent and admin), the workers that
+	// run admitted agent requests, per-agent budgets and drop counters.
+	subs     []*nats.Subscription
+	workers  *workers
+	msgLimit *agentLimiter
+	reqLimit *agentLimiter
+	drops    *drops
+	acks     ackWaiters
+	presence presence
+	// flood limits what one agent can make the hub log and audit.
+	flood *floodLimits
 
 	wg    sync.WaitGroup
 	ready chan struct{}
@@ -80,8 +92,15 @@ func New(cfg config.Config, logger *slog.Logger, version string) (*Hub, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Hub{cfg: cfg, log: logger, version: version, ready: make(chan struct{}), inflight: map[string]int{},
-		checker: &delegation.Checker{Resolvers: cfg.Issuance.Resolvers}}, nil
+	fl := &floodLimits{audit: newFloodGate(floodEvery, floodBurst, nil),
+		log: newFloodHandler(logger.Handler(), newFloodGate(floodEvery, floodBurst, nil))}
+	logger = slog.New(fl.log)
+	return &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{},
+		checker:  &delegation.Checker{Resolvers: cfg.Issuance.Resolvers},
+		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst),
+		reqLimit: newAgentLimiter(agentReqRate, agentReqBurst),
+		drops:    newDrops(logger.With("component", "agents")),
+	}, nil
 }
 
 // Ready is closed once the hub serves DNS, agents and the admin API.
@@ -93,6 +112,7 @@ func (h *Hub) Ready() <-chan struct{} { return h.ready }
 func (h *Hub) Run(ctx context.Context) (err error) {
 	defer h.shutdown()
 	if err := h.start(ctx); err != nil {
+		h.stopIntake()
 		return err
 	}
 	if err := h.writeRunFile(); err != nil {
@@ -117,6 +137,8 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 		}
 	}
 	cancel()
+	// No new agent or admin work from here; what was admitted finishes.
+	h.stopIntake()
 	h.wg.Wait()
 	if ctx.Err() != nil && err == nil {
 		return nil
@@ -139,6 +161,11 @@ func (h *Hub) start(ctx context.Context) error {
 			return err
 		}
 	} else {
+		// A data directory of an older hub gets this version's account
+		// layout (agents in their own account) before anything connects.
+		if err := natsauth.Upgrade(AuthDir(dataDir)); err != nil {
+			return fmt.Errorf("upgrade nats keys in %s: %w", AuthDir(dataDir), err)
+		}
 		h.auth, err = natsauth.Load(AuthDir(dataDir))
 		if err != nil {
 			return fmt.Errorf("load nats keys (did you run `certfleet-hub init`?): %w", err)
@@ -172,14 +199,24 @@ func (h *Hub) start(ctx context.Context) error {
 	if err := h.loadDNS(ctx); err != nil {
 		return err
 	}
+	if err := h.loadACMEDNS(ctx); err != nil {
+		return err
+	}
+	h.dns.SetUpdateHandler(h.handleUpdate, h.signReply)
 	if err := h.dns.Start(); err != nil {
 		return fmt.Errorf("start dns: %w", err)
+	}
+	if err := h.startACMEDNS(ctx); err != nil {
+		return err
 	}
 	if err := h.subscribeAgents(ctx); err != nil {
 		return fmt.Errorf("subscribe agent subjects: %w", err)
 	}
 	if err := h.subscribeAdmin(ctx); err != nil {
 		return fmt.Errorf("subscribe admin subjects: %w", err)
+	}
+	if err := h.watchPresence(ctx); err != nil {
+		return err
 	}
 	if err := h.nc.Flush(); err != nil {
 		return fmt.Errorf("flush subscriptions: %w", err)
@@ -205,27 +242,45 @@ func (h *Hub) startEmbedded() error {
 	if err != nil {
 		return fmt.Errorf("start nats: %w", err)
 	}
-	opts := []nats.Option{nats.InProcessServer(h.ns.Server()), nats.Name("certfleet-hub"), nats.MaxReconnects(-1)}
-	if tlsCfg != nil {
-		// The in-process pipe still speaks TLS; trust our own CA (or the
-		// system roots for an operator-supplied certificate).
-		cc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if len(h.caPEM) > 0 {
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(h.caPEM)
-			cc.RootCAs = pool
-		}
-		opts = append(opts, nats.Secure(cc))
-	}
-	h.nc, err = nats.Connect(h.ns.ClientURL(), append(opts, nats.UserCredentials(h.auth.HubCreds()))...)
-	if err != nil {
+	// The hub's own connections go through the in-process pipe, without
+	// TLS (nothing crosses a network) and with retries: a restarted server
+	// accepts thousands of reconnecting agents at the same moment, and the
+	// hub must not give up on its own connection then.
+	opts := []nats.Option{nats.InProcessServer(h.ns.Server()), nats.Name("certfleet-hub"), nats.MaxReconnects(-1),
+		nats.Timeout(inProcessTimeout)}
+	const url = "nats://in-process"
+	if h.nc, err = connectRetrying(url, append(opts, nats.UserCredentials(h.auth.HubCreds()))...); err != nil {
 		return fmt.Errorf("connect to embedded nats as hub: %w", err)
 	}
-	h.sysnc, err = nats.Connect(h.ns.ClientURL(), append(opts, nats.UserCredentials(h.auth.SystemCreds()))...)
-	if err != nil {
+	if h.sysnc, err = connectRetrying(url, append(opts, nats.UserCredentials(h.auth.SystemCreds()))...); err != nil {
 		return fmt.Errorf("connect to embedded nats as system: %w", err)
 	}
 	return nil
+}
+
+// inProcessTimeout bounds one in-process connection attempt, and
+// inProcessWithin all of them.
+const (
+	inProcessTimeout = 10 * time.Second
+	inProcessWithin  = time.Minute
+)
+
+// connectRetrying connects, retrying with a growing pause for up to
+// inProcessWithin.
+func connectRetrying(url string, opts ...nats.Option) (*nats.Conn, error) {
+	deadline := time.Now().Add(inProcessWithin)
+	pause := 50 * time.Millisecond
+	for {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		if time.Now().Add(pause).After(deadline) || errors.Is(err, nats.ErrAuthorization) {
+			return nil, err
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 2*time.Second)
+	}
 }
 
 // loadTLS returns the client-port TLS config and the CA PEM to pin in
@@ -279,13 +334,21 @@ func (h *Hub) issuer(ctx context.Context, name string) (*issuer.Issuer, error) {
 	if iss := h.iss[ca.Name]; iss != nil {
 		return iss, nil
 	}
+	accountDir := filepath.Join(ACMEDir(h.cfg.DataDir), ca.Name)
+	if err := h.pullACMEAccount(ctx, ca.Name, accountDir); err != nil {
+		return nil, err
+	}
 	iss, err := issuer.New(ctx, issuer.Config{
 		Name: ca.Name, DirectoryURL: ca.Directory, Email: ca.Email, EABKeyID: ca.EABKID, EABHMAC: ca.EABHMAC,
-		CABundle: ca.CABundle, AccountDir: filepath.Join(ACMEDir(h.cfg.DataDir), ca.Name), KeyType: ca.KeyType,
+		CABundle: ca.CABundle, AccountDir: accountDir, KeyType: ca.KeyType,
 		Logger: h.log.With("component", "acme", "ca", ca.Name),
 	}, solver{h})
 	if err != nil {
 		return nil, fmt.Errorf("set up ACME account at %s: %w", ca.Directory, err)
+	}
+	if err := h.pushACMEAccount(ctx, ca.Name, accountDir); err != nil {
+		// Not cached: the next order builds the issuer on the shared account.
+		return nil, fmt.Errorf("share the ACME account at %s: %w", ca.Directory, err)
 	}
 	if h.iss == nil {
 		h.iss = map[string]*issuer.Issuer{}
@@ -294,11 +357,25 @@ func (h *Hub) issuer(ctx context.Context, name string) (*issuer.Issuer, error) {
 	return iss, nil
 }
 
+// stopIntake unsubscribes the agent and admin subjects and waits for the
+// agent requests already admitted.
+func (h *Hub) stopIntake() {
+	for _, sub := range h.subs {
+		if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+			h.log.Warn("unsubscribe", "subject", sub.Subject, "err", err)
+		}
+	}
+	if h.workers != nil {
+		h.workers.stop()
+	}
+}
+
 func (h *Hub) revoke(pub string) error {
 	return h.auth.Revoke(h.sysnc, pub)
 }
 
 func (h *Hub) shutdown() {
+	h.stopACMEDNS()
 	if h.dns != nil {
 		if err := h.dns.Close(); err != nil {
 			h.log.Warn("close dns", "err", err)

@@ -27,7 +27,7 @@ func TestAgents(t *testing.T) {
 		mustNotFound(t, s.DeleteAgent(ctx, "web1"))
 		_, err = s.UpdateAgent(ctx, "web1", func(*hub.Agent) error { return nil })
 		mustNotFound(t, err)
-		if list, err := s.ListAgents(ctx); err != nil || len(list) != 0 {
+		if list, _, err := s.ListAgents(ctx); err != nil || len(list) != 0 {
 			t.Fatalf("ListAgents on empty = %v, %v", list, err)
 		}
 	})
@@ -89,7 +89,7 @@ func TestAgents(t *testing.T) {
 		}
 	})
 	t.Run("list sorted", func(t *testing.T) {
-		list, err := s.ListAgents(ctx)
+		list, _, err := s.ListAgents(ctx)
 		must(t, err)
 		var ids []string
 		for _, a := range list {
@@ -123,7 +123,7 @@ func TestDomains(t *testing.T) {
 	if err := s.CreateDomain(ctx, want); !errors.Is(err, ErrExists) {
 		t.Fatalf("CreateDomain(existing) = %v", err)
 	}
-	list, err := s.ListDomains(ctx)
+	list, _, err := s.ListDomains(ctx)
 	must(t, err)
 	if len(list) != 2 || list[0].Name != "corp.example.net" || list[1].Name != "www.example.org" {
 		t.Fatalf("ListDomains = %+v", list)
@@ -176,12 +176,12 @@ func TestCertsAndResults(t *testing.T) {
 			t.Fatalf("GetCert(%s, %s) = %+v", r.AgentID, r.CertName, got)
 		}
 	}
-	all, err := s.ListCerts(ctx, "")
+	all, _, err := s.ListCerts(ctx, "")
 	must(t, err)
 	if len(all) != len(records) {
 		t.Fatalf("ListCerts(all) = %d records, want %d", len(all), len(records))
 	}
-	mine, err := s.ListCerts(ctx, "a")
+	mine, _, err := s.ListCerts(ctx, "a")
 	must(t, err)
 	if len(mine) != 5 {
 		t.Fatalf("ListCerts(a) = %d records, want 5", len(mine))
@@ -237,7 +237,7 @@ func TestRequests(t *testing.T) {
 	other := st
 	other.AgentID, other.RequestID = "api", shared.NewRequestID()
 	must(t, s.PutRequest(ctx, other))
-	list, err := s.ListRequests(ctx)
+	list, _, err := s.ListRequests(ctx)
 	must(t, err)
 	if len(list) != 2 || list[0].AgentID != "api" || list[1].AgentID != "web1" {
 		t.Fatalf("ListRequests = %+v", list)
@@ -271,7 +271,7 @@ func TestStatus(t *testing.T) {
 	if up.Connected || up.Report.Hostname != "web1" {
 		t.Fatalf("UpdateStatus(existing) lost fields: %+v", up)
 	}
-	list, err := s.ListStatus(ctx)
+	list, _, err := s.ListStatus(ctx)
 	must(t, err)
 	if len(list) != 2 || list[0].AgentID != "db" || list[1].AgentID != "web1" {
 		t.Fatalf("ListStatus = %+v", list)
@@ -294,13 +294,13 @@ func TestInvalidKeys(t *testing.T) {
 		{"agent id upper case", func() error { return s.DeleteAgent(ctx, "Web1") }, `agent id "Web1"`},
 		{"empty agent id", func() error { _, err := s.GetStatus(ctx, ""); return err }, `agent id ""`},
 		{"cert name with space", func() error { _, err := s.GetCert(ctx, "web1", "my cert"); return err }, `cert_name "my cert"`},
-		{"cert of bad agent", func() error { _, err := s.ListCerts(ctx, "a>b"); return err }, `agent id "a>b"`},
+		{"cert of bad agent", func() error { _, _, err := s.ListCerts(ctx, "a>b"); return err }, `agent id "a>b"`},
 		{"request id short", func() error { _, err := s.GetRequest(ctx, "web1", "abc"); return err }, `request_id "abc"`},
 		{"request id with dot", func() error { _, err := s.GetResult(ctx, "web1", "abcdefgh.ij"); return err }, `request_id "abcdefgh.ij"`},
 		{"domain with space", func() error { _, err := s.GetDomain(ctx, "exa mple.org"); return err }, "exa mple.org"},
 		{"challenge key with dot", func() error { return s.DeleteChallenge(ctx, "a.b") }, `challenge key "a.b"`},
 		{"challenge key empty", func() error { _, err := s.GetChallenge(ctx, ""); return err }, `challenge key ""`},
-		{"audit agent", func() error { _, err := s.ReadAudit(ctx, AuditFilter{Agent: "a.>"}); return err }, `agent id "a.>"`},
+		{"audit agent", func() error { _, _, err := s.ReadAudit(ctx, AuditFilter{Agent: "a.>"}); return err }, `agent id "a.>"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

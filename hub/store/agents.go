@@ -80,11 +80,14 @@ func (s *Store) DeleteAgent(ctx context.Context, id string) error {
 	return nil
 }
 
-// ListAgents returns every agent, by id.
-func (s *Store) ListAgents(ctx context.Context) ([]hub.Agent, error) {
-	out, err := listValues[hub.Agent](ctx, s, s.agents, "")
+// ListAgents returns every agent, by id, and the entries that are not
+// readable agents.
+func (s *Store) ListAgents(ctx context.Context) ([]hub.Agent, []hub.Damaged, error) {
+	out, bad, err := listValues(ctx, s, s.agents, "", func(key string, a hub.Agent) error {
+		return belongs("an agent", func() (string, error) { return agentKey(a.ID) }, key)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list agents: %w", err)
+		return nil, nil, fmt.Errorf("list agents: %w", err)
 	}
-	return out, nil
+	return out, bad, nil
 }

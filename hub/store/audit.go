@@ -3,12 +3,15 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -25,14 +28,21 @@ const (
 	AuditRefused       AuditKind = "refused"
 	AuditFailed        AuditKind = "failed"
 	AuditRevoked       AuditKind = "revoked"
+	AuditRevokeFailed  AuditKind = "revoke_failed"
 	AuditDomainAdded   AuditKind = "domain_added"
 	AuditDomainRemoved AuditKind = "domain_removed"
+	// acme-dns API registrations and RFC 2136 TSIG keys.
+	AuditACMEDNSRegistered AuditKind = "acmedns_registered"
+	AuditACMEDNSRemoved    AuditKind = "acmedns_removed"
+	AuditTSIGAdded         AuditKind = "tsig_added"
+	AuditTSIGRemoved       AuditKind = "tsig_removed"
 )
 
 // AuditKinds lists every kind.
 var AuditKinds = []AuditKind{
 	AuditEnrolled, AuditRemoved, AuditRequested, AuditIssued, AuditRefused,
-	AuditFailed, AuditRevoked, AuditDomainAdded, AuditDomainRemoved,
+	AuditFailed, AuditRevoked, AuditRevokeFailed, AuditDomainAdded, AuditDomainRemoved,
+	AuditACMEDNSRegistered, AuditACMEDNSRemoved, AuditTSIGAdded, AuditTSIGRemoved,
 }
 
 // Bounds on what one audit event carries.
@@ -112,11 +122,14 @@ type AuditFilter struct {
 
 // ReadAudit returns the matching events, oldest first: when more match
 // than the limit, the newest ones. It reads the stream as it was when
-// called; later events are not waited for.
-func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+// called; later events are not waited for. Events that are not readable
+// audit events (undecodable, unknown kind, no time) come second, keyed by
+// stream sequence, whatever the filter (their agent is unknown), at most
+// the limit, newest kept; they never fail the read.
+func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, []hub.Damaged, error) {
 	if f.Agent != "" {
 		if err := shared.ValidateAgentID(f.Agent); err != nil {
-			return nil, fmt.Errorf("read audit: %w", err)
+			return nil, nil, fmt.Errorf("read audit: %w", err)
 		}
 	}
 	limit := f.Limit
@@ -131,11 +144,11 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	}
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
+		return nil, nil, fmt.Errorf("read audit: %w", err)
 	}
 	st := info.State
 	if st.Msgs == 0 || (!f.Since.IsZero() && st.LastTime.Before(f.Since)) {
-		return nil, nil
+		return nil, nil, nil
 	}
 
 	cfg := jetstream.ConsumerConfig{
@@ -160,7 +173,7 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	cons, err := s.js.CreateConsumer(cctx, shared.StreamAudit, cfg)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
+		return nil, nil, fmt.Errorf("read audit: %w", err)
 	}
 	defer func() {
 		cctx, cancel := s.callCtx(context.WithoutCancel(ctx))
@@ -172,21 +185,22 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	// pending: every fetch then returns at once.
 	remaining := cons.CachedInfo().NumPending
 	var out []AuditEvent
+	var damaged []hub.Damaged
 	for remaining > 0 {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("read audit: %w", err)
+			return nil, nil, fmt.Errorf("read audit: %w", err)
 		}
 		n := min(remaining, 256)
 		batch, err := cons.Fetch(int(n), jetstream.FetchMaxWait(s.opts.Timeout))
 		if err != nil {
-			return nil, fmt.Errorf("read audit: %w", err)
+			return nil, nil, fmt.Errorf("read audit: %w", err)
 		}
 		got, done := uint64(0), false
 		for msg := range batch.Messages() {
 			got++
 			meta, err := msg.Metadata()
 			if err != nil {
-				return nil, fmt.Errorf("read audit: %w", err)
+				return nil, nil, fmt.Errorf("read audit: %w", err)
 			}
 			if meta.Sequence.Stream >= st.LastSeq {
 				done = true
@@ -194,9 +208,14 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 			if meta.Sequence.Stream > st.LastSeq {
 				continue
 			}
-			var ev AuditEvent
-			if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-				return nil, fmt.Errorf("read audit: decode event %d: %w", meta.Sequence.Stream, err)
+			ev, err := decodeAuditEvent(msg.Data())
+			if err != nil {
+				damaged = append(damaged, hub.Damaged{Store: shared.StreamAudit,
+					Key: strconv.FormatUint(meta.Sequence.Stream, 10), Error: truncate(err.Error(), maxDamagedError)})
+				if len(damaged) >= 2*limit {
+					damaged = append(damaged[:0:0], damaged[len(damaged)-limit:]...)
+				}
+				continue
 			}
 			if f.Agent != "" && ev.Agent != f.Agent {
 				continue
@@ -211,7 +230,7 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 			}
 		}
 		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("read audit: %w", err)
+			return nil, nil, fmt.Errorf("read audit: %w", err)
 		}
 		// Events aged out meanwhile end the read short, not in a loop.
 		if done || got == 0 {
@@ -222,5 +241,24 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, err
 	if len(out) > limit {
 		out = out[len(out)-limit:]
 	}
-	return out, nil
+	if len(damaged) > limit {
+		damaged = damaged[len(damaged)-limit:]
+	}
+	return out, damaged, nil
+}
+
+// decodeAuditEvent decodes one stored event and refuses what no hub wrote:
+// an unknown kind or no time.
+func decodeAuditEvent(b []byte) (AuditEvent, error) {
+	var ev AuditEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return AuditEvent{}, fmt.Errorf("decode event: %w", err)
+	}
+	if !knownKind(ev.Kind) {
+		return AuditEvent{}, fmt.Errorf("foreign event: unknown kind %q", ev.Kind)
+	}
+	if ev.Time.IsZero() {
+		return AuditEvent{}, errors.New("foreign event: no time")
+	}
+	return ev, nil
 }

@@ -12,7 +12,7 @@ func TestAudit(t *testing.T) {
 	s, _, _ := newStore(t)
 	ctx := testCtx(t)
 
-	if evs, err := s.ReadAudit(ctx, AuditFilter{}); err != nil || len(evs) != 0 {
+	if evs, _, err := s.ReadAudit(ctx, AuditFilter{}); err != nil || len(evs) != 0 {
 		t.Fatalf("ReadAudit on empty = %v, %v", evs, err)
 	}
 	early := []AuditEvent{
@@ -56,7 +56,7 @@ func TestAudit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			evs, err := s.ReadAudit(ctx, tt.f)
+			evs, _, err := s.ReadAudit(ctx, tt.f)
 			must(t, err)
 			if got := kinds(evs); !slices.Equal(got, tt.want) {
 				t.Fatalf("kinds = %v, want %v", got, tt.want)
@@ -65,12 +65,12 @@ func TestAudit(t *testing.T) {
 	}
 
 	t.Run("fields and time kept", func(t *testing.T) {
-		evs, err := s.ReadAudit(ctx, AuditFilter{Agent: "web1", Since: mid, Limit: 1})
+		evs, _, err := s.ReadAudit(ctx, AuditFilter{Agent: "web1", Since: mid, Limit: 1})
 		must(t, err)
 		if len(evs) != 1 || evs[0].Kind != AuditRevoked || evs[0].Time.Before(mid) {
 			t.Fatalf("ReadAudit = %+v", evs)
 		}
-		evs, err = s.ReadAudit(ctx, AuditFilter{Agent: "web1", Limit: 2})
+		evs, _, err = s.ReadAudit(ctx, AuditFilter{Agent: "web1", Limit: 2})
 		must(t, err)
 		if evs[0].CertName != "web" || evs[0].RequestID != "req-00000002" {
 			t.Fatalf("fields lost: %+v", evs[0])
@@ -95,7 +95,7 @@ func TestAudit(t *testing.T) {
 
 	t.Run("long detail cut on a rune boundary", func(t *testing.T) {
 		must(t, s.Audit(ctx, AuditEvent{Kind: AuditFailed, Agent: "long", Detail: strings.Repeat("é", 5000)}))
-		evs, err := s.ReadAudit(ctx, AuditFilter{Agent: "long"})
+		evs, _, err := s.ReadAudit(ctx, AuditFilter{Agent: "long"})
 		must(t, err)
 		d := evs[0].Detail
 		if len(d) > maxAuditDetail || !utf8.ValidString(d) || !strings.HasSuffix(d, "…") {
@@ -116,7 +116,7 @@ func TestReadAuditScansPastOneBatch(t *testing.T) {
 		must(t, s.Audit(ctx, AuditEvent{Kind: AuditRequested, Agent: agent, Detail: string(rune('a' + i%26))}))
 	}
 	start := time.Now()
-	evs, err := s.ReadAudit(ctx, AuditFilter{Agent: "odd", Limit: n})
+	evs, _, err := s.ReadAudit(ctx, AuditFilter{Agent: "odd", Limit: n})
 	must(t, err)
 	if len(evs) != n/2 {
 		t.Fatalf("got %d odd events, want %d", len(evs), n/2)
@@ -125,7 +125,7 @@ func TestReadAuditScansPastOneBatch(t *testing.T) {
 	if el := time.Since(start); el > time.Second {
 		t.Fatalf("ReadAudit took %v", el)
 	}
-	evs, err = s.ReadAudit(ctx, AuditFilter{Agent: "even", Limit: 10})
+	evs, _, err = s.ReadAudit(ctx, AuditFilter{Agent: "even", Limit: 10})
 	must(t, err)
 	if len(evs) != 10 || evs[9].Detail != string(rune('a'+(n-2)%26)) {
 		t.Fatalf("newest 10 even events wrong: %d, last %+v", len(evs), evs[len(evs)-1])

@@ -48,20 +48,23 @@ func (s *Store) DeleteCert(ctx context.Context, agent, cert string) error {
 
 // ListCerts returns the certificates of agent, or of every agent when
 // agent is "", ordered by agent then block.
-func (s *Store) ListCerts(ctx context.Context, agent string) ([]hub.CertRecord, error) {
+// The entries that are not readable records come second.
+func (s *Store) ListCerts(ctx context.Context, agent string) ([]hub.CertRecord, []hub.Damaged, error) {
 	filter := ""
 	if agent != "" {
 		a, err := agentKey(agent)
 		if err != nil {
-			return nil, fmt.Errorf("list certs: %w", err)
+			return nil, nil, fmt.Errorf("list certs: %w", err)
 		}
 		filter = a + ".>"
 	}
-	out, err := listValues[hub.CertRecord](ctx, s, s.certs, filter)
+	out, bad, err := listValues(ctx, s, s.certs, filter, func(key string, c hub.CertRecord) error {
+		return belongs("a certificate record", func() (string, error) { return certKey(c.AgentID, c.CertName) }, key)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list certs: %w", err)
+		return nil, nil, fmt.Errorf("list certs: %w", err)
 	}
-	return out, nil
+	return out, bad, nil
 }
 
 // PutResult keeps agent's result until the agent fetches it (and for

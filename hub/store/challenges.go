@@ -77,13 +77,20 @@ func (s *Store) purgeChallenge(ctx context.Context, key string) error {
 	return s.challenges.Purge(cctx, key, jetstream.PurgeTTL(challengeMarkerTTL))
 }
 
-// ListChallenges returns every live challenge, by key.
-func (s *Store) ListChallenges(ctx context.Context) ([]hub.Challenge, error) {
-	out, err := listValues[hub.Challenge](ctx, s, s.challenges, "")
+// ListChallenges returns every live challenge, by key, and the entries
+// that are not readable challenges (their keys are opaque, so a challenge
+// is foreign only when it names no record).
+func (s *Store) ListChallenges(ctx context.Context) ([]hub.Challenge, []hub.Damaged, error) {
+	out, bad, err := listValues(ctx, s, s.challenges, "", func(_ string, c hub.Challenge) error {
+		if c.FQDN == "" || c.Value == "" {
+			return errors.New("foreign entry: a challenge without name or value")
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list challenges: %w", err)
+		return nil, nil, fmt.Errorf("list challenges: %w", err)
 	}
-	return out, nil
+	return out, bad, nil
 }
 
 // WatchChallenges calls fn for every live challenge, returns once it has,

@@ -83,13 +83,16 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 	return nil
 }
 
-// ListDomains returns every delegation, by name.
-func (s *Store) ListDomains(ctx context.Context) ([]hub.Domain, error) {
-	out, err := listValues[hub.Domain](ctx, s, s.domains, "")
+// ListDomains returns every delegation, by name, and the entries that are
+// not readable delegations.
+func (s *Store) ListDomains(ctx context.Context) ([]hub.Domain, []hub.Damaged, error) {
+	out, bad, err := listValues(ctx, s, s.domains, "", func(key string, d hub.Domain) error {
+		return belongs("a domain", func() (string, error) { return domainKey(d.Name) }, key)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list domains: %w", err)
+		return nil, nil, fmt.Errorf("list domains: %w", err)
 	}
-	return out, nil
+	return out, bad, nil
 }
 
 // WatchDomains calls fn for every delegation now present, returns once it

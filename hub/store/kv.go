@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/hub"
 )
 
 // maxCASAttempts bounds the retries of a revision-checked update.
@@ -139,10 +141,16 @@ type keyed[T any] struct {
 	v   T
 }
 
+// maxDamagedError bounds the error text kept for a damaged entry (decode
+// errors may quote the entry).
+const maxDamagedError = 300
+
 // listValues returns the values of every key matching filter ("" = all),
-// sorted by key. The listing is one streamed watch; it fails if no entry
-// arrives for Options.Timeout.
-func listValues[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, filter string) ([]T, error) {
+// sorted by key, and every entry that could not be read as a T: those that
+// do not decode, or that check (when set) refuses as foreign to their key.
+// One bad entry never fails the listing. The listing is one streamed watch;
+// it fails if no entry arrives for Options.Timeout.
+func listValues[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, filter string, check func(key string, v T) error) ([]T, []hub.Damaged, error) {
 	if filter == "" {
 		filter = jetstream.AllKeys
 	}
@@ -150,17 +158,18 @@ func listValues[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, fil
 	defer cancel()
 	w, err := s.startWatch(wctx, cancel, kv, filter, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer stopWatcher(w)
 	var items []keyed[T]
+	var damaged []hub.Damaged
 	idle := time.NewTimer(s.opts.Timeout)
 	defer idle.Stop()
 	for {
 		select {
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, errors.New("watcher closed before the listing ended")
+				return nil, nil, errors.New("watcher closed before the listing ended")
 			}
 			if e == nil {
 				slices.SortFunc(items, func(a, b keyed[T]) int { return cmp.Compare(a.key, b.key) })
@@ -168,20 +177,41 @@ func listValues[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, fil
 				for i, it := range items {
 					out[i] = it.v
 				}
-				return out, nil
+				slices.SortFunc(damaged, func(a, b hub.Damaged) int { return cmp.Compare(a.Key, b.Key) })
+				return out, damaged, nil
 			}
+			idle.Reset(s.opts.Timeout)
 			var v T
-			if err := json.Unmarshal(e.Value(), &v); err != nil {
-				return nil, fmt.Errorf("decode key %s: %w", e.Key(), err)
+			err := json.Unmarshal(e.Value(), &v)
+			if err != nil {
+				err = fmt.Errorf("decode revision %d: %w", e.Revision(), err)
+			} else if check != nil {
+				err = check(e.Key(), v)
+			}
+			if err != nil {
+				damaged = append(damaged, hub.Damaged{Store: e.Bucket(), Key: e.Key(), Error: truncate(err.Error(), maxDamagedError)})
+				continue
 			}
 			items = append(items, keyed[T]{e.Key(), v})
-			idle.Reset(s.opts.Timeout)
 		case <-idle.C:
-			return nil, fmt.Errorf("no progress for %v: %w", s.opts.Timeout, context.DeadlineExceeded)
+			return nil, nil, fmt.Errorf("no progress for %v: %w", s.opts.Timeout, context.DeadlineExceeded)
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
+}
+
+// belongs is the check of a listing whose keys derive from the value:
+// keyOf must succeed and give key.
+func belongs(what string, keyOf func() (string, error), key string) error {
+	k, err := keyOf()
+	if err != nil {
+		return fmt.Errorf("foreign entry: not %s: %w", what, err)
+	}
+	if k != key {
+		return fmt.Errorf("foreign entry: holds %s %q, not the one of its key", what, k)
+	}
+	return nil
 }
 
 // startWatch creates a watcher whose lifetime is wctx, but gives up (and

@@ -6,24 +6,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/shared"
 )
 
-// publishRequest publishes a CertRequest the way an agent does.
-func publishRequest(t *testing.T, js jetstream.JetStream, agent, reqID string) *jetstream.PubAck {
+// publishRequest queues a CertRequest the way the hub does for an agent;
+// it reports whether the queue already had it.
+func publishRequest(t *testing.T, s *Store, agent, reqID string) bool {
 	t.Helper()
 	body, err := shared.Encode(&shared.CertRequest{RequestID: reqID, CertName: "web", CSR: "-----BEGIN CERTIFICATE REQUEST-----\n", Created: t0})
 	must(t, err)
-	msg := &nats.Msg{Subject: shared.Up(agent, shared.VerbCertReq), Data: body}
-	ack, err := js.PublishMsg(testCtx(t), msg, jetstream.WithMsgID(reqID))
+	dup, err := s.Enqueue(testCtx(t), agent, reqID, body)
 	if err != nil {
-		t.Fatalf("publish request: %v", err)
+		t.Fatalf("enqueue request: %v", err)
 	}
-	return ack
+	return dup
 }
 
 func fetchOne(t *testing.T, s *Store, wait time.Duration) jetstream.Msg {
@@ -50,19 +49,19 @@ func TestOpenIdempotentAndDurable(t *testing.T) {
 	s := openStore(t, js, testOptions())
 	must(t, s.PutAgent(ctx, hub.Agent{ID: "web1", Created: t0}))
 	reqID := shared.NewRequestID()
-	publishRequest(t, js, "web1", reqID)
+	publishRequest(t, s, "web1", reqID)
 
-	// Open again, with a changed concurrency: same data, consumer updated.
+	// Open again, with a changed ack wait: same data, consumer updated.
 	opts := testOptions()
-	opts.Concurrency = 9
+	opts.AckWait = 3 * time.Second
 	s2 := openStore(t, js, opts)
 	if _, err := s2.GetAgent(ctx, "web1"); err != nil {
 		t.Fatalf("second Open lost data: %v", err)
 	}
 	info, err := s2.RequestConsumer().Info(ctx)
 	must(t, err)
-	if info.Config.MaxAckPending != 9 || info.NumPending != 1 {
-		t.Fatalf("consumer after reopen: MaxAckPending %d, pending %d", info.Config.MaxAckPending, info.NumPending)
+	if info.Config.AckWait != 3*time.Second || info.Config.MaxAckPending != MaxWaiting || info.NumPending != 1 {
+		t.Fatalf("consumer after reopen: AckWait %s, MaxAckPending %d, pending %d", info.Config.AckWait, info.Config.MaxAckPending, info.NumPending)
 	}
 
 	// Restart the server on the same store directory.
@@ -95,12 +94,12 @@ func TestRequestQueue(t *testing.T) {
 	s := openStore(t, js, testOptions())
 	ctx := testCtx(t)
 
-	t.Run("dedupe by Nats-Msg-Id", func(t *testing.T) {
+	t.Run("dedupe by agent and request id", func(t *testing.T) {
 		id := shared.NewRequestID()
-		first := publishRequest(t, js, "web1", id)
-		again := publishRequest(t, js, "web1", id)
-		if first.Duplicate || !again.Duplicate || again.Sequence != first.Sequence {
-			t.Fatalf("acks: first %+v, again %+v; want the second marked duplicate", first, again)
+		first := publishRequest(t, s, "web1", id)
+		again := publishRequest(t, s, "web1", id)
+		if first || !again {
+			t.Fatalf("duplicate: first %v, again %v; want the second marked duplicate", first, again)
 		}
 		m := fetchOne(t, s, 2*time.Second)
 		if m == nil || requestID(t, m) != id {
@@ -114,7 +113,7 @@ func TestRequestQueue(t *testing.T) {
 
 	t.Run("unacked request redelivered after consumer restart", func(t *testing.T) {
 		id := shared.NewRequestID()
-		publishRequest(t, js, "web2", id)
+		publishRequest(t, s, "web2", id)
 		m := fetchOne(t, s, 2*time.Second)
 		if m == nil || requestID(t, m) != id {
 			t.Fatal("request not delivered")
@@ -144,7 +143,7 @@ func TestRequestQueue(t *testing.T) {
 
 	t.Run("hold keeps a long order from redelivery", func(t *testing.T) {
 		id := shared.NewRequestID()
-		publishRequest(t, js, "web3", id)
+		publishRequest(t, s, "web3", id)
 		m := fetchOne(t, s, 2*time.Second)
 		if m == nil {
 			t.Fatal("request not delivered")
@@ -158,17 +157,38 @@ func TestRequestQueue(t *testing.T) {
 		must(t, m.Ack())
 	})
 
+	t.Run("request ids are scoped to their agent", func(t *testing.T) {
+		// An agent that guesses or replays another agent's request id
+		// cannot make the queue drop that agent's request as a duplicate.
+		id := shared.NewRequestID()
+		if publishRequest(t, s, "mallory", id) {
+			t.Fatal("first request marked duplicate")
+		}
+		if publishRequest(t, s, "victim", id) {
+			t.Fatal("victim's request dropped as a duplicate of mallory's")
+		}
+		for range 2 {
+			m := fetchOne(t, s, 2*time.Second)
+			if m == nil {
+				t.Fatal("request not delivered")
+			}
+			must(t, m.Ack())
+		}
+	})
+
 	t.Run("one agent cannot queue without bound", func(t *testing.T) {
 		for range MaxQueuedPerAgent {
-			publishRequest(t, js, "flood", shared.NewRequestID())
+			publishRequest(t, s, "flood", shared.NewRequestID())
+		}
+		if n, err := s.QueuedFor(ctx, "flood"); err != nil || n != MaxQueuedPerAgent {
+			t.Fatalf("QueuedFor = %d, %v; want %d", n, err, MaxQueuedPerAgent)
 		}
 		body, _ := shared.Encode(&shared.CertRequest{RequestID: "overflow-1", CertName: "web", CSR: "x"})
-		_, err := js.Publish(ctx, shared.Up("flood", shared.VerbCertReq), body)
-		if err == nil {
-			t.Fatal("request past MaxQueuedPerAgent accepted")
+		if _, err := s.Enqueue(ctx, "flood", "overflow-1", body); !errors.Is(err, ErrQueueFull) {
+			t.Fatalf("request past MaxQueuedPerAgent: %v, want ErrQueueFull", err)
 		}
 		// Others are unaffected.
-		publishRequest(t, js, "web4", shared.NewRequestID())
+		publishRequest(t, s, "web4", shared.NewRequestID())
 	})
 }
 
@@ -182,7 +202,7 @@ func TestCallsTimeOut(t *testing.T) {
 	calls := map[string]func() error{
 		"get":   func() error { _, err := s.GetAgent(testCtx(t), "web1"); return err },
 		"put":   func() error { return s.PutAgent(testCtx(t), hub.Agent{ID: "web1"}) },
-		"list":  func() error { _, err := s.ListAgents(testCtx(t)); return err },
+		"list":  func() error { _, _, err := s.ListAgents(testCtx(t)); return err },
 		"audit": func() error { return s.Audit(testCtx(t), AuditEvent{Kind: AuditIssued}) },
 		"watch": func() error {
 			_, err := s.WatchDomains(testCtx(t), func(bool, string, hub.Domain) {})

@@ -72,13 +72,15 @@ func (s *Store) UpdateRequest(ctx context.Context, agent, reqID string, fn func(
 }
 
 // ListRequests returns every request state kept (Options.ResultTTL), by
-// agent then request id.
-func (s *Store) ListRequests(ctx context.Context) ([]hub.RequestState, error) {
-	out, err := listValues[hub.RequestState](ctx, s, s.requests, "")
+// agent then request id, and the entries that are not readable states.
+func (s *Store) ListRequests(ctx context.Context) ([]hub.RequestState, []hub.Damaged, error) {
+	out, bad, err := listValues(ctx, s, s.requests, "", func(key string, q hub.RequestState) error {
+		return belongs("a request state", func() (string, error) { return requestKey(q.AgentID, q.RequestID) }, key)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list requests: %w", err)
+		return nil, nil, fmt.Errorf("list requests: %w", err)
 	}
-	return out, nil
+	return out, bad, nil
 }
 
 // RequestConsumer returns the hub's durable pull consumer on the requests

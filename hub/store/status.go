@@ -69,11 +69,14 @@ func (s *Store) DeleteStatus(ctx context.Context, id string) error {
 	return nil
 }
 
-// ListStatus returns every agent's latest status, by agent id.
-func (s *Store) ListStatus(ctx context.Context) ([]hub.AgentStatus, error) {
-	out, err := listValues[hub.AgentStatus](ctx, s, s.status, "")
+// ListStatus returns every agent's latest status, by agent id, and the
+// entries that are not readable statuses.
+func (s *Store) ListStatus(ctx context.Context) ([]hub.AgentStatus, []hub.Damaged, error) {
+	out, bad, err := listValues(ctx, s, s.status, "", func(key string, st hub.AgentStatus) error {
+		return belongs("an agent status", func() (string, error) { return agentKey(st.AgentID) }, key)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list status: %w", err)
+		return nil, nil, fmt.Errorf("list status: %w", err)
 	}
-	return out, nil
+	return out, bad, nil
 }

@@ -19,14 +19,24 @@ const (
 	BucketRequests   = "certfleet_requests"
 	BucketStatus     = "certfleet_status"
 	BucketChallenges = "certfleet_challenges"
+	BucketAgentKeys  = "certfleet_agent_keys"
+	BucketACME       = "certfleet_acme_accounts"
+	BucketACMEDNS    = "certfleet_acmedns"
+	BucketTSIG       = "certfleet_tsig"
 	// ConsumerName is the hub's durable pull consumer on shared.StreamRequests.
 	ConsumerName = "hub"
 )
 
 // Defaults for zero Options fields.
 const (
-	DefaultTimeout       = 5 * time.Second
-	DefaultConcurrency   = 4
+	DefaultTimeout     = 5 * time.Second
+	DefaultConcurrency = 4
+	// MaxWaiting bounds the requests handed out and not yet acknowledged
+	// (the consumer's MaxAckPending), across every hub: orders in flight,
+	// requests backing off before a retry, and a dead hub's requests until
+	// AckWait passes. Far above any issuance concurrency, so waiting
+	// requests never block the ones that could be ordered now.
+	MaxWaiting           = 10000
 	DefaultAckWait       = 10 * time.Minute
 	DefaultResultTTL     = 30 * 24 * time.Hour
 	DefaultChallengeTTL  = time.Hour
@@ -36,7 +46,8 @@ const (
 	// requests stream: a re-published request within it is not queued twice.
 	RequestDuplicates = 24 * time.Hour
 	// MaxQueuedPerAgent bounds one agent's unprocessed requests, so a broken
-	// or hostile agent cannot fill the hub's disk.
+	// or hostile agent cannot fill the hub's disk. The queue has one subject
+	// per agent, so a full queue refuses only that agent's requests.
 	MaxQueuedPerAgent = 1000
 	// challengeMaxAge backstops challenges whose TTL marker was missed.
 	challengeMaxAge = 24 * time.Hour
@@ -50,8 +61,10 @@ type Options struct {
 	// Replicas of every bucket and stream (1 on a single node, 3 on a
 	// cluster).
 	Replicas int
-	// Concurrency bounds the requests handed out and not yet acknowledged
-	// (the consumer's MaxAckPending).
+	// Concurrency is the hub's issuance concurrency. It no longer bounds
+	// the consumer: requests waiting for a retry or their agent's turn stay
+	// unacknowledged, and must not take the slots of requests that could
+	// be ordered now (MaxWaiting bounds them instead).
 	Concurrency int
 	// AckWait: an unacknowledged request is redelivered after this long.
 	// Long orders keep their request with HoldRequest.
@@ -107,7 +120,7 @@ type Store struct {
 	js   jetstream.JetStream
 	opts Options
 
-	agents, domains, certs, results, requests, status, challenges jetstream.KeyValue
+	agents, domains, certs, results, requests, status, challenges, agentKeys, acme, acmedns, tsig jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -129,10 +142,14 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		{&s.results, jetstream.KeyValueConfig{Bucket: BucketResults, Description: "request results kept for offline agents", TTL: opts.ResultTTL}},
 		{&s.requests, jetstream.KeyValueConfig{Bucket: BucketRequests, Description: "certificate request states", TTL: opts.ResultTTL}},
 		{&s.status, jetstream.KeyValueConfig{Bucket: BucketStatus, Description: "latest agent status reports"}},
+		{&s.agentKeys, jetstream.KeyValueConfig{Bucket: BucketAgentKeys, Description: "every NATS user key issued to an agent, for revocation"}},
+		{&s.acme, jetstream.KeyValueConfig{Bucket: BucketACME, Description: "ACME account keys and registrations, shared by the hubs"}},
 		{&s.challenges, jetstream.KeyValueConfig{
 			Bucket: BucketChallenges, Description: "live DNS-01 challenge TXT records",
 			TTL: challengeMaxAge, LimitMarkerTTL: challengeMarkerTTL,
 		}},
+		{&s.acmedns, jetstream.KeyValueConfig{Bucket: BucketACMEDNS, Description: "acme-dns API registrations and their TXT values"}},
+		{&s.tsig, jetstream.KeyValueConfig{Bucket: BucketTSIG, Description: "TSIG keys for RFC 2136 updates of challenge records"}},
 	}
 	for _, b := range buckets {
 		b.cfg.History = 1
@@ -149,8 +166,8 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 
 	streams := []jetstream.StreamConfig{{
 		Name:                 shared.StreamRequests,
-		Description:          "agents' certificate requests, a work queue",
-		Subjects:             []string{shared.SubjectAllCertReq},
+		Description:          "accepted certificate requests, a work queue the hub writes (one subject per agent)",
+		Subjects:             []string{shared.SubjectQueue + ".*"},
 		Retention:            jetstream.WorkQueuePolicy,
 		Storage:              jetstream.FileStorage,
 		Replicas:             opts.Replicas,
@@ -188,7 +205,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       opts.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: opts.Concurrency,
+		MaxAckPending: MaxWaiting,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	cancel()

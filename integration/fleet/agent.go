@@ -37,15 +37,25 @@ type Agent struct {
 // NewAgent registers an agent at the hub with allow patterns, writes its
 // config, and enrolls it. It does not start it.
 func (e *Env) NewAgent(ctx context.Context, name string, allow []string, certs ...CertSpec) (*Agent, error) {
+	dir := filepath.Join(e.opts.Dir, "agents", name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	enroll := filepath.Join(dir, name+".enroll.json")
+	if _, err := e.Hub(ctx, "agent", "add", name, "--allow", strings.Join(allow, ","), "--out", enroll); err != nil {
+		return nil, err
+	}
+	return e.EnrollAgent(ctx, name, enroll, certs...)
+}
+
+// EnrollAgent sets up agent name from an enrollment file made elsewhere
+// (an older hub, say): config written, `enroll` run, not started.
+func (e *Env) EnrollAgent(ctx context.Context, name, enroll string, certs ...CertSpec) (*Agent, error) {
 	a := &Agent{env: e, Name: name, Dir: filepath.Join(e.opts.Dir, "agents", name), certs: certs}
 	e.hubMu.Lock()
 	e.agents = append(e.agents, a)
 	e.hubMu.Unlock()
 	if err := os.MkdirAll(a.Dir, 0o700); err != nil {
-		return nil, err
-	}
-	enroll := filepath.Join(a.Dir, name+".enroll.json")
-	if _, err := e.Hub(ctx, "agent", "add", name, "--allow", strings.Join(allow, ","), "--out", enroll); err != nil {
 		return nil, err
 	}
 	a.Config = filepath.Join(a.Dir, "agent.toml")

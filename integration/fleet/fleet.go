@@ -59,6 +59,9 @@ type Env struct {
 	// natsPort is picked once so agents find a restarted hub where their
 	// enrollment says.
 	natsPort int
+	// dnsPort is picked once too, so a restarted hub answers where the
+	// stand-in resolver already forwards: no order can race the re-pointing.
+	dnsPort int
 	// zones delegated to the hub besides HubZone.
 	zones []string
 	// agents made by NewAgent, killed by Close.
@@ -93,6 +96,10 @@ func New(opts Options) (*Env, error) {
 		e.Close()
 		return nil, err
 	}
+	if e.dnsPort, err = freeDNSPort(); err != nil {
+		e.Close()
+		return nil, err
+	}
 	e.HubDataDir = filepath.Join(opts.Dir, "hub", "data")
 	e.HubConfig = filepath.Join(opts.Dir, "hub", "hub.toml")
 	if err := e.Pebble.WriteTLSRoot(filepath.Join(opts.Dir, "hub", "pebble-tls-root.pem")); err != nil {
@@ -112,15 +119,15 @@ data_dir = %q
 log_level = "debug"
 
 [dns]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:%d"
 domain = %q
 nsname = "ns1.%s"
 nsadmin = "hostmaster.%s"
 records = ["ns1.%s. 300 IN A 127.0.0.1"]
 
 [nats]
-listen = "127.0.0.1:%[6]d"
-advertise = ["tls://127.0.0.1:%[6]d"]
+listen = "127.0.0.1:%[7]d"
+advertise = ["tls://127.0.0.1:%[7]d"]
 
 [[ca]]
 name = "pebble"
@@ -132,7 +139,7 @@ ca_bundle = %q
 resolvers = [%q]
 concurrency = 4
 %s
-`, e.HubDataDir, HubZone, HubZone, HubZone, HubZone, e.natsPort, e.Pebble.DirectoryURL(),
+`, e.HubDataDir, e.dnsPort, HubZone, HubZone, HubZone, HubZone, e.natsPort, e.Pebble.DirectoryURL(),
 		filepath.Join(e.opts.Dir, "hub", "pebble-tls-root.pem"), e.Resolver.Addr(), e.opts.HubConfig)
 }
 
@@ -153,6 +160,31 @@ func (e *Env) run(ctx context.Context, bin string, args ...string) (string, erro
 		return out.String(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, errb.String())
 	}
 	return out.String(), nil
+}
+
+// UseDataDir makes the hub run on a copy of the data directory src (one an
+// older certfleet wrote, say) without running `init` first.
+func (e *Env) UseDataDir(src string) error {
+	e.hubMu.Lock()
+	defer e.hubMu.Unlock()
+	if err := os.CopyFS(e.HubDataDir, os.DirFS(src)); err != nil {
+		return fmt.Errorf("copy data dir: %w", err)
+	}
+	// CopyFS keeps no modes: the hub's secrets stay private.
+	if err := filepath.WalkDir(e.HubDataDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o600)
+		if d.IsDir() {
+			mode = 0o700
+		}
+		return os.Chmod(p, mode)
+	}); err != nil {
+		return err
+	}
+	e.initDone = true
+	return nil
 }
 
 // StartHub runs `init` once and then the hub as a process, waits until it
@@ -306,6 +338,24 @@ func Await(ctx context.Context, timeout time.Duration, cond func() (bool, error)
 		}
 		delay = min(delay*2, 250*time.Millisecond)
 	}
+}
+
+// freeDNSPort returns a port free on 127.0.0.1 for both TCP and UDP right
+// now.
+func freeDNSPort() (int, error) {
+	for range 20 {
+		p, err := freePort()
+		if err != nil {
+			return 0, err
+		}
+		c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		_ = c.Close()
+		return p, nil
+	}
+	return 0, errors.New("pick a free DNS port: none free for both TCP and UDP")
 }
 
 // freePort returns a TCP port free on 127.0.0.1 right now.

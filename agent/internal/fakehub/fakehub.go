@@ -53,7 +53,9 @@ type Hub struct {
 	statuses  map[string][]shared.StatusReport
 	hellos    map[string]int
 	fetches   int
+	mute      bool
 	consumeCx jetstream.ConsumeContext
+	js        jetstream.JetStream
 }
 
 // Start connects to url, creates the request stream and the hub's
@@ -84,7 +86,7 @@ func Start(tb testing.TB, url string) *Hub {
 	}
 	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       shared.StreamRequests,
-		Subjects:   []string{shared.SubjectAllCertReq},
+		Subjects:   []string{shared.SubjectQueue + ".*"},
 		Retention:  jetstream.WorkQueuePolicy,
 		Duplicates: 24 * time.Hour,
 	})
@@ -102,10 +104,12 @@ func Start(tb testing.TB, url string) *Hub {
 	if err != nil {
 		tb.Fatalf("fakehub consume: %v", err)
 	}
+	h.js = js
 	for subj, f := range map[string]nats.MsgHandler{
-		shared.SubjectAllHello:  h.onHello,
-		shared.SubjectAllFetch:  h.onFetch,
-		shared.SubjectAllStatus: h.onStatus,
+		shared.SubjectAllCertReq: h.onCertReq,
+		shared.SubjectAllHello:   h.onHello,
+		shared.SubjectAllFetch:   h.onFetch,
+		shared.SubjectAllStatus:  h.onStatus,
 	} {
 		if _, err := nc.Subscribe(subj, f); err != nil {
 			tb.Fatalf("fakehub subscribe: %v", err)
@@ -156,7 +160,7 @@ func (h *Hub) SetRenewAt(f func(nb, na time.Time) time.Time) {
 func (h *Hub) FailNext(f Failure) { h.mu.Lock(); h.fail = append(h.fail, f); h.mu.Unlock() }
 
 func (h *Hub) onRequest(m jetstream.Msg) {
-	id, _, _, ok := shared.ParseSubject(m.Subject())
+	id, ok := shared.ParseQueueSubject(m.Subject())
 	if !ok {
 		_ = m.Term()
 		return
@@ -235,25 +239,33 @@ func (h *Hub) answer(agentID string, req shared.CertRequest) {
 	}
 }
 
+// SetMute makes the hub count hellos and status reports without
+// answering them (a hub still starting up), until SetMute(false).
+func (h *Hub) SetMute(v bool) { h.mu.Lock(); h.mute = v; h.mu.Unlock() }
+
 func (h *Hub) onHello(m *nats.Msg) {
 	id, _, _, _ := shared.ParseSubject(m.Subject)
 	var hello shared.Hello
 	if err := shared.Decode(m.Data, &hello); err != nil {
-		_ = m.Respond(shared.ErrorBody(err))
+		h.reply(m, shared.ErrorBody(err))
 		return
 	}
 	h.mu.Lock()
 	h.hellos[id]++
+	mute := h.mute
 	h.signal()
 	h.mu.Unlock()
-	_ = m.Respond(shared.MustEncode(&shared.HelloReply{HubVersion: "fake", Protocol: shared.ProtocolVersion, ServerTime: time.Now().UTC()}))
+	if mute {
+		return
+	}
+	h.reply(m, shared.MustEncode(&shared.HelloReply{HubVersion: "fake", Protocol: shared.ProtocolVersion, ServerTime: time.Now().UTC()}))
 }
 
 func (h *Hub) onFetch(m *nats.Msg) {
 	id, _, _, _ := shared.ParseSubject(m.Subject)
 	var f shared.FetchRequest
 	if err := shared.Decode(m.Data, &f); err != nil {
-		_ = m.Respond(shared.ErrorBody(err))
+		h.reply(m, shared.ErrorBody(err))
 		return
 	}
 	h.mu.Lock()
@@ -273,11 +285,11 @@ func (h *Hub) onFetch(m *nats.Msg) {
 	h.mu.Unlock()
 	switch {
 	case res != nil:
-		_ = m.Respond(shared.MustEncode(res))
+		h.reply(m, shared.MustEncode(res))
 	case known:
-		_ = m.Respond(shared.ErrorBody(shared.Errorf(shared.CodePending, "request %s in progress", f.RequestID)))
+		h.reply(m, shared.ErrorBody(shared.Errorf(shared.CodePending, "request %s in progress", f.RequestID)))
 	default:
-		_ = m.Respond(shared.ErrorBody(shared.Errorf(shared.CodeNotFound, "no request %s", f.RequestID)))
+		h.reply(m, shared.ErrorBody(shared.Errorf(shared.CodeNotFound, "no request %s", f.RequestID)))
 	}
 }
 
@@ -285,14 +297,18 @@ func (h *Hub) onStatus(m *nats.Msg) {
 	id, _, _, _ := shared.ParseSubject(m.Subject)
 	var s shared.StatusReport
 	if err := shared.Decode(m.Data, &s); err != nil {
-		_ = m.Respond(shared.ErrorBody(err))
+		h.reply(m, shared.ErrorBody(err))
 		return
 	}
 	h.mu.Lock()
+	if h.mute {
+		h.mu.Unlock()
+		return
+	}
 	h.statuses[id] = append(h.statuses[id], s)
 	h.signal()
 	h.mu.Unlock()
-	_ = m.Respond(shared.MustEncode(&shared.Ack{}))
+	h.reply(m, shared.MustEncode(&shared.Ack{}))
 }
 
 // Publish sends raw data on subject (malformed-message tests).
@@ -314,11 +330,56 @@ func (h *Hub) SendCreds(agentID, jwt string, expires time.Time) error {
 	if err != nil {
 		return err
 	}
-	resp, err := h.nc.Request(shared.Down(agentID, shared.VerbCreds), data, 10*time.Second)
+	sub, err := h.nc.SubscribeSync(shared.Up(agentID, shared.VerbAck))
 	if err != nil {
 		return fmt.Errorf("creds request: %w", err)
 	}
-	return shared.DecodeReply(resp.Data, &shared.Ack{})
+	defer sub.Unsubscribe()
+	const corr = "fakehubcreds"
+	out := nats.NewMsg(shared.Down(agentID, shared.VerbCreds))
+	out.Header.Set(shared.CorrelationHeader, corr)
+	out.Data = data
+	if err := h.nc.PublishMsg(out); err != nil {
+		return fmt.Errorf("creds request: %w", err)
+	}
+	for {
+		resp, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			return fmt.Errorf("creds request: %w", err)
+		}
+		if resp.Header.Get(shared.CorrelationHeader) == corr {
+			return shared.DecodeReply(resp.Data, &shared.Ack{})
+		}
+	}
+}
+
+// onCertReq queues a request the way the hub does: into the requests
+// stream on the agent's queue subject, de-duplicated by agent and request
+// id, answered with an Ack.
+func (h *Hub) onCertReq(m *nats.Msg) {
+	id, _, _, _ := shared.ParseSubject(m.Subject)
+	var req shared.CertRequest
+	if err := shared.Decode(m.Data, &req); err != nil {
+		h.reply(m, shared.ErrorBody(err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	msg := &nats.Msg{Subject: shared.QueueSubject(id), Data: m.Data}
+	if _, err := h.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id+"."+req.RequestID)); err != nil {
+		h.reply(m, shared.ErrorBody(shared.Errorf(shared.CodeInternal, "queue: %v", err)))
+		return
+	}
+	h.reply(m, shared.MustEncode(&shared.Ack{}))
+}
+
+// reply answers an agent request on its down.reply subject.
+func (h *Hub) reply(m *nats.Msg, body []byte) {
+	id, _, _, _ := shared.ParseSubject(m.Subject)
+	out := nats.NewMsg(shared.Down(id, shared.VerbReply))
+	out.Header.Set(shared.CorrelationHeader, m.Header.Get(shared.CorrelationHeader))
+	out.Data = body
+	_ = h.nc.PublishMsg(out)
 }
 
 // Requests returns the requests received so far.

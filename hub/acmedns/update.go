@@ -1,0 +1,119 @@
+package acmedns
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+)
+
+type updateRequest struct {
+	Subdomain string `json:"subdomain"`
+	TXT       string `json:"txt"`
+}
+
+// update sets a TXT value. As in acme-dns, every authentication failure
+// (unknown user, wrong key, address not allowed, body naming another
+// subdomain or not decodable) is 401 "forbidden", and only an
+// authenticated request learns that its data is bad.
+func (a *API) update(w http.ResponseWriter, r *http.Request) {
+	body, ok := a.readBody(w, r)
+	if !ok {
+		return
+	}
+	reg, ok := a.authenticate(w, r)
+	if !ok {
+		return
+	}
+	var req updateRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.Subdomain != reg.Subdomain {
+		a.log.Info("acme-dns update refused: subdomain mismatch or malformed body", "username", reg.Username, "client", a.clientAddr(r))
+		writeJSON(w, http.StatusUnauthorized, jsonError(errForbidden))
+		return
+	}
+	switch {
+	case !ValidSubdomain(req.Subdomain):
+		writeJSON(w, http.StatusBadRequest, jsonError(errBadSubdomain))
+		return
+	case !ValidTXT(req.TXT):
+		a.log.Info("acme-dns update: bad txt", "username", reg.Username, "client", a.clientAddr(r))
+		writeJSON(w, http.StatusBadRequest, jsonError(errBadTXT))
+		return
+	}
+	if _, err := a.store.SetACMEDNSTXT(r.Context(), reg.Username, req.TXT, a.cfg.Now()); err != nil {
+		a.log.Error("acme-dns update failed", "username", reg.Username, "err", err)
+		writeJSON(w, http.StatusInternalServerError, jsonError(errDB))
+		return
+	}
+	a.awaitVisible(r.Context(), a.FullDomain(reg.Subdomain), req.TXT)
+	a.log.Info("acme-dns txt updated", "username", reg.Username, "fqdn", a.FullDomain(reg.Subdomain))
+	// acme-dns writes this literally; the value is 43 safe characters.
+	writeJSON(w, http.StatusOK, []byte(`{"txt": "`+req.TXT+`"}`))
+}
+
+// unregister deletes the caller's own registration (not in acme-dns).
+// The body names the subdomain, like /update's, so a stray DELETE with
+// the right headers alone does not remove an account.
+func (a *API) unregister(w http.ResponseWriter, r *http.Request) {
+	body, ok := a.readBody(w, r)
+	if !ok {
+		return
+	}
+	reg, ok := a.authenticate(w, r)
+	if !ok {
+		return
+	}
+	var req updateRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.Subdomain != reg.Subdomain {
+		a.log.Info("acme-dns unregister refused: subdomain mismatch or malformed body", "username", reg.Username, "client", a.clientAddr(r))
+		writeJSON(w, http.StatusUnauthorized, jsonError(errForbidden))
+		return
+	}
+	err := a.store.DeleteACMEDNS(r.Context(), reg.Username)
+	switch {
+	case isNotFound(err):
+		writeJSON(w, http.StatusNotFound, jsonError(errNotFound))
+		return
+	case err != nil:
+		a.log.Error("acme-dns unregister failed", "username", reg.Username, "err", err)
+		writeJSON(w, http.StatusInternalServerError, jsonError(errDB))
+		return
+	}
+	a.auth.forget(reg.Username)
+	a.cfg.OnChange(r.Context(), "removed", reg)
+	a.log.Info("acme-dns registration deleted by its owner", "username", reg.Username, "client", a.clientAddr(r))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// awaitVisible waits until the hub's DNS serves value at fqdn, so the
+// answer to /update means "the CA can look now".
+func (a *API) awaitVisible(ctx context.Context, fqdn, value string) {
+	if a.cfg.Visible == nil {
+		return
+	}
+	deadline := time.Now().Add(a.cfg.VisibleWait)
+	delay := time.Millisecond
+	for !a.cfg.Visible(fqdn, value) {
+		if time.Now().After(deadline) {
+			a.log.Warn("acme-dns txt stored but not yet served by this hub's DNS", "fqdn", fqdn, "waited", a.cfg.VisibleWait)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 50*time.Millisecond)
+	}
+}
+
+func readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+}
+
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}

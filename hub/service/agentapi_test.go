@@ -1,0 +1,204 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/certfleet/certfleet/shared"
+)
+
+func TestAdmission(t *testing.T) {
+	msg := func(subject, reply, corr string) *nats.Msg {
+		m := nats.NewMsg(subject)
+		m.Reply = reply
+		if corr != "" {
+			m.Header.Set(shared.CorrelationHeader, corr)
+		}
+		return m
+	}
+	cases := []struct {
+		name   string
+		m      *nats.Msg
+		id     string
+		reason string
+	}{
+		{"good", msg("agent.web1.up.hello", "", "abc123"), "web1", ""},
+		{"reply subject", msg("agent.web1.up.hello", "$KV.certfleet_agents.bob", "abc123"), "web1", dropReply},
+		{"service import reply", msg("agent.web1.up.hello", "_R_.abc.def", "abc123"), "web1", dropReply},
+		{"no correlation", msg("agent.web1.up.hello", "", ""), "web1", dropCorrelation},
+		{"bad correlation", msg("agent.web1.up.hello", "", "a.b"), "web1", dropCorrelation},
+		{"down subject", msg("agent.web1.down.reply", "", "abc"), "", dropSubject},
+		{"bad id", msg("agent.WEB.up.hello", "", "abc"), "", dropSubject},
+		{"other subject", msg("certfleet.admin.status", "", "abc"), "", dropSubject},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id, corr, reason := admission(tc.m)
+			if reason != tc.reason || id != tc.id {
+				t.Fatalf("admission = %q, %q, %q; want id %q reason %q", id, corr, reason, tc.id, tc.reason)
+			}
+			if reason == "" && corr != tc.m.Header.Get(shared.CorrelationHeader) {
+				t.Fatalf("correlation %q", corr)
+			}
+		})
+	}
+}
+
+func TestAgentLimiter(t *testing.T) {
+	l := newAgentLimiter(1, 3)
+	t0 := time.Unix(1000, 0)
+	for i := range 3 {
+		if !l.allow("a", t0) {
+			t.Fatalf("message %d within the burst refused", i)
+		}
+	}
+	if l.allow("a", t0) {
+		t.Fatal("message past the burst allowed")
+	}
+	if !l.allow("b", t0) {
+		t.Fatal("one agent's flood spent another agent's budget")
+	}
+	if !l.allow("a", t0.Add(time.Second)) {
+		t.Fatal("the bucket did not refill")
+	}
+	l.prune(t0.Add(limiterIdle + 2*time.Second))
+	if len(l.m) != 0 {
+		t.Fatalf("%d idle buckets kept", len(l.m))
+	}
+}
+
+func TestDropsLogBounded(t *testing.T) {
+	var buf bytes.Buffer
+	d := newDrops(slog.New(slog.NewTextHandler(&buf, nil)))
+	t0 := time.Unix(1000, 0)
+	for i := range 10000 {
+		d.add("mallory", dropRate, "agent.mallory.up.hello", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	d.add("bob", dropReply, "agent.bob.up.hello\x1b[31m", t0)
+	d.prune(t0.Add(time.Minute))
+	if got := d.counts(); got[dropRate] != 10000 || got[dropReply] != 1 {
+		t.Fatalf("counts %v", got)
+	}
+	lines := strings.Count(buf.String(), "\n")
+	// 10 s of drops at one line per 10 s, a summary, and bob's line.
+	if lines > 4 {
+		t.Fatalf("%d log lines for one flood:\n%s", lines, buf.String())
+	}
+	if !strings.Contains(buf.String(), "more agent messages dropped") {
+		t.Fatalf("suppressed drops not summarised:\n%s", buf.String())
+	}
+	if strings.Contains(buf.String(), "\x1b") {
+		t.Fatal("a control character from a subject reached the log")
+	}
+}
+
+func TestWorkersKeepAgentOrder(t *testing.T) {
+	w := newWorkers(4)
+	var mu sync.Mutex
+	got := map[string][]int{}
+	for i := range 100 {
+		for _, id := range []string{"a", "b", "c"} {
+			if !w.submit(id, func() {
+				mu.Lock()
+				got[id] = append(got[id], i)
+				mu.Unlock()
+			}) {
+				t.Fatal("queue full with room to spare")
+			}
+		}
+	}
+	w.stop()
+	for id, seq := range got {
+		for i, v := range seq {
+			if v != i {
+				t.Fatalf("agent %s ran out of order: %v", id, seq)
+			}
+		}
+	}
+	if w.submit("a", func() {}) {
+		t.Fatal("submit after stop accepted")
+	}
+}
+
+func TestWorkersFullQueue(t *testing.T) {
+	w := newWorkers(1)
+	block := make(chan struct{})
+	w.submit("a", func() { <-block })
+	accepted := 0
+	for range workerQueue + 10 {
+		if w.submit("a", func() {}) {
+			accepted++
+		}
+	}
+	close(block)
+	w.stop()
+	if accepted > workerQueue || accepted < workerQueue-1 {
+		t.Fatalf("%d accepted into a queue of %d", accepted, workerQueue)
+	}
+}
+
+func TestCapReport(t *testing.T) {
+	long := strings.Repeat("é", 2000)
+	r := shared.StatusReport{AgentVersion: long, Hostname: long + "\xff", Certificates: []shared.CertStatus{{
+		Names: []string{long}, LastError: long, LastResult: long, Serial: long, Pending: long, LastErrorCode: shared.Code(long),
+	}}}
+	capReport(&r)
+	c := r.Certificates[0]
+	for name, v := range map[string]struct {
+		s   string
+		max int
+	}{
+		"version": {r.AgentVersion, maxVersionLen}, "hostname": {r.Hostname, maxHostnameLen}, "name": {c.Names[0], maxHostnameLen},
+		"last_error": {c.LastError, maxErrorLen}, "result": {c.LastResult, maxShortLen}, "serial": {c.Serial, maxShortLen},
+		"pending": {c.Pending, maxShortLen}, "code": {string(c.LastErrorCode), maxShortLen},
+	} {
+		if len(v.s) > v.max+len("…") || !utf8.ValidString(v.s) {
+			t.Errorf("%s: %d bytes (limit %d), valid UTF-8 %v", name, len(v.s), v.max, utf8.ValidString(v.s))
+		}
+	}
+	if got := capText("short", 10); got != "short" {
+		t.Errorf("capText changed a short string: %q", got)
+	}
+}
+
+func TestAckWaiters(t *testing.T) {
+	var w ackWaiters
+	ch := w.add("web1", "c1")
+	if w.deliver("mallory", "c1", []byte("forged")) {
+		t.Fatal("an ack from another agent was taken")
+	}
+	if w.deliver("web1", "c2", []byte("x")) {
+		t.Fatal("an ack with another correlation id was taken")
+	}
+	if !w.deliver("web1", "c1", []byte("ok")) {
+		t.Fatal("the right ack was not taken")
+	}
+	if got := <-ch; string(got) != "ok" {
+		t.Fatalf("got %q", got)
+	}
+	if w.deliver("web1", "c1", []byte("again")) {
+		t.Fatal("a second ack was taken")
+	}
+}
+
+func TestAgentHandlerPanicRecovered(t *testing.T) {
+	var buf bytes.Buffer
+	h := &Hub{log: slog.New(slog.NewTextHandler(&buf, nil))}
+	body, err := h.callAgentHandler(t.Context(), func(ctx context.Context, id string, data []byte) ([]byte, error) {
+		panic("boom")
+	}, "web1", nil)
+	if body != nil || shared.CodeOf(err) != shared.CodeInternal {
+		t.Fatalf("panicking handler: %q, %v", body, err)
+	}
+	if !strings.Contains(buf.String(), "boom") || !strings.Contains(buf.String(), "recovered from a panic") {
+		t.Fatalf("panic not logged:\n%s", buf.String())
+	}
+}

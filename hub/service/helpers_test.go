@@ -1,0 +1,112 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/hub/config"
+	"github.com/certfleet/certfleet/hub/store"
+)
+
+// syncBuffer is a bytes.Buffer safe for the hub's goroutines to log into.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testHub is a Hub wired to a real embedded JetStream server on loopback
+// (no auth, no DNS, no CA): enough for the request queue, the store and
+// the admin API.
+type testHub struct {
+	*Hub
+	js   jetstream.JetStream
+	nc   *nats.Conn
+	logs *syncBuffer
+}
+
+func newTestHub(tb testing.TB) *testHub {
+	tb.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		tb.Fatalf("new nats server: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("nats server not ready")
+	}
+	tb.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := testCtx(tb)
+	st, err := store.Open(ctx, js, store.Options{Timeout: 2 * time.Second, AckWait: 2 * time.Second, Concurrency: 4})
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	cfg := config.DefaultConfig()
+	cfg.DNS.Domain = "acme.example.test"
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := &Hub{cfg: cfg, log: log, ready: make(chan struct{}), inflight: map[string]int{}, store: st, nc: nc,
+		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst), reqLimit: newAgentLimiter(agentReqRate, agentReqBurst), drops: newDrops(log)}
+	return &testHub{Hub: h, js: js, nc: nc, logs: logs}
+}
+
+// consume runs the hub's request queue until the test ends.
+func (th *testHub) consume(tb testing.TB) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- th.Hub.consume(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("consume: %v", err)
+		}
+		th.wg.Wait()
+	})
+}
+
+func testCtx(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

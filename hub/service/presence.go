@@ -1,0 +1,136 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats.go"
+
+	"github.com/certfleet/certfleet/hub"
+	"github.com/certfleet/certfleet/shared"
+)
+
+// presence tracks which agents are connected from the NATS server's own
+// connect and disconnect events for the agents' account (embedded NATS;
+// an external deployment's system account is not the hub's to read, and
+// there the last report is all the hub knows). An agent may hold more
+// than one connection for a moment (a reconnect overlapping the old
+// one), so connections are counted.
+type presence struct {
+	mu    sync.Mutex
+	conns map[string]int
+}
+
+// presenceEvent is the part of the server's connect/disconnect event the
+// hub reads. The user JWT in it was verified by the server; its name is
+// the agent id (the client-chosen connection name is not trusted).
+type presenceEvent struct {
+	Client struct {
+		JWT string `json:"jwt"`
+	} `json:"client"`
+}
+
+// agentOfEvent returns the agent id of a connect or disconnect event.
+func agentOfEvent(data []byte) (string, error) {
+	var ev presenceEvent
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return "", fmt.Errorf("decode connection event: %w", err)
+	}
+	uc, err := jwt.DecodeUserClaims(ev.Client.JWT)
+	if err != nil {
+		return "", fmt.Errorf("connection event: user jwt: %w", err)
+	}
+	if err := shared.ValidateAgentID(uc.Name); err != nil {
+		return "", fmt.Errorf("connection event: %w", err)
+	}
+	return uc.Name, nil
+}
+
+// watchPresence subscribes to the agents' connection events and marks
+// every agent recorded as connected before this hub started as offline
+// (the embedded server started with it, so none of them is connected).
+func (h *Hub) watchPresence(ctx context.Context) error {
+	if h.sysnc == nil {
+		return nil
+	}
+	h.presence.conns = map[string]int{}
+	acc := h.auth.AgentsAccountPublicKey()
+	for _, ev := range []struct {
+		subject string
+		online  bool
+	}{{fmt.Sprintf("$SYS.ACCOUNT.%s.CONNECT", acc), true}, {fmt.Sprintf("$SYS.ACCOUNT.%s.DISCONNECT", acc), false}} {
+		online := ev.online
+		sub, err := h.sysnc.Subscribe(ev.subject, func(m *nats.Msg) { h.onPresence(ctx, m.Data, online) })
+		if err != nil {
+			return fmt.Errorf("subscribe to connection events: %w", err)
+		}
+		h.subs = append(h.subs, sub)
+	}
+	if err := h.sysnc.Flush(); err != nil {
+		return fmt.Errorf("subscribe to connection events: %w", err)
+	}
+	started := time.Now().UTC()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.resetPresence(ctx, started)
+	}()
+	return nil
+}
+
+// resetPresence clears "connected" on the statuses last touched before
+// the hub started.
+func (h *Hub) resetPresence(ctx context.Context, started time.Time) {
+	list, _, err := h.store.ListStatus(ctx)
+	if err != nil {
+		h.log.Warn("reset agent presence", "err", err)
+		return
+	}
+	for _, s := range list {
+		if !s.Connected || !s.LastSeen.Before(started) {
+			continue
+		}
+		_, err := h.store.UpdateStatus(ctx, s.AgentID, func(cur *hub.AgentStatus) error {
+			if cur.LastSeen.Before(started) {
+				cur.Connected = false
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			h.log.Warn("reset agent presence", "agent", s.AgentID, "err", err)
+		}
+	}
+}
+
+func (h *Hub) onPresence(ctx context.Context, data []byte, online bool) {
+	id, err := agentOfEvent(data)
+	if err != nil {
+		h.log.Debug("connection event without an agent", "err", err)
+		return
+	}
+	h.presence.mu.Lock()
+	if online {
+		h.presence.conns[id]++
+	} else if h.presence.conns[id] > 0 {
+		h.presence.conns[id]--
+	}
+	connected := h.presence.conns[id] > 0
+	if !connected {
+		delete(h.presence.conns, id)
+	}
+	h.presence.mu.Unlock()
+	_, err = h.store.UpdateStatus(ctx, id, func(s *hub.AgentStatus) error {
+		s.Connected = connected
+		// Seen until now, whichever way it went.
+		s.LastSeen = time.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		h.log.Warn("record agent presence", "agent", id, "err", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/certfleet/certfleet/shared/svcctl/svctest"
 )
@@ -36,11 +37,11 @@ func TestDebInstallRemovePurge(t *testing.T) {
 		t.Skip("a certfleet user exists already; not touching it")
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command(dpkg, append([]string{"--purge"}, pkgs...)...).CombinedOutput(); err != nil {
+		if out, err := dpkgRun(dpkg, append([]string{"--purge"}, pkgs...)...); err != nil {
 			t.Errorf("cleanup purge: %v\n%s", err, out)
 		}
 	})
-	out := run(t, dpkg, "-i", pkgFile(t, dir, "certfleet-hub", "deb"), pkgFile(t, dir, "certfleet-agent", "deb"))
+	out := mustDpkg(t, dpkg, "-i", pkgFile(t, dir, "certfleet-hub", "deb"), pkgFile(t, dir, "certfleet-agent", "deb"))
 	// Not configured: the scripts say so and start nothing.
 	for _, want := range []string{"certfleet-hub: not configured and not started", "certfleet-agent: not enrolled and not started"} {
 		if !strings.Contains(out, want) {
@@ -108,7 +109,7 @@ func TestDebInstallRemovePurge(t *testing.T) {
 	if err := os.WriteFile("/var/lib/certfleet-agent/state.json", []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run(t, dpkg, "--remove", "certfleet-agent", "certfleet-hub")
+	mustDpkg(t, dpkg, "--remove", "certfleet-agent", "certfleet-hub")
 	for _, gone := range []string{"/usr/bin/certfleet-agent", "/usr/bin/certfleet-hub", "/lib/systemd/system/certfleet-agent.service"} {
 		if _, err := os.Stat(gone); !os.IsNotExist(err) {
 			t.Errorf("%s still there after remove (%v)", gone, err)
@@ -119,7 +120,7 @@ func TestDebInstallRemovePurge(t *testing.T) {
 			t.Errorf("%s gone after remove (only purge may delete it): %v", kept, err)
 		}
 	}
-	run(t, dpkg, "--purge", "certfleet-agent", "certfleet-hub")
+	mustDpkg(t, dpkg, "--purge", "certfleet-agent", "certfleet-hub")
 	for _, gone := range []string{"/etc/certfleet-agent", "/var/lib/certfleet-agent", "/etc/ssl/certfleet", "/etc/certfleet", "/var/lib/certfleet-hub"} {
 		if _, err := os.Stat(gone); !os.IsNotExist(err) {
 			t.Errorf("%s still there after purge (%v)", gone, err)
@@ -185,4 +186,26 @@ func checkUnitPaths(t *testing.T, unit string) {
 			}
 		}
 	}
+}
+
+// dpkgRun runs dpkg, waiting (up to 5 minutes) while another package
+// manager holds the dpkg lock: on a shared machine apt may be running.
+func dpkgRun(dpkg string, args ...string) (string, error) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		out, err := exec.Command(dpkg, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "lock") || time.Now().After(deadline) {
+			return string(out), err
+		}
+		time.Sleep(2 * time.Second) // the lock holder gives no signal to wait on
+	}
+}
+
+func mustDpkg(t *testing.T, dpkg string, args ...string) string {
+	t.Helper()
+	out, err := dpkgRun(dpkg, args...)
+	if err != nil {
+		t.Fatalf("dpkg %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
 }

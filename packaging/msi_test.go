@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMSI builds the agent's MSI with wixl, checks its tables with
@@ -72,10 +73,21 @@ func TestMSI(t *testing.T) {
 	if _, err := os.Stat(exe); !os.IsNotExist(err) {
 		t.Errorf("binary left after removal (%v)", err)
 	}
-	c := exec.Command(execSh, "reg", "query", key)
-	c.Env = append(os.Environ(), "WINEPREFIX="+prefix, "WINEDEBUG=-all")
-	if out, err := c.CombinedOutput(); err == nil {
-		t.Errorf("service still registered after removal:\n%s", out)
+	// Wine's service manager deletes the registration after msiexec
+	// returns, in its own process: wait for it to go.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c := exec.Command(execSh, "reg", "query", key)
+		c.Env = append(os.Environ(), "WINEPREFIX="+prefix, "WINEDEBUG=-all")
+		out, err := c.CombinedOutput()
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("service still registered a minute after removal:\n%s", out)
+			break
+		}
+		time.Sleep(time.Second)
 	}
 }
 

@@ -45,7 +45,7 @@ func TestMSI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefix := filepath.Join(t.TempDir(), "prefix")
+	prefix := winePrefix(t)
 	runWine := func(args ...string) string {
 		t.Helper()
 		c := exec.Command(execSh, args...)

@@ -39,7 +39,7 @@ func TestWindowsUnderWine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "WINEPREFIX="+filepath.Join(t.TempDir(), "prefix"), "WINEDEBUG=-all")
+	env := append(os.Environ(), "WINEPREFIX="+winePrefix(t), "WINEDEBUG=-all")
 	goCmd := func(args ...string) *exec.Cmd {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = ".."
@@ -83,4 +83,22 @@ reload_service = "W3SVC"
 	if err != nil || !strings.Contains(out, "ok; 1 certificate block(s)") || !strings.Contains(out, `C:\ProgramData\certfleet-agent`) {
 		t.Fatalf("check-config under wine: %v %q", err, out)
 	}
+}
+
+// winePrefix returns a fresh wine prefix under the test's temp dir; at the
+// end it waits for the prefix's wineserver to exit, since it writes the
+// registry into the prefix as it goes, after the last program ended.
+func winePrefix(t *testing.T) string {
+	t.Helper()
+	prefix := filepath.Join(t.TempDir(), "prefix")
+	t.Cleanup(func() {
+		server := "/usr/lib/wine/wineserver"
+		if p, err := exec.LookPath("wineserver"); err == nil {
+			server = p
+		}
+		cmd := exec.Command(server, "-w")
+		cmd.Env = append(os.Environ(), "WINEPREFIX="+prefix)
+		_ = cmd.Run() // no server left running is fine
+	})
+	return prefix
 }

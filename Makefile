@@ -6,6 +6,9 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The hub reads main.version; the agent reads its package's version.
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X github.com/certfleet/certfleet/agent.version=$(VERSION)
+# Package version: the tag without "v", else 0.0.0+git.<commit>.
+PKG_VERSION ?= $(shell v=$$(git describe --tags --exact-match 2>/dev/null) && echo $${v\#v} || echo 0.0.0+git.$$(git rev-parse --short HEAD 2>/dev/null || echo unknown))
+PKG_ARCHS ?= amd64 arm64
 BIN      := bin
 TESTFLAGS ?=
 FUZZTIME ?= 10s
@@ -15,7 +18,7 @@ FUZZPKGS ?= ./...
 AGENT_PLATFORMS := linux/amd64 linux/arm64 windows/amd64 windows/arm64 darwin/arm64
 HUB_PLATFORMS   := linux/amd64 linux/arm64
 
-.PHONY: help build test demo bench lint cross fuzz clean
+.PHONY: help build test demo bench lint cross fuzz clean package
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -47,6 +50,10 @@ cross: ## Cross-compile the agent (5 platforms) and the hub (linux) into dist/
 	  os=$${p%/*}; arch=$${p#*/}; echo "hub $$os/$$arch"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/certfleet-hub_$${os}_$${arch} ./hub/cmd/certfleet-hub; \
 	done
+
+package: ## Build .deb and .rpm for agent and hub (PKG_ARCHS) and the agent's MSI into dist/, with SHA256SUMS
+	packaging/build.sh dist '$(PKG_VERSION)' $(PKG_ARCHS)
+	packaging/build-msi.sh dist '$(PKG_VERSION)'
 
 fuzz: ## Run every fuzz target for FUZZTIME each (default 10s); report every failing one with its output
 	@failed=; for pkg in $$($(GO) list $(FUZZPKGS)); do \

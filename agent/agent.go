@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/certfleet/certfleet/agent/certstore"
 	"github.com/certfleet/certfleet/agent/config"
 	"github.com/certfleet/certfleet/agent/control"
 )
@@ -56,6 +57,9 @@ type Options struct {
 	LostAfter time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// CertStore is the Windows certificate store for blocks with
+	// windows_store; nil opens the system's (tests put a double here).
+	CertStore certstore.Store
 }
 
 func (o *Options) fill() {

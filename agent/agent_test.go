@@ -77,6 +77,18 @@ func TestIssueInstallReloadReport(t *testing.T) {
 	if w.hub.Hellos(agentID) < 1 {
 		t.Error("no hello sent")
 	}
+	if c != nil && (c.LastReload == nil || !c.LastReload.OK || !strings.HasPrefix(c.LastReload.Hook, "run: ")) {
+		t.Errorf("reload outcome in state: %+v", c.LastReload)
+	}
+	// The hub learns how the reload went from the status report.
+	w.hub.Wait(t, 20*time.Second, "a status report with the reload outcome", func() bool {
+		reps := w.hub.Statuses(agentID)
+		if len(reps) == 0 || len(reps[len(reps)-1].Certificates) == 0 {
+			return false
+		}
+		r := reps[len(reps)-1].Certificates[0].Reload
+		return r != nil && r.OK && r.Error == "" && !r.At.IsZero()
+	})
 }
 
 func TestRestartKeepsCertificate(t *testing.T) {
@@ -384,6 +396,12 @@ func TestReloadFailureRestoresPreviousCertificate(t *testing.T) {
 	c := loadState(t, cfg).Certificates["web"]
 	if c.LastErrorCode != "reload_failed" || c.Serial != first || c.Pending == nil {
 		t.Errorf("state after failed reload: code %q serial %s pending %v", c.LastErrorCode, c.Serial, c.Pending)
+	}
+	if r := c.LastReload; r == nil || r.OK || !strings.Contains(r.Error, "reload refused by test") {
+		t.Errorf("reload outcome after a failed reload: %+v", r)
+	}
+	if got := agent.CertStatuses(cfg, loadState(t, cfg), time.Now())[0].Reload; got == nil || got.OK {
+		t.Errorf("status report's reload outcome: %+v", got)
 	}
 }
 

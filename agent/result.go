@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/certfleet/certfleet/agent/certstore"
 	"github.com/certfleet/certfleet/agent/config"
 	"github.com/certfleet/certfleet/agent/control"
 	"github.com/certfleet/certfleet/agent/install"
@@ -72,7 +73,22 @@ func (a *Agent) installResult(ctx context.Context, b config.Certificate, c *stat
 		a.failure(b.Name, c, codeVerify, err.Error(), time.Time{}, false)
 		return
 	}
-	if err := install.Install(ctx, install.TargetFor(b), v, keyPEM, a.logger); err != nil {
+	target := install.TargetFor(b)
+	if b.WindowsStore != "" {
+		st := a.opts.CertStore
+		if st == nil {
+			var err error
+			if st, err = certstore.Open(); err != nil {
+				a.logger.Error("certificate store unavailable; pending request kept", "cert", b.Name, "err", err)
+				a.failure(b.Name, c, codeInstall, err.Error(), time.Time{}, false)
+				return
+			}
+		}
+		target.Store = st
+	}
+	err = install.Install(ctx, target, v, keyPEM, a.logger)
+	a.recordReload(c, target.Reload, err)
+	if err != nil {
 		code := codeInstall
 		switch {
 		case errors.Is(err, install.ErrReload):
@@ -132,4 +148,25 @@ func (a *Agent) failure(name string, c *state.Cert, code, msg string, retryAfter
 	}
 	a.statusDirty = true
 	a.notify(name, control.Outcome{Status: shared.StatusFailed, Error: code + ": " + msg})
+}
+
+// recordReload keeps the outcome of the reload Install ran, for the
+// status report: it ran and succeeded when Install succeeded or only the
+// TLS check after it failed; it failed on ErrReload; otherwise (files
+// could not be written) it did not run and the last outcome stays.
+func (a *Agent) recordReload(c *state.Cert, r install.Reload, err error) {
+	if !r.Configured() {
+		c.LastReload = nil
+		return
+	}
+	res := &shared.ReloadResult{At: a.opts.Now().UTC(), Hook: r.Describe()}
+	switch {
+	case err == nil, errors.Is(err, install.ErrCheck):
+		res.OK = true
+	case errors.Is(err, install.ErrReload):
+		res.Error = err.Error()
+	default:
+		return
+	}
+	c.LastReload = res
 }

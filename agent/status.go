@@ -28,6 +28,7 @@ func CertStatuses(cfg config.Config, st *state.State, now time.Time) []shared.Ce
 			cs.Blocked = c.Blocked
 			cs.NextAttempt = nextAttempt(c, now)
 			cs.Installed = c.Installed
+			cs.Reload = c.LastReload
 			if c.Pending != nil {
 				cs.Pending = c.Pending.RequestID
 			}

@@ -130,6 +130,9 @@ type CertStatus struct {
 	Blocked   bool      `json:"blocked,omitempty"`
 	Pending   string    `json:"pending_request,omitempty"`
 	Installed time.Time `json:"installed,omitzero"`
+	// Reload is the last reload's outcome; absent before any or when the
+	// block has no reload configured. Optional: older agents omit it.
+	Reload *ReloadResult `json:"reload,omitempty"`
 }
 
 // StatusReport is an agent's view of everything it holds.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/kardianos/service"
 	"github.com/spf13/cobra"
 
 	"github.com/certfleet/certfleet/agent/config"
@@ -30,6 +31,9 @@ type Env struct {
 	// Exit ends the process; a service whose agent fails uses it so the
 	// service manager restarts it. Default os.Exit.
 	Exit func(int)
+	// NewService opens a service in the service manager; nil means
+	// kardianos/service's New. Tests put a fake manager here.
+	NewService func(service.Interface, *service.Config) (service.Service, error)
 }
 
 func (e *Env) fill() {

@@ -249,11 +249,11 @@ func TestRenewThroughRunningAgent(t *testing.T) {
 
 func TestSystemdUnit(t *testing.T) {
 	unit := cli.SystemdUnit("/usr/local/bin/certfleet-agent", []string{"run", "--config", "/etc/certfleet agent/100%.toml"},
-		[]string{"/var/lib/certfleet-agent", "/etc/ssl/web"})
+		[]string{"/var/lib/certfleet-agent", "/etc/ssl/web"}, "")
 	for _, want := range []string{
 		`ExecStart="/usr/local/bin/certfleet-agent" "run" "--config" "/etc/certfleet agent/100%%.toml"`,
 		`ReadWritePaths=-"/var/lib/certfleet-agent" -"/etc/ssl/web"`,
-		"ProtectSystem=strict", "NoNewPrivileges=yes", "UMask=0077", "Restart=always", "WantedBy=multi-user.target",
+		"ProtectSystem=strict", "NoNewPrivileges=yes", "UMask=0077", "Restart=on-failure", "StartLimitBurst=5", "WantedBy=multi-user.target",
 	} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("unit lacks %q", want)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,27 +30,41 @@ func (c *cmdEnv) runCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := agent.New(cfg, agent.Options{Logger: c.Logger})
-			if err != nil {
-				return err
-			}
 			if service.Interactive() {
+				a, err := agent.New(cfg, agent.Options{Logger: c.Logger})
+				if err != nil {
+					return err
+				}
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
 				return a.Run(ctx)
 			}
-			if runtime.GOOS == "windows" && c.LogOutput != nil {
-				// A Windows service has no console to log to.
-				if err := c.LogOutput.ToFile(filepath.Join(cfg.StateDir, "agent.log")); err != nil {
-					return err
-				}
-				defer c.LogOutput.Close()
-			}
-			p := &program{agent: a, env: c.Env}
-			svc, err := service.New(p, c.serviceConfig(*c.cfgPath, cfg))
+			p := &program{env: c.Env}
+			svc, err := service.New(p, c.serviceConfig(*c.cfgPath, cfg, ""))
 			if err != nil {
 				return fmt.Errorf("service: %w", err)
 			}
+			logger := c.Logger
+			if runtime.GOOS == "windows" {
+				// A Windows service has no console: logs go to a file,
+				// warnings and errors also to the event log.
+				if c.LogOutput != nil {
+					if err := c.LogOutput.ToFile(filepath.Join(cfg.StateDir, "agent.log")); err != nil {
+						return err
+					}
+					defer c.LogOutput.Close()
+				}
+				if el, err := svc.Logger(nil); err == nil {
+					logger = slog.New(eventLogHandler{next: logger.Handler(), log: el})
+					p.events = el
+				}
+			}
+			p.logger = logger
+			a, err := agent.New(cfg, agent.Options{Logger: logger})
+			if err != nil {
+				return err
+			}
+			p.agent = a
 			return svc.Run()
 		},
 	}
@@ -59,6 +74,8 @@ func (c *cmdEnv) runCommand() *cobra.Command {
 type program struct {
 	agent  *agent.Agent
 	env    *Env
+	events service.Logger // the event log on Windows; nil elsewhere
+	logger *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -67,12 +84,19 @@ func (p *program) Start(service.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.done = make(chan struct{})
+	if p.events != nil {
+		_ = p.events.Info("certfleet-agent " + agent.Version() + " started")
+	}
 	go func() {
 		defer close(p.done)
 		if err := p.agent.Run(ctx); err != nil && ctx.Err() == nil {
 			// Exit non-zero so the service manager's restart policy
 			// applies; the service has no other way to report it.
-			p.env.Logger.Error("agent failed", "err", err)
+			logger := p.logger
+			if logger == nil {
+				logger = p.env.Logger
+			}
+			logger.Error("agent failed", "err", err)
 			p.env.Exit(1)
 		}
 	}()
@@ -86,6 +110,9 @@ func (p *program) Stop(service.Service) error {
 	p.cancel()
 	select {
 	case <-p.done:
+		if p.events != nil {
+			_ = p.events.Info("certfleet-agent stopped")
+		}
 		return nil
 	case <-time.After(stopTimeout):
 		return fmt.Errorf("agent did not stop within %s", stopTimeout)

@@ -1,84 +1,46 @@
 package cli
 
 import (
-	"fmt"
-	"strings"
+	"github.com/certfleet/certfleet/shared/svcctl"
 )
+
+// agentCaps is the agent's capability bounding set: what installing files
+// for other services and reloading them needs, nothing else.
+//   - CAP_CHOWN: give cert and key files their configured owner/group;
+//   - CAP_FOWNER: set modes on files another user owns;
+//   - CAP_DAC_OVERRIDE: write into a service's own certificate directory;
+//   - CAP_KILL: signal a service running as another user (pid_file reload).
+//
+// `systemctl reload|restart` needs none: it asks PID 1 over D-Bus.
+var agentCaps = []string{"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE", "CAP_KILL"}
 
 // SystemdUnit renders the hardened systemd unit for the agent. exe and
 // args form ExecStart; writeDirs are the only places the agent may write
 // (its state dir and the certificate files' directories); everything
-// else is read-only to it.
-//
-// The unit is complete text, handed to kardianos/service as its
-// SystemdScript: it holds no template actions, so the service library's
-// template engine passes it through as is.
-func SystemdUnit(exe string, args []string, writeDirs []string) string {
-	var b strings.Builder
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w("# Written by `certfleet-agent service install`.")
-	w("#")
-	w("# The agent may write only to its state dir and to the directories of the")
-	w("# certificate files in its configuration (ReadWritePaths below). Reload")
-	w("# commands run inside this sandbox too: reload services through systemctl,")
-	w("# which acts outside it. After adding certificate paths in new directories,")
-	w("# reinstall the service (service uninstall, then service install) or add")
-	w("# them with `systemctl edit certfleet-agent`.")
-	w("[Unit]")
-	w("Description=certfleet agent: keeps this host's TLS certificates issued and renewed")
-	w("Documentation=https://github.com/certfleet/certfleet")
-	w("Wants=network-online.target")
-	w("After=network-online.target")
-	w("StartLimitIntervalSec=0")
-	w("")
-	w("[Service]")
-	w("Type=simple")
-	argv := make([]string, 0, len(args)+1)
-	for _, a := range append([]string{exe}, args...) {
-		argv = append(argv, systemdQuote(a))
+// else is read-only to it. userName empty means root, which the agent
+// needs to give files to other users and reload their services; a
+// dedicated user must own the write dirs and reload through sudo/polkit.
+func SystemdUnit(exe string, args []string, writeDirs []string, userName string) string {
+	u := svcctl.Unit{
+		Header: []string{
+			"Written by `certfleet-agent service install` (or shipped by the package).",
+			"",
+			"The agent may write only to its state dir and to the directories of the",
+			"certificate files in its configuration (ReadWritePaths below). Reload",
+			"commands run inside this sandbox too: reload services through systemctl,",
+			"which acts outside it. After adding certificate paths in new directories,",
+			"run `certfleet-agent service install` again, or add them with",
+			"`systemctl edit certfleet-agent` (ReadWritePaths=...).",
+		},
+		Description: "certfleet agent: keeps this host's TLS certificates issued and renewed",
+		Exec:        append([]string{exe}, args...),
+		User:        userName,
+		Caps:        agentCaps,
+		WriteDirs:   writeDirs,
+		TimeoutStop: "45s",
 	}
-	w("ExecStart=%s", strings.Join(argv, " "))
-	w("Restart=always")
-	w("RestartSec=10s")
-	w("TimeoutStopSec=45s")
-	w("UMask=0077")
-	w("NoNewPrivileges=yes")
-	w("ProtectSystem=strict")
-	if len(writeDirs) > 0 {
-		dirs := make([]string, len(writeDirs))
-		for i, d := range writeDirs {
-			// "-": a directory that does not exist yet is no error.
-			dirs[i] = "-" + systemdQuote(d)
-		}
-		w("ReadWritePaths=%s", strings.Join(dirs, " "))
+	if userName == "root" {
+		u.User = ""
 	}
-	w("ProtectHome=read-only")
-	w("PrivateTmp=yes")
-	w("PrivateDevices=yes")
-	w("ProtectKernelTunables=yes")
-	w("ProtectKernelModules=yes")
-	w("ProtectKernelLogs=yes")
-	w("ProtectControlGroups=yes")
-	w("ProtectClock=yes")
-	w("ProtectHostname=yes")
-	w("RestrictSUIDSGID=yes")
-	w("RestrictRealtime=yes")
-	w("RestrictNamespaces=yes")
-	w("LockPersonality=yes")
-	w("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6")
-	w("SystemCallArchitectures=native")
-	w("SystemCallFilter=@system-service")
-	w("SystemCallErrorNumber=EPERM")
-	w("CapabilityBoundingSet=CAP_CHOWN CAP_FOWNER CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_KILL")
-	w("")
-	w("[Install]")
-	w("WantedBy=multi-user.target")
-	return b.String()
-}
-
-// systemdQuote quotes one ExecStart word: double quotes with C escapes,
-// and "%" and "$" doubled so systemd does not expand them.
-func systemdQuote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%", "$", "$$", "\n", `\n`, "\t", `\t`)
-	return `"` + r.Replace(s) + `"`
+	return u.Render()
 }

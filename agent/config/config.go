@@ -6,6 +6,7 @@ package config
 import (
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -72,6 +73,20 @@ type Certificate struct {
 	Chain     string `toml:"chain"`
 	Fullchain string `toml:"fullchain"`
 	Key       string `toml:"key"`
+	// PFX, when set, also receives the key, leaf and intermediates as
+	// PKCS#12 (AES-256, with the key's mode), protected by PFXPassword
+	// (empty is allowed: protect the file by its permissions).
+	PFX         string `toml:"pfx"`
+	PFXPassword string `toml:"pfx_password"`
+	// WindowsStore (Windows only), "My" or "WebHosting": also install the
+	// certificate and its key into LocalMachine\<store> (intermediates
+	// into CA), named FriendlyName (default "certfleet <name>") plus the
+	// expiry date, key non-exportable unless KeyExportable. The reload
+	// gets CERTFLEET_THUMBPRINT to bind it; once it passed, the replaced
+	// certificate is removed from the store.
+	WindowsStore  string `toml:"windows_store"`
+	FriendlyName  string `toml:"friendly_name"`
+	KeyExportable bool   `toml:"key_exportable"`
 	// Owner and Group own every file of the block (unix only).
 	Owner string `toml:"owner"`
 	Group string `toml:"group"`
@@ -83,6 +98,18 @@ type Certificate struct {
 	Reload        []string `toml:"reload"`
 	ReloadShell   string   `toml:"reload_shell"`
 	ReloadTimeout Duration `toml:"reload_timeout"`
+	// ReloadService is a service to reload: a systemd unit, run as
+	// `systemctl <ReloadAction> <unit>` (action reload, restart or
+	// reload-or-restart; default reload), or on Windows a Windows service,
+	// restarted (the only action there).
+	ReloadService string `toml:"reload_service"`
+	ReloadAction  string `toml:"reload_action"`
+	// ReloadPIDFile, unix only: send ReloadSignal (default HUP) to the
+	// process whose PID the file holds.
+	ReloadPIDFile string `toml:"reload_pid_file"`
+	ReloadSignal  string `toml:"reload_signal"`
+	// ReloadPowerShell, Windows only: a PowerShell command.
+	ReloadPowerShell string `toml:"reload_powershell"`
 	// RenewBefore, when set, renews this long before expiry instead of
 	// following the hub's advice (default: a third of the lifetime left).
 	RenewBefore Duration `toml:"renew_before"`
@@ -115,6 +142,16 @@ func (c *Certificate) applyDefaults() {
 	}
 	if !c.CertMode.Set {
 		c.CertMode = FileMode{Mode: DefaultCertMode, Set: true}
+	}
+	if c.WindowsStore != "" && c.FriendlyName == "" {
+		c.FriendlyName = "certfleet " + c.Name
+	}
+	if c.ReloadService != "" && c.ReloadAction == "" {
+		c.ReloadAction = DefaultReloadAction()
+	}
+	c.ReloadSignal = strings.TrimPrefix(strings.ToUpper(c.ReloadSignal), "SIG")
+	if c.ReloadPIDFile != "" && c.ReloadSignal == "" {
+		c.ReloadSignal = "HUP"
 	}
 	if c.ReloadTimeout.Duration == 0 {
 		c.ReloadTimeout.Duration = DefaultReloadTimeout
@@ -185,10 +222,10 @@ func (c Config) Dirs() []string {
 }
 
 // Paths returns the block's configured file paths (key, cert, chain,
-// fullchain), skipping unset ones.
+// fullchain, pfx), skipping unset ones.
 func (c Certificate) Paths() []string {
 	var out []string
-	for _, p := range []string{c.Key, c.Cert, c.Chain, c.Fullchain} {
+	for _, p := range []string{c.Key, c.Cert, c.Chain, c.Fullchain, c.PFX} {
 		if p != "" {
 			out = append(out, p)
 		}

@@ -54,8 +54,13 @@ cert_mode = "0644"
 # Run after new files are in place; if it fails, the previous files are
 # put back and it runs again. An argv (no shell) ...
 reload = ["systemctl", "reload", "nginx"]
-# ... or a shell command line (not both):
+# ... or a shell command line, or a systemd unit, or a signal to the
+# process in a PID file (set only one):
 # reload_shell = "nginx -t && systemctl reload nginx"
+# reload_service = "nginx.service"
+# reload_action = "reload"                  # restart, reload-or-restart
+# reload_pid_file = "/run/nginx.pid"
+# reload_signal = "HUP"                     # USR1, USR2, INT, TERM, QUIT, WINCH
 reload_timeout = "30s"
 
 # Renew this long before expiry instead of following the hub's advice
@@ -100,8 +105,24 @@ key = 'C:\certfleet\web\key.pem'            # the private key, made on this host
 # Run after new files are in place; if it fails, the previous files are
 # put back and it runs again. An argv (no shell) ...
 reload = ['C:\certfleet\reload.cmd']
-# ... or a cmd.exe command line (not both):
+# ... or a cmd.exe command line, a Windows service to restart, or a
+# PowerShell command (set only one):
 # reload_shell = "net stop MyService && net start MyService"
+# reload_service = "W3SVC"
+# reload_powershell = "Restart-WebAppPool -Name DefaultAppPool"
+
+# Also as a PKCS#12 file (key, leaf, intermediates; AES-256) ...
+# pfx = 'C:\certfleet\web.pfx'
+# pfx_password = ""
+# ... and/or in the certificate store, LocalMachine\My or WebHosting, under
+# the friendly name "certfleet web <expiry date>", the key not exportable.
+# The reload gets the new thumbprint in CERTFLEET_THUMBPRINT to bind it,
+# e.g. netsh http update sslcert ipport=0.0.0.0:443 certhash=%CERTFLEET_THUMBPRINT% ...
+# Once the reload (and check_tls) passed, the replaced certificate is
+# removed from the store.
+# windows_store = "My"
+# friendly_name = "certfleet web"
+# key_exportable = false
 reload_timeout = "60s"
 
 # Renew this long before expiry instead of following the hub's advice

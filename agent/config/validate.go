@@ -66,7 +66,7 @@ func (c Config) Validate() error {
 			required    bool
 		}{
 			{"cert", b.Cert, true}, {"chain", b.Chain, false},
-			{"fullchain", b.Fullchain, false}, {"key", b.Key, true},
+			{"fullchain", b.Fullchain, false}, {"key", b.Key, true}, {"pfx", b.PFX, false},
 		} {
 			pf := f + "." + p.field
 			switch {
@@ -92,12 +92,8 @@ func (c Config) Validate() error {
 		if b.Mode.Mode&0o007 != 0 {
 			add(f+".mode", "%s gives everyone access to the private key; drop the last digit to 0", b.Mode)
 		}
-		if len(b.Reload) > 0 && b.ReloadShell != "" {
-			add(f+".reload", "set reload or reload_shell, not both")
-		}
-		if len(b.Reload) > 0 && strings.TrimSpace(b.Reload[0]) == "" {
-			add(f+".reload[0]", "empty program")
-		}
+		b.validateReload(f, add)
+		b.validateWindowsStore(f, add)
 		if b.ReloadTimeout.Duration <= 0 || b.ReloadTimeout.Duration > maxReloadTimeout {
 			add(f+".reload_timeout", "%s: want more than 0 and at most %s", b.ReloadTimeout.Duration, maxReloadTimeout)
 		}

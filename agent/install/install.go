@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/certfleet/certfleet/agent/certstore"
 	"github.com/certfleet/certfleet/agent/config"
 	"github.com/certfleet/certfleet/agent/internal/fsutil"
+	"github.com/certfleet/certfleet/agent/keys"
 )
 
 // ErrReload marks a failed reload; the previous files were put back.
@@ -27,6 +29,13 @@ type Target struct {
 	// Check, when configured, must see the new certificate served after
 	// the reload, else the install is rolled back.
 	Check TLSCheck
+	// PFX, when set, receives key, leaf and intermediates as PKCS#12.
+	PFX, PFXPassword string
+	// Store, when set, also receives the certificate (Windows store):
+	// StoreOptions.Store names it, StorePrefix is the friendly name.
+	Store        certstore.Store
+	StoreOptions certstore.AddOptions
+	StorePrefix  string
 }
 
 // TargetFor builds the Target of a configuration block.
@@ -42,15 +51,24 @@ func TargetFor(b config.Certificate) Target {
 		KeyMode:   b.Mode.Mode,
 		CertMode:  b.CertMode.Mode,
 		Reload: Reload{
-			Argv:    b.Reload,
-			Shell:   b.ReloadShell,
-			Timeout: b.ReloadTimeout.Duration,
+			Argv:       b.Reload,
+			Shell:      b.ReloadShell,
+			Service:    b.ReloadService,
+			Action:     b.ReloadAction,
+			PIDFile:    b.ReloadPIDFile,
+			Signal:     b.ReloadSignal,
+			PowerShell: b.ReloadPowerShell,
+			Timeout:    b.ReloadTimeout.Duration,
 		},
 		Check: TLSCheck{
 			Addr:       b.CheckTLS,
 			ServerName: b.CheckName(),
 			Timeout:    b.CheckTimeoutOrDefault(),
 		},
+		PFX:          b.PFX,
+		PFXPassword:  b.PFXPassword,
+		StoreOptions: certstore.AddOptions{Store: b.WindowsStore, Exportable: b.KeyExportable},
+		StorePrefix:  b.FriendlyName,
 	}
 }
 
@@ -104,6 +122,21 @@ func Install(ctx context.Context, t Target, v *Verified, keyPEM []byte, logger *
 	if t.Fullchain != "" {
 		files = append(files, file{t.Fullchain, v.FullchainPEM, t.CertMode})
 	}
+	var bundle certstore.Bundle
+	if t.PFX != "" || t.Store != nil {
+		key, err := keys.Parse(keyPEM)
+		if err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
+		bundle = certstore.Bundle{Leaf: v.Leaf, Chain: v.Intermediates, Key: key}
+	}
+	if t.PFX != "" {
+		data, err := certstore.EncodePFX(bundle, t.PFXPassword)
+		if err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
+		files = append(files, file{t.PFX, data, t.KeyMode})
+	}
 	// Read everything first: if an old file cannot be read, nothing is
 	// touched.
 	snaps := make([]fsutil.Snapshot, len(files))
@@ -118,10 +151,36 @@ func Install(ctx context.Context, t Target, v *Verified, keyPEM []byte, logger *
 			return errors.Join(fmt.Errorf("install: %w", err), rerr)
 		}
 	}
-	out, err := t.Reload.Run(ctx, t.env()...)
+	if t.Store != nil {
+		res, err := certstore.Install(t.Store, bundle, t.StorePrefix, t.StoreOptions, func(thumbprint string) error {
+			return t.reloadAndCheck(ctx, v, logger, "CERTFLEET_THUMBPRINT="+thumbprint)
+		})
+		if res.Thumbprint == "" {
+			// Not added, or the reload/check failed and the new
+			// certificate was taken out again.
+			return t.rollback(ctx, snaps, fmt.Errorf("install: %w", err))
+		}
+		if err != nil {
+			// Installed and bound; only an old certificate stayed.
+			logger.Warn("replaced certificate not removed from the store", "cert", t.Name, "err", err)
+		}
+		logger.Info("certificate in the Windows store", "cert", t.Name, "store", t.StoreOptions.Store,
+			"thumbprint", res.Thumbprint, "removed", res.Removed)
+		return nil
+	}
+	if err := t.reloadAndCheck(ctx, v, logger); err != nil {
+		return t.rollback(ctx, snaps, fmt.Errorf("install: %w", err))
+	}
+	return nil
+}
+
+// reloadAndCheck runs the reload and, if configured, the TLS check. Its
+// errors wrap ErrReload or ErrCheck.
+func (t Target) reloadAndCheck(ctx context.Context, v *Verified, logger *slog.Logger, env ...string) error {
+	out, err := t.Reload.Run(ctx, append(t.env(), env...)...)
 	if err != nil {
 		logger.Warn("reload failed; restoring previous files", "cert", t.Name, "err", err)
-		return t.rollback(ctx, snaps, fmt.Errorf("install: %w: %w", ErrReload, err))
+		return fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	if out != "" {
 		logger.Debug("reload output", "cert", t.Name, "output", out)
@@ -131,7 +190,7 @@ func Install(ctx context.Context, t Target, v *Verified, keyPEM []byte, logger *
 	}
 	if err := t.Check.Wait(ctx, v.Leaf); err != nil {
 		logger.Warn("the service does not present the new certificate; restoring previous files", "cert", t.Name, "err", err)
-		return t.rollback(ctx, snaps, fmt.Errorf("install: %w: %w", ErrCheck, err))
+		return fmt.Errorf("%w: %w", ErrCheck, err)
 	}
 	logger.Debug("the service presents the new certificate", "cert", t.Name, "address", t.Check.Addr)
 	return nil

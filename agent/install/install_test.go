@@ -23,6 +23,16 @@ import (
 // appends "reload" or "rollback" (and the cert name) to LOGFILE; MODE 0
 // exits 0, 1 exits 1, sleep sleeps a minute.
 func TestMain(m *testing.M) {
+	// thumb-helper LOGFILE appends $CERTFLEET_THUMBPRINT (store tests).
+	if len(os.Args) == 3 && os.Args[1] == "thumb-helper" {
+		f, err := os.OpenFile(os.Args[2], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			os.Exit(2)
+		}
+		fmt.Fprintln(f, os.Getenv("CERTFLEET_THUMBPRINT"))
+		f.Close()
+		os.Exit(0)
+	}
 	if len(os.Args) == 4 && os.Args[1] == "reload-helper" {
 		line := "reload"
 		if os.Getenv("CERTFLEET_ROLLBACK") == "1" {

@@ -95,6 +95,9 @@ type Cert struct {
 	// or a renew is asked for by hand.
 	Blocked bool `json:"blocked,omitempty"`
 
+	// LastReload is the outcome of the last reload after an install.
+	LastReload *shared.ReloadResult `json:"last_reload,omitempty"`
+
 	Pending *Pending `json:"pending,omitempty"`
 }
 

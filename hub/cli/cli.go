@@ -48,7 +48,7 @@ func NewRoot(out, errOut io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", "", "hub NATS URL for admin commands (default: from the running hub's run file)")
 	root.PersistentFlags().StringVar(&g.creds, "creds", "", "admin credentials file (default: <data_dir>/nats/admin.creds)")
 	root.PersistentFlags().StringVar(&g.caFile, "ca", "", "CA bundle for the hub's NATS TLS (default: <data_dir>/tls/ca.pem)")
-	root.AddCommand(initCmd(g), runCmd(g), agentCmd(g), domainCmd(g), statusCmd(g), auditCmd(g), renewCmd(g), checkConfigCmd(g), versionCmd(g), natsSetupCmd(g), acmednsCmd(g), tsigCmd(g), relayCmd(g), userCmd(g))
+	root.AddCommand(initCmd(g), runCmd(g), agentCmd(g), domainCmd(g), statusCmd(g), auditCmd(g), renewCmd(g), checkConfigCmd(g), versionCmd(g), natsSetupCmd(g), acmednsCmd(g), tsigCmd(g), relayCmd(g), userCmd(g), serviceCmd(g))
 	return root
 }
 

@@ -45,8 +45,8 @@ existing key, so running it again is safe.`,
 				if err := os.MkdirAll(filepath.Dir(g.configPath), 0o755); err != nil {
 					return fmt.Errorf("create config dir: %w", err)
 				}
-				if err := os.WriteFile(g.configPath, []byte(text), 0o600); err != nil {
-					return fmt.Errorf("write config: %w", err)
+				if err := writeConfig(g.configPath, []byte(text)); err != nil {
+					return err
 				}
 				fmt.Fprintln(g.out, "wrote", g.configPath)
 			}

@@ -260,6 +260,12 @@ func readEnrollment(t *testing.T, a *fleet.Agent) *shared.Enrollment {
 // credsUser returns the user public key of a creds file.
 func credsUser(t *testing.T, path string) string {
 	t.Helper()
+	return credsClaims(t, path).Subject
+}
+
+// credsClaims decodes the user JWT of a creds file.
+func credsClaims(t *testing.T, path string) *jwt.UserClaims {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +278,7 @@ func credsUser(t *testing.T, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return uc.Subject
+	return uc
 }
 
 // helloErr sends a hello as agent id and returns the hub's error, if any.

@@ -139,15 +139,8 @@ func TestUpgradeFromLayout1(t *testing.T) {
 		t.Fatal(err)
 	}
 	credsPath := filepath.Join(a.Dir, "state", "agent.creds")
+	uc := credsClaims(t, credsPath)
 	b, err := os.ReadFile(credsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jwt.ParseDecoratedJWT(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uc, err := jwt.DecodeUserClaims(tok)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/kardianos/service"
 	"github.com/spf13/cobra"
 
+	"github.com/certfleet/certfleet/agent"
 	"github.com/certfleet/certfleet/agent/config"
 )
 
@@ -84,6 +85,7 @@ use them (rolling back if a reload fails) and renews them before they expire.`,
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
+	root.Version = agent.Version()
 	var cfgPath string
 	root.PersistentFlags().StringVarP(&cfgPath, "config", "c", config.DefaultConfigPath(), "configuration file")
 	c := &cmdEnv{Env: env, cfgPath: &cfgPath}

@@ -4,6 +4,8 @@
 package cli
 
 import (
+	"github.com/certfleet/certfleet/internal/cliusage"
+
 	"context"
 	"errors"
 	"fmt"
@@ -62,12 +64,13 @@ func (e *Env) fill() {
 func Main(ctx context.Context, env Env, args []string) int {
 	env.fill()
 	cmd := NewCommand(&env)
+	cliusage.Mark(cmd)
 	cmd.SetArgs(args)
-	if err := cmd.ExecuteContext(ctx); err != nil {
+	err := cmd.ExecuteContext(ctx)
+	if err != nil {
 		fmt.Fprintf(env.Stderr, "certfleet-agent: %v\n", err)
-		return 1
 	}
-	return 0
+	return cliusage.ExitCode(err)
 }
 
 // NewCommand builds the command tree.

@@ -329,3 +329,17 @@ func TestStatusShowsFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestUsageExitCode: a usage mistake exits 2 and names the usage line; a
+// failure exits 1.
+func TestUsageExitCode(t *testing.T) {
+	if code, _, errOut := run(t, "enroll"); code != 2 || !strings.Contains(errOut, "usage: certfleet-agent enroll") {
+		t.Fatalf("enroll without a file: exit %d, %q", code, errOut)
+	}
+	if code, _, _ := run(t, "no-such-command"); code != 2 {
+		t.Fatalf("unknown command: exit %d", code)
+	}
+	if code, _, _ := run(t, "check-config", "--config", filepath.Join(t.TempDir(), "missing.toml")); code != 1 {
+		t.Fatalf("missing config: exit %d, want 1", code)
+	}
+}

@@ -3,6 +3,8 @@
 package cli
 
 import (
+	"github.com/certfleet/certfleet/internal/cliusage"
+
 	"context"
 	"fmt"
 	"io"
@@ -98,10 +100,11 @@ func checkConfigCmd(g *globals) *cobra.Command {
 // Execute runs the CLI and returns the process exit code.
 func Execute(ctx context.Context, args []string, out, errOut io.Writer) int {
 	root := NewRoot(out, errOut)
+	cliusage.Mark(root)
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := root.ExecuteContext(ctx)
+	if err != nil {
 		fmt.Fprintln(errOut, "certfleet-hub:", safeLines(err.Error()))
-		return 1
 	}
-	return 0
+	return cliusage.ExitCode(err)
 }

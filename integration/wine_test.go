@@ -110,8 +110,14 @@ pfx_password = '%s'
 	if err := w.stop(p, 30*time.Second); err != nil {
 		t.Fatalf("agent under wine did not stop cleanly: %v\n%s", err, p.LogTail(40))
 	}
-	if !strings.Contains(p.LogTail(20), "agent stopped") {
-		t.Fatalf("agent log has no clean stop:\n%s", p.LogTail(40))
+	logText := p.LogTail(200)
+	if !strings.Contains(logText, "agent stopped") {
+		t.Fatalf("agent log has no clean stop:\n%s", logText)
+	}
+	// Whatever wine lacks (unix sockets for the control channel) the
+	// agent reports as a warning with the way around it, not as a fault.
+	if strings.Contains(logText, "level=ERROR") {
+		t.Fatalf("agent under wine logged errors:\n%s", logText)
 	}
 }
 

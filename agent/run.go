@@ -59,9 +59,13 @@ func (a *Agent) run(parent context.Context, once *string) ([]control.Outcome, er
 		// upkeep matters more, so the agent runs on (older Windows
 		// releases have no unix sockets).
 		srv, err := control.Listen(a.cfg.ControlSocket(), controlHandler{a}, a.logger)
-		if err != nil {
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			// Expected there, not a fault: say what still works.
+			a.logger.Warn("no control socket on this system; `certfleet-agent renew` cannot reach this agent, use `certfleet-hub renew AGENT` or stop the agent first", "err", err)
+		case err != nil:
 			a.logger.Error("control socket unavailable; `certfleet-agent renew` cannot reach this agent", "err", err)
-		} else {
+		default:
 			defer srv.Close()
 		}
 	}

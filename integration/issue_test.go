@@ -17,11 +17,22 @@ import (
 
 const issueTimeout = 90 * time.Second
 
-// checkInstalled verifies what the agent wrote: the key matches the leaf,
-// the chain verifies to Pebble's root, and the key file is private.
+// checkInstalled verifies what the agent wrote: checkInstalledFiles, and
+// the key file is private.
 func checkInstalled(t *testing.T, env *fleet.Env, a *fleet.Agent, block string) {
 	t.Helper()
 	dir := a.CertDir(block)
+	checkInstalledFiles(t, env, dir)
+	if fi, err := os.Stat(filepath.Join(dir, "key.pem")); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("key.pem mode: %v %v", fi.Mode(), err)
+	}
+}
+
+// checkInstalledFiles verifies the PEM files in dir: the key matches the
+// leaf, is ECDSA (the default key type), and the chain verifies to
+// Pebble's root. It returns the leaf.
+func checkInstalledFiles(t *testing.T, env *fleet.Env, dir string) *x509.Certificate {
+	t.Helper()
 	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "key.pem"))
 	if err != nil {
 		t.Fatalf("fullchain and key do not match: %v", err)
@@ -43,12 +54,10 @@ func checkInstalled(t *testing.T, env *fleet.Env, a *fleet.Agent, block string) 
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter}); err != nil {
 		t.Fatalf("installed chain does not verify to the CA's root: %v", err)
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "key.pem")); err != nil || fi.Mode().Perm()&0o077 != 0 {
-		t.Fatalf("key.pem mode: %v %v", fi.Mode(), err)
-	}
 	if _, ok := pair.PrivateKey.(*ecdsa.PrivateKey); !ok {
 		t.Fatalf("default key type: got %T, want ECDSA", pair.PrivateKey)
 	}
+	return leaf
 }
 
 func hubStatus(t *testing.T, env *fleet.Env) admin.StatusReply {

@@ -75,7 +75,8 @@ type Server struct {
 
 // Listen creates the socket at path (replacing a stale one: the caller
 // holds the state dir lock, so no other agent uses it) and serves
-// requests until Close.
+// requests until Close. On a system without unix sockets the error is
+// errors.ErrUnsupported.
 func Listen(path string, h Handler, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
@@ -84,6 +85,9 @@ func Listen(path string, h Handler, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("remove stale control socket: %w", err)
 	}
 	ln, err := net.Listen("unix", path)
+	if err != nil && noUnixSockets(err) {
+		return nil, fmt.Errorf("listen on control socket: %w: no unix sockets on this system (Windows before 10 1803, or wine): %w", errors.ErrUnsupported, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on control socket: %w", err)
 	}

@@ -63,11 +63,16 @@ func (p *Proc) Err() error {
 
 // Stop sends SIGTERM and waits up to timeout for a clean exit; it returns
 // the exit error (nil for exit code 0), or an error after a SIGKILL.
-func (p *Proc) Stop(timeout time.Duration) error {
+func (p *Proc) Stop(timeout time.Duration) error { return p.StopWith(syscall.SIGTERM, timeout) }
+
+// StopWith is Stop with another signal: SIGINT for a Windows program
+// under wine, which turns it into Ctrl-C (wine ends the process on
+// SIGTERM without telling it).
+func (p *Proc) StopWith(sig os.Signal, timeout time.Duration) error {
 	if p.Exited() {
 		return p.err
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(sig)
 	select {
 	case <-p.done:
 		return p.err

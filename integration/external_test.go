@@ -246,15 +246,7 @@ func TestNATSSetupFiles(t *testing.T) {
 
 func readEnrollment(t *testing.T, a *fleet.Agent) *shared.Enrollment {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(a.Dir, a.Name+".enroll.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := shared.ParseEnrollment(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return mustEnrollment(t, filepath.Join(a.Dir, a.Name+".enroll.json"))
 }
 
 // credsUser returns the user public key of a creds file.

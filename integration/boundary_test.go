@@ -68,15 +68,21 @@ func hostileBodies(t *testing.T, agent string) map[string][]byte {
 
 func testCSR(t *testing.T, names ...string) string {
 	t.Helper()
+	csr, err := newCSR(names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return csr
+}
+
+// newCSR makes a fresh P-256 key and a CSR for names, as an agent does.
+func newCSR(names ...string) (string, error) {
 	k, err := keys.Generate(config.KeyECDSAP256)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	csr, err := keys.CSR(k, names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(csr)
+	return string(csr), err
 }
 
 func twoAgents(t *testing.T, env *fleet.Env) (alice, bob *fleet.Agent) {
@@ -269,15 +275,11 @@ func TestBoundaryFloodDoesNotBlockOthers(t *testing.T) {
 // testCSRCached is a CSR for alice's name, made once: the flood must not
 // spend its time generating keys.
 var testCSRCached = func() string {
-	k, err := keys.Generate(config.KeyECDSAP256)
+	csr, err := newCSR("alice.example.test")
 	if err != nil {
 		panic(err)
 	}
-	csr, err := keys.CSR(k, []string{"alice.example.test"})
-	if err != nil {
-		panic(err)
-	}
-	return string(csr)
+	return csr
 }()
 
 // TestBoundaryRemoveRevokesEveryKey: at baedd1d an agent that emptied its

@@ -57,12 +57,17 @@ func dialHub(t *testing.T, env *fleet.Env, opts ...nats.Option) (*nats.Conn, err
 // the only secret the agent's host receives.
 func enrollmentCreds(t *testing.T, a *fleet.Agent) (tok string, seed []byte, pub string) {
 	t.Helper()
-	enr := readEnrollment(t, a)
-	tok, err := jwt.ParseDecoratedJWT([]byte(enr.Creds))
+	return splitCreds(t, []byte(readEnrollment(t, a).Creds))
+}
+
+// splitCreds returns the JWT, seed and public key of a creds file's text.
+func splitCreds(t *testing.T, creds []byte) (tok string, seed []byte, pub string) {
+	t.Helper()
+	tok, err := jwt.ParseDecoratedJWT(creds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := nkeys.ParseDecoratedNKey([]byte(enr.Creds))
+	kp, err := nkeys.ParseDecoratedNKey(creds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,17 +185,6 @@ func mustEnrollment(t *testing.T, path string) *shared.Enrollment {
 // credsOption authenticates with the JWT and seed of a creds file's text.
 func credsOption(t *testing.T, creds []byte) nats.Option {
 	t.Helper()
-	tok, err := jwt.ParseDecoratedJWT(creds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := nkeys.ParseDecoratedNKey(creds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed, err := kp.Seed()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, seed, _ := splitCreds(t, creds)
 	return nats.UserJWTAndSeed(tok, string(seed))
 }

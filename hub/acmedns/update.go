@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/certfleet/certfleet/hub"
 )
 
 type updateRequest struct {
@@ -19,18 +21,8 @@ type updateRequest struct {
 // subdomain or not decodable) is 401 "forbidden", and only an
 // authenticated request learns that its data is bad.
 func (a *API) update(w http.ResponseWriter, r *http.Request) {
-	body, ok := a.readBody(w, r)
+	reg, req, ok := a.ownRequest(w, r, "update")
 	if !ok {
-		return
-	}
-	reg, ok := a.authenticate(w, r)
-	if !ok {
-		return
-	}
-	var req updateRequest
-	if err := json.Unmarshal(body, &req); err != nil || req.Subdomain != reg.Subdomain {
-		a.log.Info("acme-dns update refused: subdomain mismatch or malformed body", "username", reg.Username, "client", a.clientAddr(r))
-		writeJSON(w, http.StatusUnauthorized, jsonError(errForbidden))
 		return
 	}
 	switch {
@@ -53,22 +45,33 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, []byte(`{"txt": "`+req.TXT+`"}`))
 }
 
+// ownRequest reads the body, authenticates the caller and checks that the
+// body names the caller's own subdomain; on any failure it has answered
+// (every authentication failure is 401 "forbidden", as in acme-dns).
+func (a *API) ownRequest(w http.ResponseWriter, r *http.Request, action string) (hub.ACMEDNSRegistration, updateRequest, bool) {
+	var req updateRequest
+	body, ok := a.readBody(w, r)
+	if !ok {
+		return hub.ACMEDNSRegistration{}, req, false
+	}
+	reg, ok := a.authenticate(w, r)
+	if !ok {
+		return reg, req, false
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Subdomain != reg.Subdomain {
+		a.log.Info("acme-dns "+action+" refused: subdomain mismatch or malformed body", "username", reg.Username, "client", a.clientAddr(r))
+		writeJSON(w, http.StatusUnauthorized, jsonError(errForbidden))
+		return reg, req, false
+	}
+	return reg, req, true
+}
+
 // unregister deletes the caller's own registration (not in acme-dns).
 // The body names the subdomain, like /update's, so a stray DELETE with
 // the right headers alone does not remove an account.
 func (a *API) unregister(w http.ResponseWriter, r *http.Request) {
-	body, ok := a.readBody(w, r)
+	reg, _, ok := a.ownRequest(w, r, "unregister")
 	if !ok {
-		return
-	}
-	reg, ok := a.authenticate(w, r)
-	if !ok {
-		return
-	}
-	var req updateRequest
-	if err := json.Unmarshal(body, &req); err != nil || req.Subdomain != reg.Subdomain {
-		a.log.Info("acme-dns unregister refused: subdomain mismatch or malformed body", "username", reg.Username, "client", a.clientAddr(r))
-		writeJSON(w, http.StatusUnauthorized, jsonError(errForbidden))
 		return
 	}
 	err := a.store.DeleteACMEDNS(r.Context(), reg.Username)

@@ -23,8 +23,8 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/datadir"
 	"github.com/certfleet/certfleet/hub/natsauth"
-	"github.com/certfleet/certfleet/hub/service"
 	"github.com/certfleet/certfleet/integration/fleet"
 	"github.com/certfleet/certfleet/shared"
 )
@@ -35,7 +35,7 @@ import (
 // hubTLS is the client TLS config that pins the hub's NATS CA.
 func hubTLS(t *testing.T, env *fleet.Env) *tls.Config {
 	t.Helper()
-	ca, err := os.ReadFile(filepath.Join(service.TLSDir(env.HubDataDir), natsauth.CAFile))
+	ca, err := os.ReadFile(datadir.Dir(env.HubDataDir).CAFile())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func asAgent(t *testing.T, env *fleet.Env, a *fleet.Agent, opts ...nats.Option) 
 // every subject of the account.
 func asHub(t *testing.T, env *fleet.Env) *nats.Conn {
 	t.Helper()
-	nc, err := dialHub(t, env, nats.UserCredentials(filepath.Join(service.AuthDir(env.HubDataDir), "hub.creds")))
+	nc, err := dialHub(t, env, nats.UserCredentials(filepath.Join(datadir.Dir(env.HubDataDir).Auth(), datadir.HubCreds)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestExpiredCredsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := natsauth.Load(service.AuthDir(env.HubDataDir))
+	auth, err := natsauth.Load(datadir.Dir(env.HubDataDir).Auth())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,24 +428,24 @@ func TestSecretFileModes(t *testing.T) {
 		}
 		return fi.Mode().Perm()
 	}
-	for _, d := range []string{env.HubDataDir, service.AuthDir(env.HubDataDir), service.TLSDir(env.HubDataDir), filepath.Join(a.Dir, "state")} {
+	for _, d := range []string{env.HubDataDir, datadir.Dir(env.HubDataDir).Auth(), datadir.Dir(env.HubDataDir).TLS(), filepath.Join(a.Dir, "state")} {
 		if m := mode(d); m != 0o700 {
 			t.Errorf("%s: mode %v, want 0700", d, m)
 		}
 	}
-	entries, err := os.ReadDir(service.AuthDir(env.HubDataDir))
+	entries, err := os.ReadDir(datadir.Dir(env.HubDataDir).Auth())
 	if err != nil {
 		t.Fatal(err)
 	}
 	files := []string{
-		filepath.Join(service.TLSDir(env.HubDataDir), "server-key.pem"),
-		filepath.Join(service.TLSDir(env.HubDataDir), "ca-key.pem"),
+		filepath.Join(datadir.Dir(env.HubDataDir).TLS(), datadir.ServerKeyFile),
+		filepath.Join(datadir.Dir(env.HubDataDir).TLS(), datadir.CAKeyFile),
 		filepath.Join(a.Dir, a.Name+".enroll.json"),
 		filepath.Join(a.Dir, "state", "agent.creds"),
 		filepath.Join(a.Dir, "state", "enrollment.json"),
 	}
 	for _, e := range entries {
-		files = append(files, filepath.Join(service.AuthDir(env.HubDataDir), e.Name()))
+		files = append(files, filepath.Join(datadir.Dir(env.HubDataDir).Auth(), e.Name()))
 	}
 	for _, f := range files {
 		if m := mode(f); m != 0o600 {
@@ -507,7 +507,7 @@ func TestCredsRotation(t *testing.T) {
 	case <-c.Done():
 		t.Fatal(c.Err())
 	}
-	sys, err := dialHub(t, env, nats.UserCredentials(filepath.Join(service.AuthDir(env.HubDataDir), "system.creds")))
+	sys, err := dialHub(t, env, nats.UserCredentials(filepath.Join(datadir.Dir(env.HubDataDir).Auth(), datadir.SystemCreds)))
 	if err != nil {
 		t.Fatal(err)
 	}

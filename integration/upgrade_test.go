@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
-	"github.com/certfleet/certfleet/hub/service"
+	"github.com/certfleet/certfleet/hub/datadir"
 	"github.com/certfleet/certfleet/integration/fleet"
 	"github.com/certfleet/certfleet/shared"
 )
@@ -144,7 +144,7 @@ func TestUpgradeFromLayout1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agentsJWT, err := os.ReadFile(filepath.Join(service.AuthDir(env.HubDataDir), "agents-account.jwt"))
+	agentsJWT, err := os.ReadFile(filepath.Join(datadir.Dir(env.HubDataDir).Auth(), datadir.AgentsJWT))
 	if err != nil {
 		t.Fatalf("the upgrade did not add the agents' account: %v", err)
 	}

@@ -3,8 +3,6 @@
 package cli
 
 import (
-	"github.com/certfleet/certfleet/internal/cliusage"
-
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/certfleet/certfleet/hub/config"
+	"github.com/certfleet/certfleet/internal/cliusage"
+	"github.com/certfleet/certfleet/internal/configfile"
 )
 
 // DefaultConfigPath is where the hub looks for its config without --config.
@@ -31,8 +31,9 @@ type globals struct {
 	errOut     io.Writer
 }
 
-// NewRoot builds the command tree.
-func NewRoot(out, errOut io.Writer) *cobra.Command {
+// NewRoot builds the command tree. run starts the hub for `run`; nil
+// leaves that command out (tests of the admin commands).
+func NewRoot(out, errOut io.Writer, run Runner) *cobra.Command {
 	g := &globals{out: out, errOut: errOut}
 	root := &cobra.Command{
 		Use:           "certfleet-hub",
@@ -53,12 +54,27 @@ func NewRoot(out, errOut io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.creds, "creds", os.Getenv("CERTFLEET_CREDS"), "admin credentials file (env CERTFLEET_CREDS; default: <data_dir>/nats/admin.creds)")
 	root.PersistentFlags().StringVar(&g.caFile, "ca", os.Getenv("CERTFLEET_CA"), "CA bundle for the hub's NATS TLS (env CERTFLEET_CA; default: <data_dir>/tls/ca.pem)")
 	root.Version = Version
-	root.AddCommand(initCmd(g), runCmd(g), agentCmd(g), domainCmd(g), statusCmd(g), auditCmd(g), renewCmd(g), checkConfigCmd(g), versionCmd(g), natsSetupCmd(g), acmednsCmd(g), tsigCmd(g), relayCmd(g), userCmd(g), serviceCmd(g))
+	if run != nil {
+		root.AddCommand(runCmd(g, run))
+	}
+	root.AddCommand(initCmd(g), agentCmd(g), domainCmd(g), statusCmd(g), auditCmd(g), renewCmd(g), checkConfigCmd(g), versionCmd(g), natsSetupCmd(g), acmednsCmd(g), tsigCmd(g), relayCmd(g), userCmd(g), serviceCmd(g))
 	return root
 }
 
+// loadConfig loads and validates the config file, and logs once each old
+// spelling it had to read (see config.Deprecations).
 func (g *globals) loadConfig() (config.Config, error) {
-	return config.Load(g.configPath)
+	cfg, err := config.Load(g.configPath)
+	if err != nil {
+		return config.Config{}, err
+	}
+	configfile.LogDeprecated(g.logger(cfg), g.configPath, cfg.Deprecations())
+	return cfg, nil
+}
+
+// logger is the process logger the config asks for, on errOut.
+func (g *globals) logger(cfg config.Config) *slog.Logger {
+	return NewLogger(g.errOut, cfg.SlogLevel(), cfg.LogFormat)
 }
 
 // NewLogger builds the process logger from the config's level and format.
@@ -97,9 +113,10 @@ func checkConfigCmd(g *globals) *cobra.Command {
 	}
 }
 
-// Execute runs the CLI and returns the process exit code.
-func Execute(ctx context.Context, args []string, out, errOut io.Writer) int {
-	root := NewRoot(out, errOut)
+// Execute runs the CLI and returns the process exit code; run starts the
+// hub (see Runner).
+func Execute(ctx context.Context, args []string, out, errOut io.Writer, run Runner) int {
+	root := NewRoot(out, errOut, run)
 	cliusage.Mark(root)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/certfleet/certfleet/hub/admin"
-	"github.com/certfleet/certfleet/hub/service"
+	"github.com/certfleet/certfleet/hub/datadir"
 )
 
 // adminClient connects to the running hub with the admin credentials.
@@ -22,21 +21,21 @@ func (g *globals) adminClient() (*admin.Client, func(), error) {
 			return nil, nil, err
 		}
 		if url == "" {
-			rf, err := service.ReadRunFile(cfg.DataDir)
+			rf, err := datadir.Dir(cfg.DataDir).ReadRunFile()
 			if err != nil {
 				return nil, nil, fmt.Errorf("find the hub: %w (or pass --nats-url)", err)
 			}
 			url = rf.NATSURL
 		}
 		if creds == "" {
-			creds = filepath.Join(service.AuthDir(cfg.DataDir), "admin.creds")
+			creds = datadir.Dir(cfg.DataDir).AdminCredsFile()
 		}
 		switch {
 		case ca != "":
 		case cfg.NATS.External != nil:
 			ca = cfg.NATS.External.CA
 		case cfg.NATS.TLSCert == "" && !cfg.NATS.AllowPlaintext:
-			ca = filepath.Join(service.TLSDir(cfg.DataDir), "ca.pem")
+			ca = datadir.Dir(cfg.DataDir).CAFile()
 		}
 	}
 	opts := []nats.Option{nats.Name("certfleet-hub-cli"), nats.UserCredentials(creds), nats.MaxReconnects(0)}

@@ -13,7 +13,7 @@ func TestAdminEnvironment(t *testing.T) {
 	t.Setenv("CERTFLEET_CREDS", "/tmp/admin.creds")
 	t.Setenv("CERTFLEET_CA", "/tmp/ca.pem")
 	var out bytes.Buffer
-	root := NewRoot(&out, &out)
+	root := NewRoot(&out, &out, nil)
 	for flag, want := range map[string]string{"nats-url": "tls://hub.example.test:4222", "creds": "/tmp/admin.creds", "ca": "/tmp/ca.pem"} {
 		if got := root.PersistentFlags().Lookup(flag).DefValue; got != want {
 			t.Errorf("--%s defaults to %q, want %q", flag, got, want)

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/certfleet/certfleet/hub/config"
+	"github.com/certfleet/certfleet/hub/datadir"
 	"github.com/certfleet/certfleet/hub/natsauth"
-	"github.com/certfleet/certfleet/hub/service"
 )
 
 func initCmd(g *globals) *cobra.Command {
@@ -39,7 +39,11 @@ existing key, so running it again is safe.`,
 					return errors.New("--domain is required to write a new config (the zone delegated to the hub, e.g. acme.example.org)")
 				}
 				text := config.StarterConfig(o)
-				if _, err := config.ParseConfig([]byte(text)); err != nil {
+				starter, err := config.ParseConfig([]byte(text))
+				if err == nil {
+					err = starter.Validate()
+				}
+				if err != nil {
 					return fmt.Errorf("starter config does not validate: %w", err)
 				}
 				if err := os.MkdirAll(filepath.Dir(g.configPath), 0o755); err != nil {
@@ -61,7 +65,7 @@ existing key, so running it again is safe.`,
 				return fmt.Errorf("chmod data dir: %w", err)
 			}
 			if cfg.NATS.External == nil {
-				if err := natsauth.Init(service.AuthDir(cfg.DataDir)); err != nil {
+				if err := natsauth.Init(datadir.Dir(cfg.DataDir).Auth()); err != nil {
 					return fmt.Errorf("create nats keys: %w", err)
 				}
 				if cfg.NATS.TLSCert == "" {
@@ -72,12 +76,12 @@ existing key, so running it again is safe.`,
 					}
 					// The CLI on the hub's own host connects over loopback.
 					hosts = append(hosts, "localhost", "127.0.0.1", "::1")
-					if err := natsauth.InitTLS(service.TLSDir(cfg.DataDir), dedupe(hosts)); err != nil {
+					if err := natsauth.InitTLS(datadir.Dir(cfg.DataDir).TLS(), dedupe(hosts)); err != nil {
 						return fmt.Errorf("create nats tls material: %w", err)
 					}
 				}
 			}
-			if err := os.MkdirAll(service.ACMEDir(cfg.DataDir), 0o700); err != nil {
+			if err := os.MkdirAll(datadir.Dir(cfg.DataDir).ACME(), 0o700); err != nil {
 				return fmt.Errorf("create acme dir: %w", err)
 			}
 			fmt.Fprintln(g.out, "data dir ready:", cfg.DataDir)

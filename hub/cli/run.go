@@ -1,14 +1,22 @@
 package cli
 
 import (
-	"os"
+	"context"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
-	"github.com/certfleet/certfleet/hub/service"
+	"github.com/certfleet/certfleet/hub/config"
 )
 
-func runCmd(g *globals) *cobra.Command {
+// Runner runs the hub configured by cfg until ctx ends. certfleet-hub's
+// main passes service.Run. The command tree takes it as a value, rather
+// than importing hub/service, so that the admin commands, and the
+// integration harness and tools that import this package, do not link
+// the hub's server (a test keeps it so).
+type Runner func(ctx context.Context, cfg config.Config, log *slog.Logger, version string) error
+
+func runCmd(g *globals, run Runner) *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
 		Short: "Run the hub in the foreground (DNS, NATS, ACME) until interrupted",
@@ -19,12 +27,7 @@ func runCmd(g *globals) *cobra.Command {
 				return err
 			}
 			// slog is set up once, here, from the config.
-			log := NewLogger(os.Stderr, cfg.SlogLevel(), cfg.LogFormat)
-			h, err := service.New(cfg, log, Version)
-			if err != nil {
-				return err
-			}
-			return h.Run(cmd.Context())
+			return run(cmd.Context(), cfg, g.logger(cfg), Version)
 		},
 	}
 }

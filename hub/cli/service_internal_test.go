@@ -109,7 +109,7 @@ func TestServiceInstallCommand(t *testing.T) {
 	}
 	t.Cleanup(func() { newService = nil })
 	var out, errOut bytes.Buffer
-	root := NewRoot(&out, &errOut)
+	root := NewRoot(&out, &errOut, nil)
 	root.SetArgs([]string{"service", "install", "--config", cfgPath, "--user", "root"})
 	if err := root.Execute(); err != nil {
 		t.Fatalf("install: %v (%s)", err, errOut.String())

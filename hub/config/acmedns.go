@@ -89,38 +89,36 @@ func (c Config) validateACMEDNS(v *validator) {
 	if !a.Enabled {
 		return
 	}
-	if p := listenProblem(a.Listen); p != "" {
-		v.add("acmedns.listen", "%s", p)
-	}
+	checkListen(v, "acmedns.listen", a.Listen)
 	switch a.TLS {
 	case ACMEDNSTLSFiles:
 		if a.TLSCert == "" {
-			v.add("acmedns.tls_cert", "required with tls = \"files\": a PEM certificate chain for the API's name")
+			v.Required("acmedns.tls_cert", "with tls = \"files\": a PEM certificate chain for the API's name")
 		}
 		if a.TLSKey == "" {
-			v.add("acmedns.tls_key", "required with tls = \"files\": the PEM private key of tls_cert")
+			v.Required("acmedns.tls_key", "with tls = \"files\": the PEM private key of tls_cert")
 		}
 	case ACMEDNSTLSSelf:
 		zone := strings.TrimSuffix(strings.ToLower(c.DNS.Domain), ".")
 		name := strings.TrimSuffix(strings.ToLower(a.APIName), ".")
 		switch {
 		case name == "":
-			v.add("acmedns.api_name", "required with tls = \"self\": the name clients reach the API at, under dns.domain")
+			v.Required("acmedns.api_name", "with tls = \"self\": the name clients reach the API at, under dns.domain")
 		case dnsNameProblem(name) != "":
-			v.add("acmedns.api_name", "must be a DNS name: %s", dnsNameProblem(name))
+			v.Invalid("acmedns.api_name", nil, "not a DNS name: %s", dnsNameProblem(name))
 		case zone != "" && name != zone && !strings.HasSuffix(name, "."+zone):
-			v.add("acmedns.api_name", "%q: must be dns.domain (%s) or a name under it, so the hub can answer its challenge", a.APIName, zone)
+			v.Invalid("acmedns.api_name", a.APIName, "want dns.domain (%s) or a name under it, so the hub can answer its challenge", zone)
 		}
 	case ACMEDNSTLSOff:
 		if !a.AllowPlaintext && !loopbackListen(a.Listen) {
-			v.add("acmedns.tls", "\"off\" serves API keys in clear: only on a loopback acmedns.listen, unless allow_plaintext = true")
+			v.Conflict("acmedns.tls", "\"off\" serves API keys in clear: only on a loopback acmedns.listen, unless allow_plaintext = true")
 		}
 	default:
-		v.add("acmedns.tls", "%q: want \"files\", \"self\" or \"off\"", a.TLS)
+		v.Invalid("acmedns.tls", a.TLS, "want \"files\", \"self\" or \"off\"")
 	}
 	for _, p := range a.TrustedProxies {
 		if _, ok := parseProxy(p); !ok {
-			v.add("acmedns.trusted_proxies", "%q: want an IP address or CIDR", p)
+			v.Invalid("acmedns.trusted_proxies", p, "want an IP address or CIDR")
 		}
 	}
 	for _, o := range a.CORSOrigins {
@@ -129,16 +127,16 @@ func (c Config) validateACMEDNS(v *validator) {
 		}
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			v.add("acmedns.cors_origins", "%q: want \"*\" or an origin such as \"https://panel.example.org\"", o)
+			v.Invalid("acmedns.cors_origins", o, "want \"*\" or an origin such as \"https://panel.example.org\"")
 		}
 	}
 	if a.MaxBody < 64 || a.MaxBody > 1<<20 {
-		v.add("acmedns.max_body", "%d: want 64 to 1048576 bytes", a.MaxBody)
+		v.OutOfRange("acmedns.max_body", a.MaxBody, "want 64 to 1048576 bytes")
 	}
 	if a.RateLimit < 0 {
-		v.add("acmedns.rate_limit", "%v: want 0 (off) or more requests per second", a.RateLimit)
+		v.OutOfRange("acmedns.rate_limit", a.RateLimit, "want 0 (off) or more requests per second")
 	}
 	if a.RateLimit > 0 && a.RateBurst < 1 {
-		v.add("acmedns.rate_burst", "%d: want at least 1", a.RateBurst)
+		v.OutOfRange("acmedns.rate_burst", a.RateBurst, "want at least 1")
 	}
 }

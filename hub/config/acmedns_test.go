@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/certfleet/certfleet/internal/configfile"
 )
 
 func TestACMEDNSOffByDefault(t *testing.T) {
@@ -55,28 +57,29 @@ func TestACMEDNSValidate(t *testing.T) {
 	}
 	rejects := []struct {
 		name, field, detail string
+		kind                error
 		mutate              func(c *Config)
 	}{
-		{"bad listen", "acmedns.listen", "host:port", enabled(func(a *ACMEDNSConfig) { a.Listen = "443" })},
-		{"files without cert", "acmedns.tls_cert", "required", enabled(func(a *ACMEDNSConfig) { a.TLSCert = "" })},
-		{"files without key", "acmedns.tls_key", "required", enabled(func(a *ACMEDNSConfig) { a.TLSKey = "" })},
-		{"unknown tls", "acmedns.tls", "want", enabled(func(a *ACMEDNSConfig) { a.TLS = "yes" })},
-		{"plaintext on public address", "acmedns.tls", "loopback", enabled(func(a *ACMEDNSConfig) { a.TLS, a.Listen = "off", ":80" })},
-		{"self without name", "acmedns.api_name", "required", enabled(func(a *ACMEDNSConfig) { a.TLS = "self" })},
-		{"self outside the zone", "acmedns.api_name", "under it", enabled(func(a *ACMEDNSConfig) { a.TLS, a.APIName = "self", "api.example.net" })},
-		{"bad proxy", "acmedns.trusted_proxies", "bogus", enabled(func(a *ACMEDNSConfig) { a.TrustedProxies = []string{"bogus"} })},
-		{"bad origin", "acmedns.cors_origins", "ftp://x", enabled(func(a *ACMEDNSConfig) { a.CORSOrigins = []string{"ftp://x"} })},
-		{"tiny body", "acmedns.max_body", "want 64", enabled(func(a *ACMEDNSConfig) { a.MaxBody = 10 })},
-		{"negative rate", "acmedns.rate_limit", "want 0", enabled(func(a *ACMEDNSConfig) { a.RateLimit = -1 })},
-		{"rate without burst", "acmedns.rate_burst", "at least 1", enabled(func(a *ACMEDNSConfig) { a.RateBurst = 0 })},
+		{"bad listen", "acmedns.listen", "host:port", configfile.ErrInvalid, enabled(func(a *ACMEDNSConfig) { a.Listen = "443" })},
+		{"files without cert", "acmedns.tls_cert", "required", configfile.ErrRequired, enabled(func(a *ACMEDNSConfig) { a.TLSCert = "" })},
+		{"files without key", "acmedns.tls_key", "required", configfile.ErrRequired, enabled(func(a *ACMEDNSConfig) { a.TLSKey = "" })},
+		{"unknown tls", "acmedns.tls", "want", configfile.ErrInvalid, enabled(func(a *ACMEDNSConfig) { a.TLS = "yes" })},
+		{"plaintext on public address", "acmedns.tls", "loopback", configfile.ErrConflict, enabled(func(a *ACMEDNSConfig) { a.TLS, a.Listen = "off", ":80" })},
+		{"self without name", "acmedns.api_name", "required", configfile.ErrRequired, enabled(func(a *ACMEDNSConfig) { a.TLS = "self" })},
+		{"self outside the zone", "acmedns.api_name", "under it", configfile.ErrInvalid, enabled(func(a *ACMEDNSConfig) { a.TLS, a.APIName = "self", "api.example.net" })},
+		{"bad proxy", "acmedns.trusted_proxies", "bogus", configfile.ErrInvalid, enabled(func(a *ACMEDNSConfig) { a.TrustedProxies = []string{"bogus"} })},
+		{"bad origin", "acmedns.cors_origins", "ftp://x", configfile.ErrInvalid, enabled(func(a *ACMEDNSConfig) { a.CORSOrigins = []string{"ftp://x"} })},
+		{"tiny body", "acmedns.max_body", "want 64", configfile.ErrOutOfRange, enabled(func(a *ACMEDNSConfig) { a.MaxBody = 10 })},
+		{"negative rate", "acmedns.rate_limit", "want 0", configfile.ErrOutOfRange, enabled(func(a *ACMEDNSConfig) { a.RateLimit = -1 })},
+		{"rate without burst", "acmedns.rate_burst", "at least 1", configfile.ErrOutOfRange, enabled(func(a *ACMEDNSConfig) { a.RateBurst = 0 })},
 	}
 	for _, tc := range rejects {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validConfig(t)
 			tc.mutate(&c)
-			fes := FieldErrors(c.Validate())
-			if len(fes) != 1 || fes[0].Field != tc.field || !strings.Contains(fes[0].Problem, tc.detail) {
-				t.Fatalf("want one error on %s containing %q, got %v", tc.field, tc.detail, fes)
+			fes := configfile.FieldErrors(c.Validate())
+			if len(fes) != 1 || fes[0].Field != tc.field || fes[0].Kind != tc.kind || !strings.Contains(fes[0].Error(), tc.detail) {
+				t.Fatalf("want one %v error on %s containing %q, got %v", tc.kind, tc.field, tc.detail, fes)
 			}
 		})
 	}

@@ -3,6 +3,9 @@ package config
 import (
 	"log/slog"
 	"time"
+
+	"github.com/certfleet/certfleet/internal/configfile"
+	"github.com/certfleet/certfleet/internal/keytype"
 )
 
 // Let's Encrypt ACME directories
@@ -28,7 +31,7 @@ const (
 	DefaultRateLimit   = 100
 	DefaultConcurrency = 4
 	DefaultMaxNames    = 100
-	DefaultKeyType     = "ec256"
+	DefaultKeyType     = keytype.Default
 	DefaultCAName      = "letsencrypt"
 	// DefaultRenewFraction: without ARI, advise renewal when a third of the
 	// lifetime remains (what Let's Encrypt recommends).
@@ -60,7 +63,15 @@ type Config struct {
 	Metrics  MetricsConfig  `toml:"metrics"`
 	Web      WebConfig      `toml:"web"`
 	Alarm    []AlarmConfig  `toml:"alarm"`
+
+	// deprecated are the old spellings ParseConfig rewrote.
+	deprecated []*configfile.FieldError
 }
+
+// Deprecations returns a warning for each old spelling ParseConfig read
+// and rewrote (e.g. key_type = "ecdsa-p256" is now "ec256"), for the
+// caller to log once with configfile.LogDeprecated.
+func (c Config) Deprecations() []*configfile.FieldError { return c.deprecated }
 
 // DNSConfig is the authoritative challenge DNS server.
 type DNSConfig struct {
@@ -135,7 +146,9 @@ type CAConfig struct {
 	EABHMAC   string `toml:"eab_hmac"`
 	// CABundle is a PEM file of extra roots trusted for the directory's HTTPS.
 	CABundle string `toml:"ca_bundle"`
-	// KeyType is the ACME account key: ec256, ec384, rsa2048, rsa3072, rsa4096.
+	// KeyType is the ACME account key: ec256, ec384, rsa2048, rsa3072,
+	// rsa4096 (package keytype; the agent's old ecdsa-p256 and ecdsa-p384
+	// are read as ec256 and ec384, with a warning).
 	KeyType string `toml:"key_type"`
 }
 

@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/certfleet/certfleet/internal/configfile"
 )
 
 // minimalTOML is the smallest file that validates.
@@ -29,7 +31,7 @@ func validConfig(tb testing.TB) Config {
 
 func fieldNames(err error) []string {
 	var out []string
-	for _, fe := range FieldErrors(err) {
+	for _, fe := range configfile.FieldErrors(err) {
 		out = append(out, fe.Field)
 	}
 	return out

@@ -2,42 +2,23 @@ package config
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/BurntSushi/toml"
-
+	"github.com/certfleet/certfleet/internal/configfile"
+	"github.com/certfleet/certfleet/internal/keytype"
 	"github.com/certfleet/certfleet/shared"
 )
 
-// MaxFileSize bounds a configuration file.
-const MaxFileSize = 1 << 20
-
-// ParseConfig decodes a TOML file over DefaultConfig and fills in the
-// defaults that derive from other fields (dns.nsname, dns.nsadmin, a
-// [[ca]]'s key_type). Unknown keys are errors naming every such key. It
-// does not validate; see Validate and Load.
+// ParseConfig decodes a TOML file over DefaultConfig (see
+// configfile.Decode: size cap, unknown keys are errors naming key and
+// line), fills in the defaults that derive from other fields (dns.nsname,
+// dns.nsadmin, a [[ca]]'s key_type) and rewrites old spellings to today's,
+// keeping a warning for each (Deprecations). It does not validate; see
+// Validate and Load.
 func ParseConfig(data []byte) (Config, error) {
-	if len(data) > MaxFileSize {
-		return Config{}, fmt.Errorf("parse config: %d bytes, limit %d", len(data), MaxFileSize)
-	}
 	cfg := DefaultConfig()
-	md, err := toml.Decode(string(data), &cfg)
-	if err != nil {
+	if err := configfile.Decode(data, &cfg); err != nil {
 		return Config{}, fmt.Errorf("parse config: %w", err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = fmt.Sprintf("%q", k.String())
-		}
-		noun := "key"
-		if len(keys) > 1 {
-			noun = "keys"
-		}
-		return Config{}, fmt.Errorf("parse config: unknown %s %s", noun, strings.Join(keys, ", "))
 	}
 	cfg.fillDerived()
 	return cfg, nil
@@ -57,26 +38,28 @@ func (c *Config) fillDerived() {
 		}
 	}
 	for i := range c.CA {
-		if c.CA[i].KeyType == "" {
-			c.CA[i].KeyType = DefaultKeyType
+		ca := &c.CA[i]
+		if ca.KeyType == "" {
+			ca.KeyType = DefaultKeyType
+		}
+		// An unknown key type is left for Validate to report.
+		if kt, old, ok := keytype.Canonical(ca.KeyType); ok && old {
+			c.deprecated = append(c.deprecated, configfile.Deprecated(fmt.Sprintf("ca[%d].key_type", i), ca.KeyType, kt))
+			ca.KeyType = kt
 		}
 	}
 	c.fillAlarmDefaults()
 }
 
-// Load reads, parses and validates the file at path. Relative paths in
+// Load reads, parses and validates the file at path (at most
+// configfile.MaxSize bytes). Relative paths in
 // the file (data_dir, TLS files, CA bundles, external credentials) are
 // taken relative to the file's directory, so a config works wherever the
 // hub is started from.
 func Load(path string) (Config, error) {
-	f, err := os.Open(path)
+	data, err := configfile.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("load config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return Config{}, fmt.Errorf("load config %s: %w", path, err)
 	}
 	cfg, err := ParseConfig(data)
 	if err != nil {
@@ -117,29 +100,4 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.Alarm {
 		abs(&c.Alarm[i].CAFile)
 	}
-}
-
-// FieldError is one problem Validate found, naming the field.
-type FieldError struct {
-	Field   string // e.g. "dns.domain", "ca[1].directory"
-	Problem string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
-
-// FieldErrors returns the FieldErrors in an error Validate returned.
-func FieldErrors(err error) []*FieldError {
-	switch e := err.(type) {
-	case *FieldError:
-		return []*FieldError{e}
-	case interface{ Unwrap() []error }:
-		var out []*FieldError
-		for _, inner := range e.Unwrap() {
-			out = append(out, FieldErrors(inner)...)
-		}
-		return out
-	case interface{ Unwrap() error }:
-		return FieldErrors(e.Unwrap())
-	}
-	return nil
 }

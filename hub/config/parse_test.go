@@ -1,42 +1,55 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certfleet/certfleet/internal/configfile"
 )
 
 // parseCases are used by the table test and seed the fuzzer.
 var parseCases = []struct {
 	name    string
 	doc     string
-	wantErr []string // fragments of the error; nil = success
+	kind    error    // the kind of every problem; nil = success
+	wantErr []string // fragments of the error
 }{
-	{"empty file gives defaults", "", nil},
-	{"minimal", minimalTOML, nil},
-	{"unknown top-level key", "datadir = \"/x\"\n" + minimalTOML, []string{`unknown key "datadir"`}},
-	{"unknown key in table", "[dns]\ndomian = \"acme.example.org\"\n", []string{`unknown key "dns.domian"`}},
-	{"unknown key in [[ca]]", "[[ca]]\nname = \"x\"\ndirectroy = \"https://x.example/dir\"\n", []string{`unknown key "ca.directroy"`}},
-	{"unknown key in external", "[nats.external]\nurl = \"tls://x:4222\"\n", []string{`unknown key "nats.external.url"`}},
-	{"several unknown keys", "foo = 1\n[agents]\nbar = 2\n", []string{`unknown keys "foo", "agents.bar"`}},
-	{"unknown table", "[dsn]\ndomain = \"x\"\n", []string{`"dsn"`, `"dsn.domain"`}},
-	{"duration as integer", "[agents]\ncreds_ttl = 5\n", []string{"agents.creds_ttl", "duration"}},
-	{"duration with bad unit", "[agents]\nsilent_after = \"2 hours\"\n", []string{"silent_after", "duration"}},
-	{"wrong type", "[issuance]\nconcurrency = \"four\"\n", []string{"concurrency"}},
-	{"negative into uint", "[dns]\ntxt_ttl = -1\n", []string{"txt_ttl"}},
-	{"syntax error", "[dns\ndomain = 1\n", []string{"parse config", "line 2", "table name"}},
-	{"durations and lists", minimalTOML + "\n[agents]\ncreds_ttl = \"24h\"\nsilent_after = \"90m\"\n[issuance]\nresolvers = [\"127.0.0.1:5353\"]\n", nil},
-	{"external cluster", "[nats.external]\nurls = [\"tls://a:4222\"]\ncredentials = \"hub.creds\"\n", nil},
+	{"empty file gives defaults", "", nil, nil},
+	{"minimal", minimalTOML, nil, nil},
+	{"unknown top-level key", "datadir = \"/x\"\n" + minimalTOML, configfile.ErrUnknownKey,
+		[]string{`parse config: datadir (line 1): unknown key: did you mean "data_dir"?`}},
+	{"unknown key in table", "[dns]\ndomian = \"acme.example.org\"\n", configfile.ErrUnknownKey,
+		[]string{`dns.domian (line 2): unknown key: did you mean "dns.domain"?`}},
+	{"unknown key in [[ca]]", "[[ca]]\nname = \"x\"\ndirectroy = \"https://x.example/dir\"\n", configfile.ErrUnknownKey,
+		[]string{`ca.directroy (line 3): unknown key: did you mean "ca.directory"?`}},
+	{"unknown key in external", "[nats.external]\nurl = \"tls://x:4222\"\n", configfile.ErrUnknownKey,
+		[]string{`nats.external.url (line 2): unknown key: did you mean "nats.external.urls"?`}},
+	{"key under the wrong table", "[dns]\nadvertise = [\"tls://x:4222\"]\n", configfile.ErrUnknownKey,
+		[]string{`dns.advertise (line 2): unknown key: did you mean "nats.advertise"?`}},
+	{"several unknown keys", "foo = 1\n[agents]\nbar = 2\n", configfile.ErrUnknownKey,
+		[]string{"foo (line 1): unknown key\nagents.bar (line 3): unknown key"}},
+	{"unknown table, not each of its keys", "[dsn]\ndomain = \"x\"\n", configfile.ErrUnknownKey,
+		[]string{`parse config: dsn (line 1): unknown key: did you mean "dns"?`}},
+	{"duration as integer", "[agents]\ncreds_ttl = 5\n", configfile.ErrInvalid, []string{"agents.creds_ttl (line 2)", "duration"}},
+	{"duration with bad unit", "[agents]\nsilent_after = \"2 hours\"\n", configfile.ErrInvalid, []string{"agents.silent_after (line 2)", "duration"}},
+	{"wrong type", "[issuance]\nconcurrency = \"four\"\n", configfile.ErrInvalid, []string{"issuance.concurrency (line 2)", "incompatible types"}},
+	{"negative into uint", "[dns]\ntxt_ttl = -1\n", configfile.ErrInvalid, []string{"dns.txt_ttl (line 2)", "out of range"}},
+	{"syntax error", "[dns\ndomain = 1\n", configfile.ErrSyntax, []string{"parse config: line 2: syntax error", "table name"}},
+	{"durations and lists", minimalTOML + "\n[agents]\ncreds_ttl = \"24h\"\nsilent_after = \"90m\"\n[issuance]\nresolvers = [\"127.0.0.1:5353\"]\n", nil, nil},
+	{"external cluster", "[nats.external]\nurls = [\"tls://a:4222\"]\ncredentials = \"hub.creds\"\n", nil, nil},
+	{"agent's old key_type spelling", minimalTOML + "[[ca]]\nname = \"le\"\ndirectory = \"https://acme.example/dir\"\nkey_type = \"ecdsa-p384\"\n", nil, nil},
 }
 
 func TestParseConfig(t *testing.T) {
 	for _, tt := range parseCases {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseConfig([]byte(tt.doc))
-			if tt.wantErr == nil {
+			if tt.kind == nil {
 				if err != nil {
 					t.Fatalf("ParseConfig() = %v, want success", err)
 				}
@@ -48,7 +61,64 @@ func TestParseConfig(t *testing.T) {
 			if !containsAll(err.Error(), tt.wantErr...) {
 				t.Fatalf("ParseConfig() = %q, want it to contain %q", err, tt.wantErr)
 			}
+			fes := configfile.FieldErrors(err)
+			if len(fes) == 0 {
+				t.Fatalf("ParseConfig() = %q: no FieldError in it", err)
+			}
+			for _, fe := range fes {
+				if fe.Kind != tt.kind {
+					t.Errorf("%q: kind %v, want %v", fe, fe.Kind, tt.kind)
+				}
+			}
 		})
+	}
+}
+
+// TestParseConfigDeprecatedKeyType: the agent's old spellings are read as
+// today's, with one warning per field naming the new spelling.
+func TestParseConfigDeprecatedKeyType(t *testing.T) {
+	doc := minimalTOML + `
+[[ca]]
+name = "a"
+directory = "https://acme.example/dir"
+key_type = "ecdsa-p256"
+[[ca]]
+name = "b"
+directory = "https://acme.example/dir"
+key_type = "rsa2048"
+[[ca]]
+name = "c"
+directory = "https://acme.example/dir"
+key_type = "ecdsa-p384"
+`
+	cfg, err := ParseConfig([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	if got := []string{cfg.CA[0].KeyType, cfg.CA[1].KeyType, cfg.CA[2].KeyType}; !slices.Equal(got, []string{"ec256", "rsa2048", "ec384"}) {
+		t.Fatalf("key types = %v", got)
+	}
+	var got []string
+	for _, w := range cfg.Deprecations() {
+		if !errors.Is(w, configfile.ErrDeprecated) {
+			t.Errorf("%v is not ErrDeprecated", w)
+		}
+		got = append(got, w.Error())
+	}
+	want := []string{`ca[0].key_type: "ecdsa-p256": deprecated: write "ec256" instead`, `ca[2].key_type: "ecdsa-p384": deprecated: write "ec384" instead`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Deprecations() = %q, want %q", got, want)
+	}
+	// What ParseConfig writes back out is today's spelling: no warnings.
+	again, err := ParseConfig(encode(t, cfg))
+	if err != nil || len(again.Deprecations()) != 0 {
+		t.Fatalf("re-parse: %v, %v", again.Deprecations(), err)
+	}
+	if len(validConfig(t).Deprecations()) != 0 {
+		t.Error("a config in today's spelling has deprecations")
 	}
 }
 
@@ -103,9 +173,13 @@ creds_ttl = "24h"
 }
 
 func TestParseConfigSizeLimit(t *testing.T) {
-	doc := strings.Repeat("# padding\n", MaxFileSize/10+1)
-	if _, err := ParseConfig([]byte(doc)); err == nil || !strings.Contains(err.Error(), "limit") {
+	doc := strings.Repeat("# padding\n", configfile.MaxSize/10+1)
+	if _, err := ParseConfig([]byte(doc)); !errors.Is(err, configfile.ErrTooLarge) || !strings.Contains(err.Error(), "1 MiB") {
 		t.Fatalf("ParseConfig(oversized) = %v, want a size error", err)
+	}
+	p := writeFile(t, t.TempDir(), "big.toml", doc)
+	if _, err := Load(p); !errors.Is(err, configfile.ErrTooLarge) || !strings.Contains(err.Error(), p) {
+		t.Fatalf("Load(oversized) = %v, want a size error naming the file", err)
 	}
 }
 
@@ -162,7 +236,7 @@ ca_bundle = "certs/pebble.pem"
 	t.Run("invalid file names path and field", func(t *testing.T) {
 		p := writeFile(t, dir, "bad.toml", "[dns]\ndomain = \"nodots\"\n[nats]\nadvertise = [\"tls://h:4222\"]\n")
 		_, err := Load(p)
-		if err == nil || !containsAll(err.Error(), p, "dns.domain: must be a DNS name") {
+		if err == nil || !containsAll(err.Error(), p, "dns.domain: not a DNS name") {
 			t.Fatalf("Load() = %v", err)
 		}
 		if got := fieldNames(err); !slices.Equal(got, []string{"dns.domain"}) {
@@ -172,7 +246,7 @@ ca_bundle = "certs/pebble.pem"
 	t.Run("unknown key names path and key", func(t *testing.T) {
 		p := writeFile(t, dir, "typo.toml", minimalTOML+"\n[issuance]\nconcurency = 8\n")
 		_, err := Load(p)
-		if err == nil || !containsAll(err.Error(), p, `"issuance.concurency"`) {
+		if !errors.Is(err, configfile.ErrUnknownKey) || !containsAll(err.Error(), p, `issuance.concurency (line 9): unknown key: did you mean "issuance.concurrency"?`) {
 			t.Fatalf("Load() = %v", err)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/certfleet/certfleet/internal/keytype"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -136,7 +137,7 @@ func StarterConfig(opts StarterOptions) string {
 	w("# Let's Encrypt staging (untrusted certificates, generous rate limits):")
 	w("# directory = %s", tomlString(LetsEncryptStaging))
 	w("email = %s", tomlString(opts.Email))
-	w("key_type = %s   # account key: %s", tomlString(DefaultKeyType), strings.Join(keyTypes, ", "))
+	w("key_type = %s   # account key: %s", tomlString(DefaultKeyType), strings.Join(keytype.All(), ", "))
 	w("# External account binding, for CAs that require it:")
 	w("# eab_kid = \"\"")
 	w("# eab_hmac = \"\"")

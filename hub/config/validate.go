@@ -16,6 +16,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/nats-io/nkeys"
 
+	"github.com/certfleet/certfleet/internal/configfile"
+	"github.com/certfleet/certfleet/internal/keytype"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -36,27 +38,23 @@ const (
 	minSilentAfter = time.Minute
 )
 
-var keyTypes = []string{"ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"}
+// validator collects Validate's problems.
+type validator = configfile.Errors
 
-type validator struct{ errs []error }
-
-func (v *validator) add(field, format string, args ...any) {
-	v.errs = append(v.errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
-}
-
-// Validate checks every field and returns all problems joined, each a
-// *FieldError naming its field (see FieldErrors). It reads no files: paths
-// are checked when the hub opens them.
+// Validate checks every field and returns all problems as a
+// configfile.Errors, each a *configfile.FieldError naming its field with a
+// kind (configfile.ErrRequired, ...). It reads no files: paths are checked
+// when the hub opens them.
 func (c Config) Validate() error {
 	v := &validator{}
 	if c.DataDir == "" {
-		v.add("data_dir", "required")
+		v.Required("data_dir", "")
 	}
 	if !oneOf(c.LogLevel, "debug", "info", "warn", "error") {
-		v.add("log_level", "%q: want debug, info, warn or error", c.LogLevel)
+		v.Invalid("log_level", c.LogLevel, "want debug, info, warn or error")
 	}
 	if !oneOf(c.LogFormat, "text", "json") {
-		v.add("log_format", "%q: want text or json", c.LogFormat)
+		v.Invalid("log_format", c.LogFormat, "want text or json")
 	}
 	c.validateDNS(v)
 	c.validateNATS(v)
@@ -65,38 +63,36 @@ func (c Config) Validate() error {
 	c.validateAgents(v)
 	c.validateACMEDNS(v)
 	c.validateVisibility(v)
-	return errors.Join(v.errs...)
+	return v.Err()
 }
 
 func (c Config) validateDNS(v *validator) {
 	d := c.DNS
-	if p := listenProblem(d.Listen); p != "" {
-		v.add("dns.listen", "%s", p)
-	}
+	checkListen(v, "dns.listen", d.Listen)
 	domainOK := false
 	switch {
 	case d.Domain == "":
-		v.add("dns.domain", "required: the zone delegated to the hub, e.g. \"acme.example.org\"")
+		v.Required("dns.domain", "the zone delegated to the hub, e.g. \"acme.example.org\"")
 	default:
 		if p := dnsNameProblem(d.Domain); p != "" {
-			v.add("dns.domain", "must be a DNS name: %s", p)
+			v.Invalid("dns.domain", nil, "not a DNS name: %s", p)
 		} else {
 			domainOK = true
 		}
 	}
 	if domainOK {
 		if d.NSName == "" {
-			v.add("dns.nsname", "required (ParseConfig fills in ns1.<domain>)")
+			v.Required("dns.nsname", "the hub's name server name (ParseConfig fills in ns1.<domain>)")
 		} else if p := dnsNameProblem(d.NSName); p != "" {
-			v.add("dns.nsname", "must be a DNS name: %s", p)
+			v.Invalid("dns.nsname", nil, "not a DNS name: %s", p)
 		}
 		if d.NSAdmin == "" {
-			v.add("dns.nsadmin", "required (ParseConfig fills in hostmaster.<domain>)")
+			v.Required("dns.nsadmin", "the SOA contact (ParseConfig fills in hostmaster.<domain>)")
 		}
 	}
 	if d.NSAdmin != "" {
 		if p := nsAdminProblem(d.NSAdmin); p != "" {
-			v.add("dns.nsadmin", "%s", p)
+			v.Invalid("dns.nsadmin", nil, "%s", p)
 		}
 	}
 	zone := dns.Fqdn(shared.NormalizeName(d.Domain))
@@ -105,19 +101,19 @@ func (c Config) validateDNS(v *validator) {
 		rr, err := dns.NewRR(rec)
 		switch {
 		case err != nil:
-			v.add(field, "%q: %v", rec, err)
+			v.Invalid(field, rec, "%v", err)
 		case rr == nil:
-			v.add(field, "%q: empty record", rec)
+			v.Invalid(field, rec, "want a record, not an empty line or comment")
 		case domainOK && !dns.IsSubDomain(zone, strings.ToLower(rr.Header().Name)):
-			v.add(field, "%q: owner %s is outside dns.domain %s (write absolute names ending in '.')",
-				rec, rr.Header().Name, zone)
+			v.Invalid(field, rec, "owner %s is outside dns.domain %s (write absolute names ending in '.')",
+				rr.Header().Name, zone)
 		}
 	}
 	if d.TXTTTL > maxTXTTTL {
-		v.add("dns.txt_ttl", "%d: want at most %d", d.TXTTTL, maxTXTTTL)
+		v.OutOfRange("dns.txt_ttl", d.TXTTTL, "want at most %d", maxTXTTTL)
 	}
 	if d.RateLimit < 0 {
-		v.add("dns.rate_limit", "%d: want 0 (off) or more", d.RateLimit)
+		v.OutOfRange("dns.rate_limit", d.RateLimit, "want 0 (off) or more")
 	}
 }
 
@@ -125,103 +121,103 @@ func (c Config) validateNATS(v *validator) {
 	n := c.NATS
 	x := n.External
 	if x == nil {
-		if p := listenProblem(n.Listen); p != "" {
-			v.add("nats.listen", "%s", p)
-		}
+		checkListen(v, "nats.listen", n.Listen)
 		// Without advertise the hub hands out its own listen address, which
 		// is only right for agents on the same host.
 		if len(n.Advertise) == 0 && !loopbackListen(n.Listen) {
-			v.add("nats.advertise", "required unless nats.listen is a loopback address: the URLs agents connect to, e.g. \"tls://hub.example.org:4222\"")
+			v.Required("nats.advertise", "unless nats.listen is a loopback address: the URLs agents connect to, e.g. \"tls://hub.example.org:4222\"")
 		}
 		if n.Replicas != 1 {
-			v.add("nats.replicas", "%d: the embedded server is a single node; want 1", n.Replicas)
+			v.OutOfRange("nats.replicas", n.Replicas, "the embedded server is a single node; want 1")
 		}
 		if n.WebsocketListen != "" {
-			if p := listenProblem(n.WebsocketListen); p != "" {
-				v.add("nats.websocket_listen", "%s", p)
-			}
+			checkListen(v, "nats.websocket_listen", n.WebsocketListen)
 		}
 	} else if n.WebsocketListen != "" {
-		v.add("nats.websocket_listen", "only for the embedded server; with nats.external configure websocket on your servers and list its wss:// URL in nats.advertise")
+		v.Conflict("nats.websocket_listen", "only for the embedded server; with nats.external configure websocket on your servers and list its wss:// URL in nats.advertise")
 	} else if n.Replicas < 1 || n.Replicas > maxReplicas {
-		v.add("nats.replicas", "%d: want 1 to %d", n.Replicas, maxReplicas)
+		v.OutOfRange("nats.replicas", n.Replicas, "want 1 to %d", maxReplicas)
 	}
 	for i, u := range n.Advertise {
 		if p := natsURLProblem(u); p != "" {
-			v.add(fmt.Sprintf("nats.advertise[%d]", i), "%s", p)
+			v.Invalid(fmt.Sprintf("nats.advertise[%d]", i), nil, "%s", p)
 		}
 	}
 	switch {
 	case n.TLSCert != "" && n.TLSKey == "":
-		v.add("nats.tls_key", "required when nats.tls_cert is set")
+		v.Required("nats.tls_key", "with nats.tls_cert")
 	case n.TLSKey != "" && n.TLSCert == "":
-		v.add("nats.tls_cert", "required when nats.tls_key is set")
+		v.Required("nats.tls_cert", "with nats.tls_key")
 	}
 	if n.AllowPlaintext && n.TLSCert != "" {
-		v.add("nats.allow_plaintext", "contradicts nats.tls_cert; set one or the other")
+		v.Conflict("nats.allow_plaintext", "contradicts nats.tls_cert; set one or the other")
 	}
 	for i, h := range n.TLSHosts {
 		if !validHost(h) {
-			v.add(fmt.Sprintf("nats.tls_hosts[%d]", i), "%q: want a host name or IP address", h)
+			v.Invalid(fmt.Sprintf("nats.tls_hosts[%d]", i), h, "want a host name or IP address")
 		}
 	}
 	if x == nil {
 		return
 	}
 	if len(x.URLs) == 0 {
-		v.add("nats.external.urls", "required: the NATS servers to connect to")
+		v.Required("nats.external.urls", "the NATS servers to connect to")
 	}
 	for i, u := range x.URLs {
 		if p := natsURLProblem(u); p != "" {
-			v.add(fmt.Sprintf("nats.external.urls[%d]", i), "%s", p)
+			v.Invalid(fmt.Sprintf("nats.external.urls[%d]", i), nil, "%s", p)
 		}
 	}
 	if x.Credentials == "" {
-		v.add("nats.external.credentials", "required: the hub user's creds file")
+		v.Required("nats.external.credentials", "the hub user's creds file")
 	}
 	if x.SigningKey == "" {
-		v.add("nats.external.signing_key", "required: the file with the account's scoped signing key seed")
+		v.Required("nats.external.signing_key", "the file with the account's scoped signing key seed")
 	}
 	if !nkeys.IsValidPublicAccountKey(x.Account) {
-		v.add("nats.external.account", "%q: want the account's public nkey (56 characters starting with A)", x.Account)
+		v.Invalid("nats.external.account", x.Account, "want the account's public nkey (56 characters starting with A)")
 	}
 }
 
 func (c Config) validateCA(v *validator) {
 	if len(c.CA) == 0 {
-		v.add("ca", "at least one [[ca]] is required")
+		v.Required("ca", "at least one [[ca]]")
 	}
 	seen := map[string]int{}
 	for i, ca := range c.CA {
 		f := func(name string) string { return fmt.Sprintf("ca[%d].%s", i, name) }
 		switch {
+		case ca.Name == "":
+			v.Required(f("name"), "the name requests and `certfleet-hub` commands know the CA by")
 		case !caNameRe.MatchString(ca.Name):
-			v.add(f("name"), "%q: want 1-63 characters of [a-z0-9_-], starting with a letter or digit", ca.Name)
+			v.Invalid(f("name"), ca.Name, "want 1-63 characters of [a-z0-9_-], starting with a letter or digit")
 		default:
 			if j, dup := seen[ca.Name]; dup {
-				v.add(f("name"), "%q: already used by ca[%d]", ca.Name, j)
+				v.Duplicate(f("name"), ca.Name, "already used by ca[%d]", j)
 			}
 			seen[ca.Name] = i
 		}
-		if u, err := url.Parse(ca.Directory); err != nil || u.Scheme != "https" || u.Host == "" {
-			v.add(f("directory"), "%q: want the CA's https:// ACME directory URL", ca.Directory)
+		if ca.Directory == "" {
+			v.Required(f("directory"), "the CA's https:// ACME directory URL")
+		} else if u, err := url.Parse(ca.Directory); err != nil || u.Scheme != "https" || u.Host == "" {
+			v.Invalid(f("directory"), ca.Directory, "want the CA's https:// ACME directory URL")
 		}
 		if ca.Email != "" {
 			if a, err := mail.ParseAddress(ca.Email); err != nil || a.Address != ca.Email {
-				v.add(f("email"), "%q: want a plain mail address like ops@example.org", ca.Email)
+				v.Invalid(f("email"), ca.Email, "want a plain mail address like ops@example.org")
 			}
 		}
 		switch {
 		case ca.EABKID != "" && ca.EABHMAC == "":
-			v.add(f("eab_hmac"), "required when eab_kid is set")
+			v.Required(f("eab_hmac"), "with eab_kid")
 		case ca.EABHMAC != "" && ca.EABKID == "":
-			v.add(f("eab_kid"), "required when eab_hmac is set")
+			v.Required(f("eab_kid"), "with eab_hmac")
 		case ca.EABHMAC != "" && !base64URL(ca.EABHMAC):
 			// Never echo the HMAC key: it is a secret.
-			v.add(f("eab_hmac"), "not base64url (as the CA hands it out)")
+			v.Invalid(f("eab_hmac"), nil, "want base64url (as the CA hands it out)")
 		}
-		if !oneOf(ca.KeyType, keyTypes...) {
-			v.add(f("key_type"), "%q: want one of %s", ca.KeyType, strings.Join(keyTypes, ", "))
+		if !keytype.Valid(ca.KeyType) {
+			v.Invalid(f("key_type"), ca.KeyType, "want one of %s", strings.Join(keytype.All(), ", "))
 		}
 	}
 }
@@ -229,35 +225,35 @@ func (c Config) validateCA(v *validator) {
 func (c Config) validateIssuance(v *validator) {
 	is := c.Issuance
 	if is.Concurrency < 1 || is.Concurrency > maxConcurrency {
-		v.add("issuance.concurrency", "%d: want 1 to %d", is.Concurrency, maxConcurrency)
+		v.OutOfRange("issuance.concurrency", is.Concurrency, "want 1 to %d", maxConcurrency)
 	}
 	if is.MaxNames < 1 || is.MaxNames > shared.MaxNames {
-		v.add("issuance.max_names", "%d: want 1 to %d", is.MaxNames, shared.MaxNames)
+		v.OutOfRange("issuance.max_names", is.MaxNames, "want 1 to %d", shared.MaxNames)
 	}
 	if is.CheckDelegation && len(is.Resolvers) == 0 {
-		v.add("issuance.resolvers", "required while issuance.check_delegation is on")
+		v.Required("issuance.resolvers", "while issuance.check_delegation is on")
 	}
 	for i, r := range is.Resolvers {
 		if ap, err := netip.ParseAddrPort(r); err != nil || ap.Port() == 0 {
-			v.add(fmt.Sprintf("issuance.resolvers[%d]", i), "%q: want ip:port, e.g. \"1.1.1.1:53\" or \"[2606:4700:4700::1111]:53\"", r)
+			v.Invalid(fmt.Sprintf("issuance.resolvers[%d]", i), r, "want ip:port, e.g. \"1.1.1.1:53\" or \"[2606:4700:4700::1111]:53\"")
 		}
 	}
 	if d := is.RetryBase.D(); d < time.Second || d > time.Hour {
-		v.add("issuance.retry_base", "%v: want between 1s and 1h", d)
+		v.OutOfRange("issuance.retry_base", d, "want between 1s and 1h")
 	}
 	if !(is.RenewFraction > 0 && is.RenewFraction < 1) {
-		v.add("issuance.renew_fraction", "%v: want a fraction between 0 and 1, e.g. 0.33", is.RenewFraction)
+		v.OutOfRange("issuance.renew_fraction", is.RenewFraction, "want a fraction between 0 and 1, e.g. 0.33")
 	}
 }
 
 func (c Config) validateAgents(v *validator) {
 	if d := c.Agents.CredsTTL.D(); d < minCredsTTL {
-		v.add("agents.creds_ttl", "%v: want at least %v", d, minCredsTTL)
+		v.OutOfRange("agents.creds_ttl", d, "want at least %v", minCredsTTL)
 	} else if d > maxCredsTTL {
-		v.add("agents.creds_ttl", "%v: want at most %v (366 days)", d, maxCredsTTL)
+		v.OutOfRange("agents.creds_ttl", d, "want at most %v (366 days)", maxCredsTTL)
 	}
 	if d := c.Agents.SilentAfter.D(); d < minSilentAfter {
-		v.add("agents.silent_after", "%v: want at least %v", d, minSilentAfter)
+		v.OutOfRange("agents.silent_after", d, "want at least %v", minSilentAfter)
 	}
 }
 
@@ -309,7 +305,7 @@ func nsAdminProblem(s string) string {
 	local, domain, isMail := strings.Cut(s, "@")
 	if !isMail {
 		if p := dnsNameProblem(s); p != "" {
-			return "must be a mail address or DNS name: " + p
+			return "not a mail address or DNS name: " + p
 		}
 		return ""
 	}
@@ -322,6 +318,14 @@ func nsAdminProblem(s string) string {
 	return ""
 }
 
+// checkListen records a problem with the "host:port" listen address of
+// field.
+func checkListen(v *validator, field, addr string) {
+	if p := listenProblem(addr); p != "" {
+		v.Invalid(field, nil, "%s", p)
+	}
+}
+
 // listenProblem checks a "host:port" listen address (port 0 picks one).
 func listenProblem(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
@@ -329,10 +333,10 @@ func listenProblem(addr string) string {
 		return fmt.Sprintf("%q: want host:port, e.g. \":53\" or \"198.51.100.7:53\"", addr)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Sprintf("%q: port %q is not a number from 0 to 65535", addr, port)
+		return fmt.Sprintf("%q: port %q: want a number from 0 to 65535", addr, port)
 	}
 	if host != "" && !validHost(host) {
-		return fmt.Sprintf("%q: host %q is not an IP address or host name", addr, host)
+		return fmt.Sprintf("%q: host %q: want an IP address or host name", addr, host)
 	}
 	return ""
 }
@@ -360,11 +364,11 @@ func natsURLProblem(raw string) string {
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return fmt.Sprintf("%q: port %q is not a number from 1 to 65535", raw, p)
+			return fmt.Sprintf("%q: port %q: want a number from 1 to 65535", raw, p)
 		}
 	}
 	if !validHost(u.Hostname()) {
-		return fmt.Sprintf("%q: host %q is not an IP address or host name", raw, u.Hostname())
+		return fmt.Sprintf("%q: host %q: want an IP address or host name", raw, u.Hostname())
 	}
 	return ""
 }

@@ -1,12 +1,15 @@
 package config
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nkeys"
+
+	"github.com/certfleet/certfleet/internal/configfile"
 )
 
 // testAccount is a real account public key (valid checksum).
@@ -36,81 +39,83 @@ func TestValidateRejects(t *testing.T) {
 		name   string
 		mutate func(c *Config)
 		field  string // the one field the error must name
+		kind   error  // its kind
 		detail string // and a fragment of the problem
 	}{
-		{"data_dir empty", func(c *Config) { c.DataDir = "" }, "data_dir", "required"},
-		{"log_level unknown", func(c *Config) { c.LogLevel = "verbose" }, "log_level", "verbose"},
-		{"log_format unknown", func(c *Config) { c.LogFormat = "xml" }, "log_format", "xml"},
-		{"dns.listen no port", func(c *Config) { c.DNS.Listen = "53" }, "dns.listen", "host:port"},
-		{"dns.listen port too big", func(c *Config) { c.DNS.Listen = ":65536" }, "dns.listen", "65536"},
-		{"dns.listen bad host", func(c *Config) { c.DNS.Listen = "bad_host:53" }, "dns.listen", "bad_host"},
-		{"dns.domain missing", func(c *Config) { c.DNS.Domain = "" }, "dns.domain", "required"},
-		{"dns.domain single label", func(c *Config) { c.DNS.Domain = "localzone" }, "dns.domain", "must be a DNS name"},
-		{"dns.domain wildcard", func(c *Config) { c.DNS.Domain = "*.example.org" }, "dns.domain", "wildcard"},
-		{"dns.domain underscore", func(c *Config) { c.DNS.Domain = "ex_ample.org" }, "dns.domain", "must be a DNS name"},
-		{"dns.domain IP", func(c *Config) { c.DNS.Domain = "198.51.100.7" }, "dns.domain", "IP address"},
-		{"dns.nsname bad", func(c *Config) { c.DNS.NSName = "ns1..example.org" }, "dns.nsname", "must be a DNS name"},
-		{"dns.nsname empty", func(c *Config) { c.DNS.NSName = "" }, "dns.nsname", "required"},
-		{"dns.nsadmin bad mail", func(c *Config) { c.DNS.NSAdmin = "host master@example.org" }, "dns.nsadmin", "mail address"},
-		{"dns.nsadmin bad mail domain", func(c *Config) { c.DNS.NSAdmin = "hostmaster@example" }, "dns.nsadmin", "mail domain"},
-		{"dns.nsadmin bad name", func(c *Config) { c.DNS.NSAdmin = "-x.example.org" }, "dns.nsadmin", "hyphen"},
-		{"dns.records garbage", func(c *Config) { c.DNS.Records = []string{"acme.example.org. A 198.51.100.7", "garbage"} }, "dns.records[1]", "garbage"},
-		{"dns.records bad address", func(c *Config) { c.DNS.Records = []string{"ns1.acme.example.org. A 300.1.1.1"} }, "dns.records[0]", "300.1.1.1"},
-		{"dns.records outside zone", func(c *Config) { c.DNS.Records = []string{"www.example.net. A 198.51.100.7"} }, "dns.records[0]", "outside dns.domain"},
-		{"dns.records relative", func(c *Config) { c.DNS.Records = []string{"ns1 A 198.51.100.7"} }, "dns.records[0]", "absolute names"},
-		{"dns.records comment only", func(c *Config) { c.DNS.Records = []string{"; nothing"} }, "dns.records[0]", "empty record"},
-		{"dns.txt_ttl too long", func(c *Config) { c.DNS.TXTTTL = 86401 }, "dns.txt_ttl", "86400"},
-		{"dns.rate_limit negative", func(c *Config) { c.DNS.RateLimit = -1 }, "dns.rate_limit", "-1"},
-		{"nats.listen bad", func(c *Config) { c.NATS.Listen = "4222" }, "nats.listen", "host:port"},
-		{"nats.advertise missing", func(c *Config) { c.NATS.Advertise = nil }, "nats.advertise", "required"},
+		{"data_dir empty", func(c *Config) { c.DataDir = "" }, "data_dir", configfile.ErrRequired, "required"},
+		{"log_level unknown", func(c *Config) { c.LogLevel = "verbose" }, "log_level", configfile.ErrInvalid, "verbose"},
+		{"log_format unknown", func(c *Config) { c.LogFormat = "xml" }, "log_format", configfile.ErrInvalid, "xml"},
+		{"dns.listen no port", func(c *Config) { c.DNS.Listen = "53" }, "dns.listen", configfile.ErrInvalid, "host:port"},
+		{"dns.listen port too big", func(c *Config) { c.DNS.Listen = ":65536" }, "dns.listen", configfile.ErrInvalid, "65536"},
+		{"dns.listen bad host", func(c *Config) { c.DNS.Listen = "bad_host:53" }, "dns.listen", configfile.ErrInvalid, "bad_host"},
+		{"dns.domain missing", func(c *Config) { c.DNS.Domain = "" }, "dns.domain", configfile.ErrRequired, "required"},
+		{"dns.domain single label", func(c *Config) { c.DNS.Domain = "localzone" }, "dns.domain", configfile.ErrInvalid, "not a DNS name"},
+		{"dns.domain wildcard", func(c *Config) { c.DNS.Domain = "*.example.org" }, "dns.domain", configfile.ErrInvalid, "wildcard"},
+		{"dns.domain underscore", func(c *Config) { c.DNS.Domain = "ex_ample.org" }, "dns.domain", configfile.ErrInvalid, "not a DNS name"},
+		{"dns.domain IP", func(c *Config) { c.DNS.Domain = "198.51.100.7" }, "dns.domain", configfile.ErrInvalid, "IP address"},
+		{"dns.nsname bad", func(c *Config) { c.DNS.NSName = "ns1..example.org" }, "dns.nsname", configfile.ErrInvalid, "not a DNS name"},
+		{"dns.nsname empty", func(c *Config) { c.DNS.NSName = "" }, "dns.nsname", configfile.ErrRequired, "required"},
+		{"dns.nsadmin bad mail", func(c *Config) { c.DNS.NSAdmin = "host master@example.org" }, "dns.nsadmin", configfile.ErrInvalid, "mail address"},
+		{"dns.nsadmin bad mail domain", func(c *Config) { c.DNS.NSAdmin = "hostmaster@example" }, "dns.nsadmin", configfile.ErrInvalid, "mail domain"},
+		{"dns.nsadmin bad name", func(c *Config) { c.DNS.NSAdmin = "-x.example.org" }, "dns.nsadmin", configfile.ErrInvalid, "hyphen"},
+		{"dns.records garbage", func(c *Config) { c.DNS.Records = []string{"acme.example.org. A 198.51.100.7", "garbage"} }, "dns.records[1]", configfile.ErrInvalid, "garbage"},
+		{"dns.records bad address", func(c *Config) { c.DNS.Records = []string{"ns1.acme.example.org. A 300.1.1.1"} }, "dns.records[0]", configfile.ErrInvalid, "300.1.1.1"},
+		{"dns.records outside zone", func(c *Config) { c.DNS.Records = []string{"www.example.net. A 198.51.100.7"} }, "dns.records[0]", configfile.ErrInvalid, "outside dns.domain"},
+		{"dns.records relative", func(c *Config) { c.DNS.Records = []string{"ns1 A 198.51.100.7"} }, "dns.records[0]", configfile.ErrInvalid, "absolute names"},
+		{"dns.records comment only", func(c *Config) { c.DNS.Records = []string{"; nothing"} }, "dns.records[0]", configfile.ErrInvalid, "not an empty line or comment"},
+		{"dns.txt_ttl too long", func(c *Config) { c.DNS.TXTTTL = 86401 }, "dns.txt_ttl", configfile.ErrOutOfRange, "86400"},
+		{"dns.rate_limit negative", func(c *Config) { c.DNS.RateLimit = -1 }, "dns.rate_limit", configfile.ErrOutOfRange, "-1"},
+		{"nats.listen bad", func(c *Config) { c.NATS.Listen = "4222" }, "nats.listen", configfile.ErrInvalid, "host:port"},
+		{"nats.advertise missing", func(c *Config) { c.NATS.Advertise = nil }, "nats.advertise", configfile.ErrRequired, "required"},
 		{"nats.advertise missing on a public address", func(c *Config) {
 			c.NATS.Advertise, c.NATS.Listen = nil, "198.51.100.7:4222"
-		}, "nats.advertise", "loopback"},
-		{"nats.advertise http", func(c *Config) { c.NATS.Advertise = []string{"https://hub.example.org"} }, "nats.advertise[0]", "tls://"},
-		{"nats.advertise path", func(c *Config) { c.NATS.Advertise = []string{"tls://hub.example.org:4222/x"} }, "nats.advertise[0]", "host and port only"},
-		{"nats.advertise bad port", func(c *Config) { c.NATS.Advertise = []string{"tls://hub.example.org:0"} }, "nats.advertise[0]", "port"},
-		{"nats.websocket_listen bad", func(c *Config) { c.NATS.WebsocketListen = "443" }, "nats.websocket_listen", "host:port"},
+		}, "nats.advertise", configfile.ErrRequired, "loopback"},
+		{"nats.advertise http", func(c *Config) { c.NATS.Advertise = []string{"https://hub.example.org"} }, "nats.advertise[0]", configfile.ErrInvalid, "tls://"},
+		{"nats.advertise path", func(c *Config) { c.NATS.Advertise = []string{"tls://hub.example.org:4222/x"} }, "nats.advertise[0]", configfile.ErrInvalid, "host and port only"},
+		{"nats.advertise bad port", func(c *Config) { c.NATS.Advertise = []string{"tls://hub.example.org:0"} }, "nats.advertise[0]", configfile.ErrInvalid, "port"},
+		{"nats.websocket_listen bad", func(c *Config) { c.NATS.WebsocketListen = "443" }, "nats.websocket_listen", configfile.ErrInvalid, "host:port"},
 		{"nats.websocket_listen with external", func(c *Config) {
 			c.NATS.External, c.NATS.Replicas, c.NATS.WebsocketListen = externalNATS(), 1, ":443"
-		}, "nats.websocket_listen", "embedded"},
-		{"nats.advertise bad host", func(c *Config) { c.NATS.Advertise = []string{"tls://hub_1.example.org:4222"} }, "nats.advertise[0]", "hub_1"},
-		{"nats.tls_key missing", func(c *Config) { c.NATS.TLSCert = "/etc/hub/cert.pem" }, "nats.tls_key", "tls_cert"},
-		{"nats.tls_cert missing", func(c *Config) { c.NATS.TLSKey = "/etc/hub/key.pem" }, "nats.tls_cert", "tls_key"},
+		}, "nats.websocket_listen", configfile.ErrConflict, "embedded"},
+		{"nats.advertise bad host", func(c *Config) { c.NATS.Advertise = []string{"tls://hub_1.example.org:4222"} }, "nats.advertise[0]", configfile.ErrInvalid, "hub_1"},
+		{"nats.tls_key missing", func(c *Config) { c.NATS.TLSCert = "/etc/hub/cert.pem" }, "nats.tls_key", configfile.ErrRequired, "tls_cert"},
+		{"nats.tls_cert missing", func(c *Config) { c.NATS.TLSKey = "/etc/hub/key.pem" }, "nats.tls_cert", configfile.ErrRequired, "tls_key"},
 		{"nats.allow_plaintext with cert", func(c *Config) {
 			c.NATS.TLSCert, c.NATS.TLSKey, c.NATS.AllowPlaintext = "/c.pem", "/k.pem", true
-		}, "nats.allow_plaintext", "tls_cert"},
-		{"nats.tls_hosts bad", func(c *Config) { c.NATS.TLSHosts = []string{"ok.example.org", "not ok"} }, "nats.tls_hosts[1]", "not ok"},
-		{"nats.replicas embedded", func(c *Config) { c.NATS.Replicas = 3 }, "nats.replicas", "single node"},
-		{"nats.replicas external", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.Replicas = 7 }, "nats.replicas", "1 to 5"},
-		{"nats.external.urls missing", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.URLs = nil }, "nats.external.urls", "required"},
+		}, "nats.allow_plaintext", configfile.ErrConflict, "tls_cert"},
+		{"nats.tls_hosts bad", func(c *Config) { c.NATS.TLSHosts = []string{"ok.example.org", "not ok"} }, "nats.tls_hosts[1]", configfile.ErrInvalid, "not ok"},
+		{"nats.replicas embedded", func(c *Config) { c.NATS.Replicas = 3 }, "nats.replicas", configfile.ErrOutOfRange, "single node"},
+		{"nats.replicas external", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.Replicas = 7 }, "nats.replicas", configfile.ErrOutOfRange, "1 to 5"},
+		{"nats.external.urls missing", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.URLs = nil }, "nats.external.urls", configfile.ErrRequired, "required"},
 		{"nats.external.urls bad", func(c *Config) {
 			c.NATS.External = externalNATS()
 			c.NATS.External.URLs = []string{"nats1.example.org:4222"}
-		}, "nats.external.urls[0]", "URL"},
-		{"nats.external.credentials missing", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.Credentials = "" }, "nats.external.credentials", "required"},
-		{"nats.external.signing_key missing", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.SigningKey = "" }, "nats.external.signing_key", "required"},
-		{"nats.external.account bad", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.Account = "UABC" }, "nats.external.account", "public nkey"},
-		{"ca none", func(c *Config) { c.CA = nil }, "ca", "at least one"},
-		{"ca name bad", func(c *Config) { c.CA[0].Name = "Lets Encrypt" }, "ca[0].name", "Lets Encrypt"},
-		{"ca name duplicate", func(c *Config) { c.CA = append(c.CA, c.CA[0]) }, "ca[1].name", "already used by ca[0]"},
-		{"ca directory http", func(c *Config) { c.CA[0].Directory = "http://acme.example.org/dir" }, "ca[0].directory", "https://"},
-		{"ca directory empty", func(c *Config) { c.CA[0].Directory = "" }, "ca[0].directory", "https://"},
-		{"ca email bad", func(c *Config) { c.CA[0].Email = "Ops <ops@example.org>" }, "ca[0].email", "plain mail address"},
-		{"ca eab_hmac missing", func(c *Config) { c.CA[0].EABKID = "kid-1" }, "ca[0].eab_hmac", "required"},
-		{"ca eab_kid missing", func(c *Config) { c.CA[0].EABHMAC = "c2VjcmV0" }, "ca[0].eab_kid", "required"},
-		{"ca eab_hmac not base64url", func(c *Config) { c.CA[0].EABKID, c.CA[0].EABHMAC = "kid-1", "not base64!" }, "ca[0].eab_hmac", "base64url"},
-		{"ca key_type bad", func(c *Config) { c.CA[0].KeyType = "dsa" }, "ca[0].key_type", "ec256"},
-		{"issuance.concurrency zero", func(c *Config) { c.Issuance.Concurrency = 0 }, "issuance.concurrency", "1 to 256"},
-		{"issuance.max_names too many", func(c *Config) { c.Issuance.MaxNames = 101 }, "issuance.max_names", "1 to 100"},
-		{"issuance.resolvers no port", func(c *Config) { c.Issuance.Resolvers = []string{"1.1.1.1"} }, "issuance.resolvers[0]", "ip:port"},
-		{"issuance.resolvers name", func(c *Config) { c.Issuance.Resolvers = []string{"dns.google:53"} }, "issuance.resolvers[0]", "ip:port"},
-		{"issuance.resolvers none", func(c *Config) { c.Issuance.Resolvers = nil }, "issuance.resolvers", "check_delegation"},
-		{"issuance.renew_fraction one", func(c *Config) { c.Issuance.RenewFraction = 1 }, "issuance.renew_fraction", "between 0 and 1"},
-		{"issuance.renew_fraction zero", func(c *Config) { c.Issuance.RenewFraction = 0 }, "issuance.renew_fraction", "between 0 and 1"},
-		{"agents.creds_ttl zero", func(c *Config) { c.Agents.CredsTTL = 0 }, "agents.creds_ttl", "at least"},
-		{"agents.creds_ttl over a year", func(c *Config) { c.Agents.CredsTTL = Duration(400 * 24 * time.Hour) }, "agents.creds_ttl", "at most"},
-		{"issuance.retry_base too small", func(c *Config) { c.Issuance.RetryBase = Duration(10 * time.Millisecond) }, "issuance.retry_base", "between"},
-		{"agents.silent_after short", func(c *Config) { c.Agents.SilentAfter = Duration(time.Second) }, "agents.silent_after", "at least 1m"},
+		}, "nats.external.urls[0]", configfile.ErrInvalid, "URL"},
+		{"nats.external.credentials missing", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.Credentials = "" }, "nats.external.credentials", configfile.ErrRequired, "required"},
+		{"nats.external.signing_key missing", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.SigningKey = "" }, "nats.external.signing_key", configfile.ErrRequired, "required"},
+		{"nats.external.account bad", func(c *Config) { c.NATS.External = externalNATS(); c.NATS.External.Account = "UABC" }, "nats.external.account", configfile.ErrInvalid, "public nkey"},
+		{"ca none", func(c *Config) { c.CA = nil }, "ca", configfile.ErrRequired, "at least one"},
+		{"ca name empty", func(c *Config) { c.CA[0].Name = "" }, "ca[0].name", configfile.ErrRequired, "required"},
+		{"ca name bad", func(c *Config) { c.CA[0].Name = "Lets Encrypt" }, "ca[0].name", configfile.ErrInvalid, "Lets Encrypt"},
+		{"ca name duplicate", func(c *Config) { c.CA = append(c.CA, c.CA[0]) }, "ca[1].name", configfile.ErrDuplicate, "already used by ca[0]"},
+		{"ca directory http", func(c *Config) { c.CA[0].Directory = "http://acme.example.org/dir" }, "ca[0].directory", configfile.ErrInvalid, "https://"},
+		{"ca directory empty", func(c *Config) { c.CA[0].Directory = "" }, "ca[0].directory", configfile.ErrRequired, "https://"},
+		{"ca email bad", func(c *Config) { c.CA[0].Email = "Ops <ops@example.org>" }, "ca[0].email", configfile.ErrInvalid, "plain mail address"},
+		{"ca eab_hmac missing", func(c *Config) { c.CA[0].EABKID = "kid-1" }, "ca[0].eab_hmac", configfile.ErrRequired, "required"},
+		{"ca eab_kid missing", func(c *Config) { c.CA[0].EABHMAC = "c2VjcmV0" }, "ca[0].eab_kid", configfile.ErrRequired, "required"},
+		{"ca eab_hmac not base64url", func(c *Config) { c.CA[0].EABKID, c.CA[0].EABHMAC = "kid-1", "not base64!" }, "ca[0].eab_hmac", configfile.ErrInvalid, "base64url"},
+		{"ca key_type bad", func(c *Config) { c.CA[0].KeyType = "dsa" }, "ca[0].key_type", configfile.ErrInvalid, "ec256"},
+		{"issuance.concurrency zero", func(c *Config) { c.Issuance.Concurrency = 0 }, "issuance.concurrency", configfile.ErrOutOfRange, "1 to 256"},
+		{"issuance.max_names too many", func(c *Config) { c.Issuance.MaxNames = 101 }, "issuance.max_names", configfile.ErrOutOfRange, "1 to 100"},
+		{"issuance.resolvers no port", func(c *Config) { c.Issuance.Resolvers = []string{"1.1.1.1"} }, "issuance.resolvers[0]", configfile.ErrInvalid, "ip:port"},
+		{"issuance.resolvers name", func(c *Config) { c.Issuance.Resolvers = []string{"dns.google:53"} }, "issuance.resolvers[0]", configfile.ErrInvalid, "ip:port"},
+		{"issuance.resolvers none", func(c *Config) { c.Issuance.Resolvers = nil }, "issuance.resolvers", configfile.ErrRequired, "check_delegation"},
+		{"issuance.renew_fraction one", func(c *Config) { c.Issuance.RenewFraction = 1 }, "issuance.renew_fraction", configfile.ErrOutOfRange, "between 0 and 1"},
+		{"issuance.renew_fraction zero", func(c *Config) { c.Issuance.RenewFraction = 0 }, "issuance.renew_fraction", configfile.ErrOutOfRange, "between 0 and 1"},
+		{"agents.creds_ttl zero", func(c *Config) { c.Agents.CredsTTL = 0 }, "agents.creds_ttl", configfile.ErrOutOfRange, "at least"},
+		{"agents.creds_ttl over a year", func(c *Config) { c.Agents.CredsTTL = Duration(400 * 24 * time.Hour) }, "agents.creds_ttl", configfile.ErrOutOfRange, "at most"},
+		{"issuance.retry_base too small", func(c *Config) { c.Issuance.RetryBase = Duration(10 * time.Millisecond) }, "issuance.retry_base", configfile.ErrOutOfRange, "between"},
+		{"agents.silent_after short", func(c *Config) { c.Agents.SilentAfter = Duration(time.Second) }, "agents.silent_after", configfile.ErrOutOfRange, "at least 1m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +127,9 @@ func TestValidateRejects(t *testing.T) {
 			}
 			if got := fieldNames(err); !slices.Equal(got, []string{tt.field}) {
 				t.Fatalf("Validate() named fields %v, want exactly [%s]; error: %v", got, tt.field, err)
+			}
+			if !errors.Is(err, tt.kind) {
+				t.Errorf("Validate() = %q, want kind %v", err, tt.kind)
 			}
 			if !strings.HasPrefix(err.Error(), tt.field+": ") || !strings.Contains(err.Error(), tt.detail) {
 				t.Errorf("Validate() = %q, want %q prefix and %q in it", err, tt.field+": ", tt.detail)

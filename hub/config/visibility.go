@@ -97,18 +97,16 @@ func (c *Config) fillAlarmDefaults() {
 
 func (c Config) validateVisibility(v *validator) {
 	if c.Metrics.Listen != "" {
-		if p := listenProblem(c.Metrics.Listen); p != "" {
-			v.add("metrics.listen", "%s", p)
-		}
+		checkListen(v, "metrics.listen", c.Metrics.Listen)
 	}
 	if w := c.Web; w.Listen != "" {
 		if p := listenProblem(w.Listen); p != "" {
-			v.add("web.listen", "%s", p)
+			v.Invalid("web.listen", nil, "%s", p)
 		} else if w.TLSCert == "" && !w.AllowPlainHTTP && !loopbackListen(w.Listen) {
-			v.add("web.listen", "%q: plain HTTP only on a loopback address; set web.tls_cert and web.tls_key (or allow_plain_http behind a TLS proxy)", w.Listen)
+			v.Conflict("web.listen", "%q: plain HTTP only on a loopback address; set web.tls_cert and web.tls_key (or allow_plain_http behind a TLS proxy)", w.Listen)
 		}
 		if (w.TLSCert == "") != (w.TLSKey == "") {
-			v.add("web.tls_key", "web.tls_cert and web.tls_key go together")
+			v.Conflict("web.tls_key", "web.tls_cert and web.tls_key go together")
 		}
 	}
 	names := map[string]bool{}
@@ -116,11 +114,11 @@ func (c Config) validateVisibility(v *validator) {
 		f := func(name string) string { return fmt.Sprintf("alarm[%d].%s", i, name) }
 		switch {
 		case a.Name == "":
-			v.add(f("name"), "required")
+			v.Required(f("name"), "")
 		case !caNameRe.MatchString(a.Name):
-			v.add(f("name"), "%q: want lower-case letters, digits, '-' or '_'", a.Name)
+			v.Invalid(f("name"), a.Name, "want lower-case letters, digits, '-' or '_'")
 		case names[a.Name]:
-			v.add(f("name"), "%q: used by another [[alarm]]", a.Name)
+			v.Duplicate(f("name"), a.Name, "already used by another [[alarm]]")
 		}
 		names[a.Name] = true
 		switch a.Type {
@@ -128,36 +126,36 @@ func (c Config) validateVisibility(v *validator) {
 			u, err := url.Parse(a.URL)
 			switch {
 			case a.URL == "":
-				v.add(f("url"), "required for a webhook")
+				v.Required(f("url"), "for a webhook")
 			case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-				v.add(f("url"), "%q: want an http:// or https:// URL", a.URL)
+				v.Invalid(f("url"), a.URL, "want an http:// or https:// URL")
 			}
 		case AlarmEmail:
 			if a.SMTP == "" {
-				v.add(f("smtp"), "required for email: the server as host:port, e.g. \"smtp.example.org:587\"")
+				v.Required(f("smtp"), "for email: the server as host:port, e.g. \"smtp.example.org:587\"")
 			} else if host, port, err := net.SplitHostPort(a.SMTP); err != nil || host == "" {
-				v.add(f("smtp"), "%q: want host:port", a.SMTP)
+				v.Invalid(f("smtp"), a.SMTP, "want host:port")
 			} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-				v.add(f("smtp"), "%q: port %q is not a number from 1 to 65535", a.SMTP, port)
+				v.Invalid(f("smtp"), a.SMTP, "port %q: want a number from 1 to 65535", port)
 			}
 			if _, err := mail.ParseAddress(a.From); err != nil {
-				v.add(f("from"), "%q: want a mail address: %v", a.From, err)
+				v.Invalid(f("from"), a.From, "want a mail address: %v", err)
 			}
 			if len(a.To) == 0 {
-				v.add(f("to"), "required: at least one recipient")
+				v.Required(f("to"), "at least one recipient")
 			}
 			for _, to := range a.To {
 				if _, err := mail.ParseAddress(to); err != nil {
-					v.add(f("to"), "%q: want a mail address: %v", to, err)
+					v.Invalid(f("to"), to, "want a mail address: %v", err)
 				}
 			}
 			if (a.Username == "") != (a.Password == "") {
-				v.add(f("password"), "username and password go together")
+				v.Conflict(f("password"), "username and password go together")
 			}
 		case "":
-			v.add(f("type"), "required: webhook or email")
+			v.Required(f("type"), "webhook or email")
 		default:
-			v.add(f("type"), "%q: want webhook or email", a.Type)
+			v.Invalid(f("type"), a.Type, "want webhook or email")
 		}
 	}
 }

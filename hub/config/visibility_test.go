@@ -1,10 +1,13 @@
 package config
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certfleet/certfleet/internal/configfile"
 )
 
 const alarmTOML = `
@@ -62,24 +65,25 @@ func TestValidateAlarmsRejects(t *testing.T) {
 		name   string
 		mutate func(c *Config)
 		field  string
+		kind   error
 		detail string
 	}{
-		{"web plain on a public address", func(c *Config) { c.Web.Listen = ":8443" }, "web.listen", "loopback"},
-		{"web key without cert", func(c *Config) { c.Web.Listen = "127.0.0.1:8443"; c.Web.TLSKey = "k.pem" }, "web.tls_key", "together"},
-		{"metrics.listen bad", func(c *Config) { c.Metrics.Listen = "9153" }, "metrics.listen", "host:port"},
-		{"name missing", func(c *Config) { a := hook(); a.Name = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].name", "required"},
-		{"name bad", func(c *Config) { a := hook(); a.Name = "Ops Team"; c.Alarm = []AlarmConfig{a} }, "alarm[0].name", "lower-case"},
-		{"name twice", func(c *Config) { c.Alarm = []AlarmConfig{hook(), hook()} }, "alarm[1].name", "used by another"},
-		{"type missing", func(c *Config) { a := hook(); a.Type = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].type", "required"},
-		{"type unknown", func(c *Config) { a := hook(); a.Type = "sms"; c.Alarm = []AlarmConfig{a} }, "alarm[0].type", "sms"},
-		{"webhook url missing", func(c *Config) { a := hook(); a.URL = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].url", "required"},
-		{"webhook url scheme", func(c *Config) { a := hook(); a.URL = "ftp://example.org/"; c.Alarm = []AlarmConfig{a} }, "alarm[0].url", "http"},
-		{"smtp missing", func(c *Config) { a := mail(); a.SMTP = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].smtp", "required"},
-		{"smtp no port", func(c *Config) { a := mail(); a.SMTP = "smtp.example.org"; c.Alarm = []AlarmConfig{a} }, "alarm[0].smtp", "host:port"},
-		{"from bad", func(c *Config) { a := mail(); a.From = "nobody"; c.Alarm = []AlarmConfig{a} }, "alarm[0].from", "mail address"},
-		{"to missing", func(c *Config) { a := mail(); a.To = nil; c.Alarm = []AlarmConfig{a} }, "alarm[0].to", "required"},
-		{"to bad", func(c *Config) { a := mail(); a.To = []string{"x"}; c.Alarm = []AlarmConfig{a} }, "alarm[0].to", "mail address"},
-		{"username without password", func(c *Config) { a := mail(); a.Username = "u"; c.Alarm = []AlarmConfig{a} }, "alarm[0].password", "together"},
+		{"web plain on a public address", func(c *Config) { c.Web.Listen = ":8443" }, "web.listen", configfile.ErrConflict, "loopback"},
+		{"web key without cert", func(c *Config) { c.Web.Listen = "127.0.0.1:8443"; c.Web.TLSKey = "k.pem" }, "web.tls_key", configfile.ErrConflict, "together"},
+		{"metrics.listen bad", func(c *Config) { c.Metrics.Listen = "9153" }, "metrics.listen", configfile.ErrInvalid, "host:port"},
+		{"name missing", func(c *Config) { a := hook(); a.Name = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].name", configfile.ErrRequired, "required"},
+		{"name bad", func(c *Config) { a := hook(); a.Name = "Ops Team"; c.Alarm = []AlarmConfig{a} }, "alarm[0].name", configfile.ErrInvalid, "lower-case"},
+		{"name twice", func(c *Config) { c.Alarm = []AlarmConfig{hook(), hook()} }, "alarm[1].name", configfile.ErrDuplicate, "used by another"},
+		{"type missing", func(c *Config) { a := hook(); a.Type = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].type", configfile.ErrRequired, "required"},
+		{"type unknown", func(c *Config) { a := hook(); a.Type = "sms"; c.Alarm = []AlarmConfig{a} }, "alarm[0].type", configfile.ErrInvalid, "sms"},
+		{"webhook url missing", func(c *Config) { a := hook(); a.URL = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].url", configfile.ErrRequired, "required"},
+		{"webhook url scheme", func(c *Config) { a := hook(); a.URL = "ftp://example.org/"; c.Alarm = []AlarmConfig{a} }, "alarm[0].url", configfile.ErrInvalid, "http"},
+		{"smtp missing", func(c *Config) { a := mail(); a.SMTP = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].smtp", configfile.ErrRequired, "required"},
+		{"smtp no port", func(c *Config) { a := mail(); a.SMTP = "smtp.example.org"; c.Alarm = []AlarmConfig{a} }, "alarm[0].smtp", configfile.ErrInvalid, "host:port"},
+		{"from bad", func(c *Config) { a := mail(); a.From = "nobody"; c.Alarm = []AlarmConfig{a} }, "alarm[0].from", configfile.ErrInvalid, "mail address"},
+		{"to missing", func(c *Config) { a := mail(); a.To = nil; c.Alarm = []AlarmConfig{a} }, "alarm[0].to", configfile.ErrRequired, "required"},
+		{"to bad", func(c *Config) { a := mail(); a.To = []string{"x"}; c.Alarm = []AlarmConfig{a} }, "alarm[0].to", configfile.ErrInvalid, "mail address"},
+		{"username without password", func(c *Config) { a := mail(); a.Username = "u"; c.Alarm = []AlarmConfig{a} }, "alarm[0].password", configfile.ErrConflict, "together"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +92,9 @@ func TestValidateAlarmsRejects(t *testing.T) {
 			err := cfg.Validate()
 			if got := fieldNames(err); !slices.Equal(got, []string{tt.field}) {
 				t.Fatalf("Validate() named fields %v, want exactly [%s]; error: %v", got, tt.field, err)
+			}
+			if !errors.Is(err, tt.kind) {
+				t.Errorf("Validate() = %q, want kind %v", err, tt.kind)
 			}
 			if !strings.Contains(err.Error(), tt.detail) {
 				t.Errorf("Validate() = %q, want %q in it", err, tt.detail)

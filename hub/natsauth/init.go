@@ -9,27 +9,30 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+
+	"github.com/certfleet/certfleet/hub/datadir"
 )
 
-// Files Init writes into its directory.
+// Files Init writes into its directory: the hub data directory's layout
+// (package datadir) names them.
 const (
-	operatorSeedFile = "operator.nk"
-	operatorJWTFile  = "operator.jwt"
-	systemSeedFile   = "system-account.nk"
-	systemJWTFile    = "system-account.jwt"
-	accountSeedFile  = "account.nk"
-	accountJWTFile   = "account.jwt"
-	agentsSeedFile   = "agents-account.nk"
-	agentsJWTFile    = "agents-account.jwt"
-	agentSignerFile  = "agents-signing.nk"
+	operatorSeedFile = datadir.OperatorSeed
+	operatorJWTFile  = datadir.OperatorJWT
+	systemSeedFile   = datadir.SystemSeed
+	systemJWTFile    = datadir.SystemJWT
+	accountSeedFile  = datadir.AccountSeed
+	accountJWTFile   = datadir.AccountJWT
+	agentsSeedFile   = datadir.AgentsSeed
+	agentsJWTFile    = datadir.AgentsJWT
+	agentSignerFile  = datadir.AgentsSigner
 	// legacySignerFile is the agents' signing key of layout 1, when agents
 	// lived in the hub's account. Init never creates it; while it exists,
 	// agents it signed may connect to take new credentials (see
 	// LegacyAgentTemplate). Delete it and run Init to shut them out.
-	legacySignerFile = "agent-signing.nk"
-	hubCredsFile     = "hub.creds"
-	adminCredsFile   = "admin.creds"
-	systemCredsFile  = "system.creds"
+	legacySignerFile = datadir.LegacyAgentSigner
+	hubCredsFile     = datadir.HubCreds
+	adminCredsFile   = datadir.AdminCreds
+	systemCredsFile  = datadir.SystemCreds
 )
 
 // Init creates the operator-mode material in dir: the operator, the system

@@ -19,14 +19,16 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/certfleet/certfleet/hub/datadir"
 )
 
-// Files InitTLS writes into its directory.
+// Files InitTLS writes into its directory (package datadir names them).
 const (
-	CAFile        = "ca.pem"
-	caKeyFile     = "ca-key.pem"
-	ServerFile    = "server.pem"
-	ServerKeyFile = "server-key.pem"
+	CAFile        = datadir.CAFile
+	caKeyFile     = datadir.CAKeyFile
+	ServerFile    = datadir.ServerCertFile
+	ServerKeyFile = datadir.ServerKeyFile
 )
 
 const (

@@ -25,7 +25,7 @@ func useCA(t *testing.T, h *Hub, ca *pebble.CA) {
 
 func accountFiles(t *testing.T, h *Hub) []byte {
 	t.Helper()
-	key, reg, err := issuer.ReadAccountFiles(filepath.Join(ACMEDir(h.cfg.DataDir), "pebble"))
+	key, reg, err := issuer.ReadAccountFiles(filepath.Join(h.dir().ACME(), "pebble"))
 	if err != nil || key == nil {
 		t.Fatalf("no account in %s: %v", h.cfg.DataDir, err)
 	}

@@ -41,7 +41,7 @@ const (
 )
 
 func (h *Hub) newSelfCert(ctx context.Context) (*selfCert, error) {
-	sc := &selfCert{h: h, name: shared.NormalizeName(h.cfg.ACMEDNS.APIName), dir: filepath.Join(h.cfg.DataDir, "acmedns"), done: make(chan struct{})}
+	sc := &selfCert{h: h, name: shared.NormalizeName(h.cfg.ACMEDNS.APIName), dir: h.dir().ACMEDNS(), done: make(chan struct{})}
 	if err := os.MkdirAll(sc.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", sc.dir, err)
 	}
@@ -115,7 +115,7 @@ func (sc *selfCert) obtain(ctx context.Context) error {
 		CABundle: ca.CABundle, KeyType: ca.KeyType,
 		// Its own account directory: the order workers may be registering
 		// the main account at the same moment.
-		AccountDir: filepath.Join(ACMEDir(sc.h.cfg.DataDir), ca.Name+"-acmedns-api"),
+		AccountDir: filepath.Join(sc.h.dir().ACME(), ca.Name+"-acmedns-api"),
 		Logger:     sc.h.log.With("component", "acme", "ca", ca.Name, "for", "acmedns-api"),
 	}, zoneSolver{sc.h})
 	if err != nil {

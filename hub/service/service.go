@@ -31,19 +31,6 @@ import (
 // takes it over.
 const requestAckWait = 15 * time.Second
 
-// Layout of the data directory.
-const (
-	dirAuth      = "nats"      // operator, accounts, hub/admin/system creds
-	dirTLS       = "tls"       // NATS client-port CA and certificate
-	dirJetStream = "jetstream" // embedded JetStream store
-	dirACME      = "acme"      // one subdirectory per CA: account key and registration
-)
-
-// AuthDir, TLSDir and ACMEDir locate the hub's material under dataDir.
-func AuthDir(dataDir string) string { return filepath.Join(dataDir, dirAuth) }
-func TLSDir(dataDir string) string  { return filepath.Join(dataDir, dirTLS) }
-func ACMEDir(dataDir string) string { return filepath.Join(dataDir, dirACME) }
-
 // Hub is the running hub.
 type Hub struct {
 	cfg     config.Config
@@ -147,7 +134,11 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 	if err := h.writeRunFile(); err != nil {
 		return err
 	}
-	defer os.Remove(RunFilePath(h.cfg.DataDir))
+	defer func() {
+		if err := h.dir().RemoveRunFile(); err != nil {
+			h.log.Warn("remove run file", "err", err)
+		}
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 5)
@@ -193,10 +184,10 @@ func (h *Hub) start(ctx context.Context) error {
 	} else {
 		// A data directory of an older hub gets this version's account
 		// layout (agents in their own account) before anything connects.
-		if err := natsauth.Upgrade(AuthDir(dataDir)); err != nil {
-			return fmt.Errorf("upgrade nats keys in %s: %w", AuthDir(dataDir), err)
+		if err := natsauth.Upgrade(h.dir().Auth()); err != nil {
+			return fmt.Errorf("upgrade nats keys in %s: %w", h.dir().Auth(), err)
 		}
-		h.auth, err = natsauth.Load(AuthDir(dataDir))
+		h.auth, err = natsauth.Load(h.dir().Auth())
 		if err != nil {
 			return fmt.Errorf("load nats keys (did you run `certfleet-hub init`?): %w", err)
 		}
@@ -255,7 +246,6 @@ func (h *Hub) start(ctx context.Context) error {
 }
 
 func (h *Hub) startEmbedded() error {
-	dataDir := h.cfg.DataDir
 	var tlsCfg *tls.Config
 	if !h.cfg.NATS.AllowPlaintext {
 		var err error
@@ -266,7 +256,7 @@ func (h *Hub) startEmbedded() error {
 	}
 	var err error
 	h.ns, err = natsserver.Start(natsserver.Config{
-		Listen: h.cfg.NATS.Listen, WebsocketListen: h.cfg.NATS.WebsocketListen, StoreDir: filepath.Join(dataDir, dirJetStream), TLS: tlsCfg,
+		Listen: h.cfg.NATS.Listen, WebsocketListen: h.cfg.NATS.WebsocketListen, StoreDir: h.dir().JetStream(), TLS: tlsCfg,
 		AllowPlaintext: h.cfg.NATS.AllowPlaintext, Auth: h.auth, ServerName: "certfleet-hub", SyncAlways: h.cfg.NATS.SyncAlways,
 	}, h.log.With("component", "nats"))
 	if err != nil {
@@ -323,7 +313,7 @@ func (h *Hub) loadTLS() (*tls.Config, []byte, error) {
 		}
 		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil, nil
 	}
-	cfg, ca, err := natsauth.LoadTLS(TLSDir(h.cfg.DataDir))
+	cfg, ca, err := natsauth.LoadTLS(h.dir().TLS())
 	if err != nil {
 		return nil, nil, fmt.Errorf("load the hub's NATS TLS material (did you run `certfleet-hub init`?): %w", err)
 	}
@@ -364,7 +354,7 @@ func (h *Hub) issuer(ctx context.Context, name string) (*issuer.Issuer, error) {
 	if iss := h.iss[ca.Name]; iss != nil {
 		return iss, nil
 	}
-	accountDir := filepath.Join(ACMEDir(h.cfg.DataDir), ca.Name)
+	accountDir := filepath.Join(h.dir().ACME(), ca.Name)
 	if err := h.pullACMEAccount(ctx, ca.Name, accountDir); err != nil {
 		return nil, err
 	}
@@ -426,4 +416,14 @@ func (h *Hub) shutdown() {
 	if h.ns != nil {
 		h.ns.Shutdown()
 	}
+}
+
+// Run builds the hub from cfg and runs it until ctx ends: what
+// `certfleet-hub run` does (see cli.Runner).
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, version string) error {
+	h, err := New(cfg, log, version)
+	if err != nil {
+		return err
+	}
+	return h.Run(ctx)
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/certfleet/certfleet/hub/service"
+	"github.com/certfleet/certfleet/hub/datadir"
 )
 
 // natsServerModule is the nats-server main package; go.mod pins its version
@@ -119,8 +119,8 @@ func (e *Env) setupExternal(ctx context.Context, natsServer string) (*ExternalNA
 	// The admin CLI's defaults: admin creds and CA where it looks in the
 	// data dir (it does not fall back to nats.external.ca yet).
 	for _, c := range []struct{ from, to string }{
-		{filepath.Join(setup, "hub", "admin.creds"), filepath.Join(service.AuthDir(e.HubDataDir), "admin.creds")},
-		{filepath.Join(setup, "hub", "ca.pem"), filepath.Join(service.TLSDir(e.HubDataDir), "ca.pem")},
+		{filepath.Join(setup, "hub", datadir.AdminCreds), datadir.Dir(e.HubDataDir).AdminCredsFile()},
+		{filepath.Join(setup, "hub", datadir.CAFile), datadir.Dir(e.HubDataDir).CAFile()},
 	} {
 		if err := copyPrivate(c.from, c.to); err != nil {
 			x.Close()

@@ -6,7 +6,6 @@ package fleet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/certfleet/certfleet/hub/service"
+	"github.com/certfleet/certfleet/hub/datadir"
 	"github.com/certfleet/certfleet/integration/pebble"
 	"github.com/certfleet/certfleet/integration/resolver"
 )
@@ -54,7 +53,7 @@ type Env struct {
 	HubDataDir string
 	hubMu      sync.Mutex
 	hub        *Proc
-	hubRun     service.RunFile
+	hubRun     datadir.RunFile
 	initDone   bool
 	// natsPort is picked once so agents find a restarted hub where their
 	// enrollment says.
@@ -204,7 +203,9 @@ func (e *Env) StartHub(ctx context.Context) error {
 		}
 		e.initDone = true
 	}
-	_ = os.Remove(service.RunFilePath(e.HubDataDir))
+	if err := datadir.Dir(e.HubDataDir).RemoveRunFile(); err != nil {
+		return err
+	}
 	p, err := StartProc(filepath.Join(e.opts.BinDir, "certfleet-hub"), filepath.Join(e.opts.Dir, "hub", "hub.log"), "run", "--config", e.HubConfig)
 	if err != nil {
 		return err
@@ -222,23 +223,22 @@ func (e *Env) StartHub(ctx context.Context) error {
 	return nil
 }
 
-func awaitRunFile(ctx context.Context, dataDir string, p *Proc) (service.RunFile, error) {
-	var rf service.RunFile
+func awaitRunFile(ctx context.Context, dataDir string, p *Proc) (datadir.RunFile, error) {
+	var rf datadir.RunFile
 	err := Await(ctx, 60*time.Second, func() (bool, error) {
 		if p.Exited() {
 			return false, fmt.Errorf("hub exited early: %v\n%s", p.Err(), p.LogTail(40))
 		}
-		b, err := os.ReadFile(service.RunFilePath(dataDir))
-		if err != nil {
-			return false, nil
-		}
-		return json.Unmarshal(b, &rf) == nil && rf.PID == p.Pid(), nil
+		var err error
+		rf, err = datadir.Dir(dataDir).ReadRunFile()
+		// Absent or half-written: the hub is not ready yet.
+		return err == nil && rf.PID == p.Pid(), nil
 	})
 	return rf, err
 }
 
 // HubRun returns the running hub's addresses.
-func (e *Env) HubRun() service.RunFile {
+func (e *Env) HubRun() datadir.RunFile {
 	e.hubMu.Lock()
 	defer e.hubMu.Unlock()
 	return e.hubRun

@@ -17,19 +17,20 @@ import (
 const MaxSize = 1 << 20
 
 // ReadFile reads the file at path, refusing one larger than MaxSize
-// without reading past the limit.
+// without reading past the limit. Every error names the file; the caller
+// adds what it was doing ("load config: ...").
 func ReadFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err // *fs.PathError: "open <path>: ..."
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if err := checkSize(len(data)); err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return data, nil
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/certfleet/certfleet/hub/cli"
+	"github.com/certfleet/certfleet/hub/service"
 )
 
 var version = "dev"
@@ -16,5 +17,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cli.Version = version
-	os.Exit(cli.Execute(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	// The command tree knows the hub only through service.Run, so the admin
+	// CLI does not depend on the hub's server.
+	os.Exit(cli.Execute(ctx, os.Args[1:], os.Stdout, os.Stderr, service.Run))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/certfleet/certfleet/agent/internal/testca"
 	"github.com/certfleet/certfleet/agent/keys"
 	"github.com/certfleet/certfleet/agent/state"
+	"github.com/certfleet/certfleet/internal/keytype"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -259,7 +260,7 @@ func TestMalformedMessagesFromHubAreIgnored(t *testing.T) {
 	b := w.cfg.Certificates[0]
 
 	// A chain for somebody else's key, under the pending request's id.
-	other, _ := keys.Generate("ecdsa-p256")
+	other, _ := keys.Generate(keytype.EC256)
 	wrongChain, _, err := w.hub.CA.Issue(testca.Leaf{Pub: other.Public(), Names: b.Names})
 	if err != nil {
 		t.Fatal(err)

@@ -11,12 +11,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/certfleet/certfleet/agent/config"
 	"github.com/certfleet/certfleet/agent/keys"
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
 	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/integration/fleet"
+	"github.com/certfleet/certfleet/internal/keytype"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -77,7 +77,7 @@ func testCSR(t *testing.T, names ...string) string {
 
 // newCSR makes a fresh P-256 key and a CSR for names, as an agent does.
 func newCSR(names ...string) (string, error) {
-	k, err := keys.Generate(config.KeyECDSAP256)
+	k, err := keys.Generate(keytype.EC256)
 	if err != nil {
 		return "", err
 	}

@@ -183,7 +183,7 @@ func TestTwoAgentsAtOnce(t *testing.T) {
 	var agents []*fleet.Agent
 	for _, n := range []string{"app1", "app2"} {
 		a, err := env.NewAgent(c, n, []string{n + ".corp.example.test"},
-			fleet.CertSpec{Name: "tls", Names: []string{n + ".corp.example.test"}, KeyType: map[string]string{"app1": "ecdsa-p384", "app2": "rsa2048"}[n]})
+			fleet.CertSpec{Name: "tls", Names: []string{n + ".corp.example.test"}, KeyType: map[string]string{"app1": "ec384", "app2": "rsa2048"}[n]})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,8 +4,6 @@
 package cli
 
 import (
-	"github.com/certfleet/certfleet/internal/cliusage"
-
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +17,8 @@ import (
 
 	"github.com/certfleet/certfleet/agent"
 	"github.com/certfleet/certfleet/agent/config"
+	"github.com/certfleet/certfleet/internal/cliusage"
+	"github.com/certfleet/certfleet/internal/configfile"
 )
 
 // Env is what the commands work with; main builds it once.
@@ -111,13 +111,15 @@ type cmdEnv struct {
 	cfgPath *string
 }
 
-// loadConfig reads the configuration and applies its log level.
+// loadConfig reads the configuration, applies its log level and logs
+// once each old spelling it had to read (see config.Deprecations).
 func (c *cmdEnv) loadConfig() (config.Config, error) {
 	cfg, err := config.Load(*c.cfgPath)
 	if err != nil {
 		return config.Config{}, err
 	}
 	c.setLevel(cfg.LogLevel)
+	configfile.LogDeprecated(c.Logger, *c.cfgPath, cfg.Deprecations())
 	return cfg, nil
 }
 

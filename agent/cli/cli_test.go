@@ -114,7 +114,7 @@ func TestCheckConfig(t *testing.T) {
 		t.Fatalf("good config: %d %q %q", code, out, errs)
 	}
 	cases := []struct{ name, extra, want string }{
-		{"unknown key", `colour = "blue"`, "unknown key certificate.colour"},
+		{"unknown key", `colour = "blue"`, "certificate.colour (line 11): unknown key"},
 		{"bad mode", `mode = "0666"`, "certificate[0].mode"},
 		{"missing reload program", `reload = ["/nonexistent/reloader"]`, "certificate[0].reload"},
 	}
@@ -133,6 +133,28 @@ func TestCheckConfig(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want failure naming %q", code, errs, tc.want)
 			}
 		})
+	}
+}
+
+// TestCheckConfigDeprecatedKeyType: an old key_type spelling still loads,
+// and the warning naming the file, the field and the new spelling is
+// logged once.
+func TestCheckConfigDeprecatedKeyType(t *testing.T) {
+	path, cfg := setup(t, `key_type = "ecdsa-p384"`)
+	if got := cfg.Certificates[0].KeyType; got != "ec384" {
+		t.Fatalf("key_type read as %q", got)
+	}
+	code, out, errs := run(t, "check-config", "--config", path)
+	if code != 0 || !strings.Contains(out, "ok;") {
+		t.Fatalf("check-config: %d %q %q", code, out, errs)
+	}
+	if n := strings.Count(errs, "deprecated spelling"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, errs)
+	}
+	for _, want := range []string{"level=WARN", "file=" + path, "field=certificate[0].key_type", "value=ecdsa-p384", `write \"ec384\" instead`} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("warning lacks %q:\n%s", want, errs)
+		}
 	}
 }
 

@@ -47,36 +47,36 @@ func (c Certificate) CheckTimeoutOrDefault() time.Duration {
 	return DefaultCheckTimeout
 }
 
-func (c Certificate) validateCheck(f string, add func(field, format string, args ...any)) {
+func (c Certificate) validateCheck(f string, v *validator) {
 	if c.CheckTLS == "" {
 		if c.CheckServerName != "" {
-			add(f+".check_server_name", "set without check_tls")
+			v.Conflict(f+".check_server_name", "set without check_tls")
 		}
 		if c.CheckTimeout.Duration != 0 {
-			add(f+".check_timeout", "set without check_tls")
+			v.Conflict(f+".check_timeout", "set without check_tls")
 		}
 		return
 	}
 	if err := checkAddr(c.CheckTLS); err != nil {
-		add(f+".check_tls", "%q: %v", c.CheckTLS, err)
+		v.Invalid(f+".check_tls", c.CheckTLS, "%v", err)
 	}
 	switch sn := c.CheckServerName; {
 	case sn != "":
 		if strings.HasPrefix(sn, "*.") {
-			add(f+".check_server_name", "%q: a wildcard is not a server name to ask for", sn)
+			v.Invalid(f+".check_server_name", sn, "a wildcard is not a server name to ask for")
 		} else if err := shared.ValidateDNSName(sn); err != nil {
 			var pe *shared.Error
 			if errors.As(err, &pe) {
-				add(f+".check_server_name", "%s", pe.Message)
+				v.Invalid(f+".check_server_name", nil, "%s", pe.Message)
 			} else {
-				add(f+".check_server_name", "%v", err)
+				v.Invalid(f+".check_server_name", nil, "%v", err)
 			}
 		}
 	case len(c.Names) > 0 && c.CheckName() == "":
-		add(f+".check_server_name", "missing; every name is a wildcard, so say which name to ask the server for")
+		v.Required(f+".check_server_name", "every name is a wildcard, so say which name to ask the server for")
 	}
 	if d := c.CheckTimeout.Duration; d < 0 || d > maxCheckTimeout {
-		add(f+".check_timeout", "%s: want more than 0 and at most %s", d, maxCheckTimeout)
+		v.OutOfRange(f+".check_timeout", d, "want more than 0 and at most %s", maxCheckTimeout)
 	}
 }
 

@@ -1,6 +1,12 @@
 // Package config reads and checks the agent's TOML configuration: where
 // the agent keeps its state, how it reaches its hub, and the certificate
 // blocks it keeps issued, installed and reloaded.
+//
+// It follows the idiom of internal/configfile, shared with the hub:
+// DefaultConfig, ParseConfig (decode over the defaults; unknown keys are
+// errors naming key and line; old spellings are rewritten and reported by
+// Deprecations), Validate (every problem, each a configfile.FieldError
+// naming its field with a kind) and Load (all three).
 package config
 
 import (
@@ -8,23 +14,16 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-)
 
-// Key types an agent can generate.
-const (
-	KeyECDSAP256 = "ecdsa-p256"
-	KeyECDSAP384 = "ecdsa-p384"
-	KeyRSA2048   = "rsa2048"
-	KeyRSA3072   = "rsa3072"
-	KeyRSA4096   = "rsa4096"
+	"github.com/certfleet/certfleet/internal/configfile"
+	"github.com/certfleet/certfleet/internal/keytype"
 )
-
-// KeyTypes lists the accepted key_type values, default first.
-var KeyTypes = []string{KeyECDSAP256, KeyECDSAP384, KeyRSA2048, KeyRSA3072, KeyRSA4096}
 
 // Defaults for certificate blocks.
 const (
-	DefaultKeyType       = KeyECDSAP256
+	// DefaultKeyType is key_type's default; the values are package
+	// keytype's (ec256, ec384, rsa2048, rsa3072, rsa4096), the hub's too.
+	DefaultKeyType       = keytype.Default
 	DefaultKeyMode       = fs.FileMode(0o600)
 	DefaultCertMode      = fs.FileMode(0o644)
 	DefaultReloadTimeout = 30 * time.Second
@@ -39,7 +38,15 @@ type Config struct {
 	LogLevel     string        `toml:"log_level"`
 	Hub          Hub           `toml:"hub"`
 	Certificates []Certificate `toml:"certificate"`
+
+	// deprecated are the old spellings ParseConfig rewrote.
+	deprecated []*configfile.FieldError
 }
+
+// Deprecations returns a warning for each old spelling ParseConfig read
+// and rewrote (key_type = "ecdsa-p256" is now "ec256"), for the caller to
+// log once with configfile.LogDeprecated.
+func (c Config) Deprecations() []*configfile.FieldError { return c.deprecated }
 
 // Hub says how to reach the hub.
 type Hub struct {
@@ -62,10 +69,13 @@ type Hub struct {
 // Certificate is one certificate block: a set of names kept issued and
 // installed at the given paths.
 type Certificate struct {
-	Name    string   `toml:"name"`
-	Names   []string `toml:"names"`
-	KeyType string   `toml:"key_type"`
-	Profile string   `toml:"profile"`
+	Name  string   `toml:"name"`
+	Names []string `toml:"names"`
+	// KeyType is the private key made for the block: ec256 (default),
+	// ec384, rsa2048, rsa3072 or rsa4096. The old ecdsa-p256 and
+	// ecdsa-p384 are read as ec256 and ec384, with a warning.
+	KeyType string `toml:"key_type"`
+	Profile string `toml:"profile"`
 	// Cert receives the leaf only; Chain the intermediates; Fullchain the
 	// leaf and intermediates; Key the private key. Chain and Fullchain are
 	// optional.

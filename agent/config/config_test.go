@@ -1,11 +1,15 @@
 package config
 
 import (
+	"errors"
 	"io/fs"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certfleet/certfleet/internal/configfile"
+	"github.com/certfleet/certfleet/internal/keytype"
 )
 
 const goodTOML = `
@@ -18,7 +22,7 @@ enrollment = "@/etc/certfleet-agent/enrollment.json"
 [[certificate]]
 name = "web"
 names = ["WWW.Example.org.", "example.org"]
-key_type = "ecdsa-p384"
+key_type = "ec384"
 profile = "shortlived"
 cert = "@/etc/ssl/web/cert.pem"
 chain = "@/etc/ssl/web/chain.pem"
@@ -46,7 +50,7 @@ check_timeout = "1m"
 `
 
 func TestParseConfigGood(t *testing.T) {
-	cfg, err := ParseConfig([]byte(osPaths(goodTOML)))
+	cfg, err := parseValid([]byte(osPaths(goodTOML)))
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
@@ -55,7 +59,7 @@ func TestParseConfigGood(t *testing.T) {
 		t.Errorf("names not normalized: %s", got)
 	}
 	if web.Mode.Mode != 0o640 || web.CertMode.Mode != 0o644 || web.ReloadTimeout.Duration != 45*time.Second ||
-		web.RenewBefore.Duration != 720*time.Hour || web.KeyType != KeyECDSAP384 {
+		web.RenewBefore.Duration != 720*time.Hour || web.KeyType != keytype.EC384 {
 		t.Errorf("web block: %+v", web)
 	}
 	if web.CheckTLS != "127.0.0.1:8443" || web.CheckName() != "example.org" || web.CheckTimeoutOrDefault() != DefaultCheckTimeout {
@@ -79,7 +83,7 @@ func TestParseConfigGood(t *testing.T) {
 }
 
 func TestDefaultConfig(t *testing.T) {
-	cfg, err := ParseConfig(nil)
+	cfg, err := parseValid(nil)
 	if err != nil {
 		t.Fatalf("empty config: %v", err)
 	}
@@ -103,63 +107,78 @@ key = "@/etc/ssl/web/key.pem"
 var badCases = []struct {
 	name string
 	toml string
+	kind error  // the kind of the (first) problem
 	want string // substring naming the field
 }{
-	{"unknown top key", `stat_dir = "/x"`, "unknown key stat_dir"},
-	{"unknown block key", block + `relaod = ["x"]`, "unknown key certificate.relaod"},
-	{"syntax", `state_dir = `, "parse config"},
-	{"relative state dir", `state_dir = "var/lib"`, "state_dir:"},
-	{"bad log level", `log_level = "loud"`, "log_level:"},
-	{"relative enrollment", "[hub]\nenrollment = \"e.json\"", "hub.enrollment:"},
-	{"hub url https", "[hub]\nurls = [\"https://relay:443\"]", "hub.urls[0]:"},
-	{"hub url path", "[hub]\nurls = [\"tls://relay:4222/x\"]", "hub.urls[0]:"},
-	{"hub tls server name", "[hub]\ntls_server_name = \"a b\"", "hub.tls_server_name:"},
-	{"hub proxy socks", "[hub]\nproxy_url = \"socks5://p:1080\"", "hub.proxy_url:"},
-	{"hub proxy no scheme", "[hub]\nproxy_url = \"p:3128\"", "hub.proxy_url:"},
-	{"no names", strings.Replace(block, `names = ["www.example.org"]`, `names = []`, 1), "certificate[0].names:"},
-	{"ip name", strings.Replace(block, `www.example.org"]`, `192.0.2.1"]`, 1), "certificate[0].names[0]:"},
-	{"bad name", strings.Replace(block, `www.example.org"]`, `www.exa_mple.org"]`, 1), "certificate[0].names[0]:"},
-	{"duplicate name", strings.Replace(block, `["www.example.org"]`, `["www.example.org", "WWW.example.org"]`, 1), "certificate[0].names[1]:"},
-	{"bad block name", strings.Replace(block, `"web"`, `"../web"`, 1), "certificate[0].name:"},
-	{"duplicate block", block + strings.ReplaceAll(block, "/web/", "/web2/"), "certificate[1].name:"},
-	{"duplicate block other case", block + strings.ReplaceAll(strings.Replace(block, `"web"`, `"WEB"`, 1), "/web/", "/web2/"), "certificate[1].name:"},
-	{"key type", block + `key_type = "dsa"`, "certificate[0].key_type:"},
-	{"profile", block + `profile = "a b"`, "certificate[0].profile:"},
-	{"missing cert", strings.Replace(block, `cert = "@/etc/ssl/web/cert.pem"`, ``, 1), "certificate[0].cert: missing"},
-	{"relative key", strings.Replace(block, `"@/etc/ssl/web/key.pem"`, `"key.pem"`, 1), "certificate[0].key:"},
-	{"path twice", block + `chain = "@/etc/ssl/web/cert.pem"`, "certificate[0].chain:"},
-	{"path in state dir", `state_dir = "@/var/lib/cfa"` + "\n" + block + `fullchain = "@/var/lib/cfa/full.pem"`, "certificate[0].fullchain:"},
-	{"world readable key", block + `mode = "0644"`, "certificate[0].mode:"},
-	{"mode not octal", block + `mode = "0689"`, "mode"},
-	{"mode too big", block + `mode = "1777"`, "mode"},
-	{"both reloads", block + "reload = [\"a\"]\nreload_shell = \"b\"", "certificate[0].reload:"},
-	{"empty reload program", block + `reload = [""]`, "certificate[0].reload[0]:"},
-	{"reload timeout", block + `reload_timeout = "2h"`, "certificate[0].reload_timeout:"},
-	{"bad duration", block + `reload_timeout = "soon"`, "duration"},
-	{"negative renew", block + `renew_before = "-1h"`, "certificate[0].renew_before:"},
-	{"check without port", block + `check_tls = "127.0.0.1"`, "certificate[0].check_tls:"},
-	{"check port zero", block + `check_tls = "127.0.0.1:0"`, "certificate[0].check_tls:"},
-	{"check port name", block + `check_tls = "127.0.0.1:https"`, "certificate[0].check_tls:"},
-	{"check bad host", block + `check_tls = "web_server:443"`, "certificate[0].check_tls:"},
-	{"check empty host", block + `check_tls = ":443"`, "certificate[0].check_tls:"},
-	{"check server name alone", block + `check_server_name = "www.example.org"`, "certificate[0].check_server_name: set without check_tls"},
-	{"check timeout alone", block + `check_timeout = "5s"`, "certificate[0].check_timeout: set without check_tls"},
-	{"check timeout too long", block + "check_tls = \"127.0.0.1:443\"\ncheck_timeout = \"1h\"", "certificate[0].check_timeout:"},
-	{"check timeout negative", block + "check_tls = \"127.0.0.1:443\"\ncheck_timeout = \"-1s\"", "certificate[0].check_timeout:"},
-	{"check wildcard server name", block + "check_tls = \"127.0.0.1:443\"\ncheck_server_name = \"*.example.org\"", "certificate[0].check_server_name:"},
-	{"check bad server name", block + "check_tls = \"127.0.0.1:443\"\ncheck_server_name = \"exa mple.org\"", "certificate[0].check_server_name:"},
-	{"check only wildcards", strings.Replace(block, `"www.example.org"`, `"*.example.org"`, 1) + `check_tls = "127.0.0.1:443"`, "certificate[0].check_server_name: missing"},
+	{"unknown top key", `stat_dir = "/x"`, configfile.ErrUnknownKey, `stat_dir (line 1): unknown key: did you mean "state_dir"?`},
+	{"unknown block key", block + `relaod = ["x"]`, configfile.ErrUnknownKey, `certificate.relaod (line 7): unknown key: did you mean "certificate.reload"?`},
+	{"syntax", `state_dir = `, configfile.ErrSyntax, "parse config"},
+	{"relative state dir", `state_dir = "var/lib"`, configfile.ErrInvalid, "state_dir:"},
+	{"bad log level", `log_level = "loud"`, configfile.ErrInvalid, "log_level:"},
+	{"relative enrollment", "[hub]\nenrollment = \"e.json\"", configfile.ErrInvalid, "hub.enrollment:"},
+	{"hub url https", "[hub]\nurls = [\"https://relay:443\"]", configfile.ErrInvalid, "hub.urls[0]:"},
+	{"hub url path", "[hub]\nurls = [\"tls://relay:4222/x\"]", configfile.ErrInvalid, "hub.urls[0]:"},
+	{"hub tls server name", "[hub]\ntls_server_name = \"a b\"", configfile.ErrInvalid, "hub.tls_server_name:"},
+	{"hub proxy socks", "[hub]\nproxy_url = \"socks5://p:1080\"", configfile.ErrInvalid, "hub.proxy_url:"},
+	{"hub proxy no scheme", "[hub]\nproxy_url = \"p:3128\"", configfile.ErrInvalid, "hub.proxy_url:"},
+	{"no names", strings.Replace(block, `names = ["www.example.org"]`, `names = []`, 1), configfile.ErrRequired, "certificate[0].names:"},
+	{"ip name", strings.Replace(block, `www.example.org"]`, `192.0.2.1"]`, 1), configfile.ErrInvalid, "certificate[0].names[0]:"},
+	{"bad name", strings.Replace(block, `www.example.org"]`, `www.exa_mple.org"]`, 1), configfile.ErrInvalid, "certificate[0].names[0]:"},
+	{"duplicate name", strings.Replace(block, `["www.example.org"]`, `["www.example.org", "WWW.example.org"]`, 1), configfile.ErrDuplicate, "certificate[0].names[1]:"},
+	{"block name empty", strings.Replace(block, `"web"`, `""`, 1), configfile.ErrRequired, "certificate[0].name: required"},
+	{"bad block name", strings.Replace(block, `"web"`, `"../web"`, 1), configfile.ErrInvalid, "certificate[0].name:"},
+	{"duplicate block", block + strings.ReplaceAll(block, "/web/", "/web2/"), configfile.ErrDuplicate, "certificate[1].name:"},
+	{"duplicate block other case", block + strings.ReplaceAll(strings.Replace(block, `"web"`, `"WEB"`, 1), "/web/", "/web2/"), configfile.ErrDuplicate, "certificate[1].name:"},
+	{"key type", block + `key_type = "dsa"`, configfile.ErrInvalid, "certificate[0].key_type:"},
+	{"profile", block + `profile = "a b"`, configfile.ErrInvalid, "certificate[0].profile:"},
+	{"missing cert", strings.Replace(block, `cert = "@/etc/ssl/web/cert.pem"`, ``, 1), configfile.ErrRequired, "certificate[0].cert: required"},
+	{"relative key", strings.Replace(block, `"@/etc/ssl/web/key.pem"`, `"key.pem"`, 1), configfile.ErrInvalid, "certificate[0].key:"},
+	{"path twice", block + `chain = "@/etc/ssl/web/cert.pem"`, configfile.ErrDuplicate, "certificate[0].chain:"},
+	{"path in state dir", `state_dir = "@/var/lib/cfa"` + "\n" + block + `fullchain = "@/var/lib/cfa/full.pem"`, configfile.ErrInvalid, "certificate[0].fullchain:"},
+	{"world readable key", block + `mode = "0644"`, configfile.ErrInvalid, "certificate[0].mode:"},
+	{"mode not octal", block + `mode = "0689"`, configfile.ErrInvalid, "mode"},
+	{"mode too big", block + `mode = "1777"`, configfile.ErrInvalid, "mode"},
+	{"both reloads", block + "reload = [\"a\"]\nreload_shell = \"b\"", configfile.ErrConflict, "certificate[0].reload:"},
+	{"empty reload program", block + `reload = [""]`, configfile.ErrRequired, "certificate[0].reload[0]:"},
+	{"reload timeout", block + `reload_timeout = "2h"`, configfile.ErrOutOfRange, "certificate[0].reload_timeout:"},
+	{"bad duration", block + `reload_timeout = "soon"`, configfile.ErrInvalid, "duration"},
+	{"negative renew", block + `renew_before = "-1h"`, configfile.ErrOutOfRange, "certificate[0].renew_before:"},
+	{"check without port", block + `check_tls = "127.0.0.1"`, configfile.ErrInvalid, "certificate[0].check_tls:"},
+	{"check port zero", block + `check_tls = "127.0.0.1:0"`, configfile.ErrInvalid, "certificate[0].check_tls:"},
+	{"check port name", block + `check_tls = "127.0.0.1:https"`, configfile.ErrInvalid, "certificate[0].check_tls:"},
+	{"check bad host", block + `check_tls = "web_server:443"`, configfile.ErrInvalid, "certificate[0].check_tls:"},
+	{"check empty host", block + `check_tls = ":443"`, configfile.ErrInvalid, "certificate[0].check_tls:"},
+	{"check server name alone", block + `check_server_name = "www.example.org"`, configfile.ErrConflict, "certificate[0].check_server_name: set without check_tls"},
+	{"check timeout alone", block + `check_timeout = "5s"`, configfile.ErrConflict, "certificate[0].check_timeout: set without check_tls"},
+	{"check timeout too long", block + "check_tls = \"127.0.0.1:443\"\ncheck_timeout = \"1h\"", configfile.ErrOutOfRange, "certificate[0].check_timeout:"},
+	{"check timeout negative", block + "check_tls = \"127.0.0.1:443\"\ncheck_timeout = \"-1s\"", configfile.ErrOutOfRange, "certificate[0].check_timeout:"},
+	{"check wildcard server name", block + "check_tls = \"127.0.0.1:443\"\ncheck_server_name = \"*.example.org\"", configfile.ErrInvalid, "certificate[0].check_server_name:"},
+	{"check bad server name", block + "check_tls = \"127.0.0.1:443\"\ncheck_server_name = \"exa mple.org\"", configfile.ErrInvalid, "certificate[0].check_server_name:"},
+	{"check only wildcards", strings.Replace(block, `"www.example.org"`, `"*.example.org"`, 1) + `check_tls = "127.0.0.1:443"`, configfile.ErrRequired, "certificate[0].check_server_name: required: every name is a wildcard"},
+}
+
+// parseValid is what Load does after reading the file.
+func parseValid(data []byte) (Config, error) {
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, err
+	}
+	return cfg, cfg.Validate()
 }
 
 func TestParseConfigErrors(t *testing.T) {
 	for _, tc := range badCases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(osPaths(tc.toml)))
+			_, err := parseValid([]byte(osPaths(tc.toml)))
 			if err == nil {
 				t.Fatalf("accepted:\n%s", tc.toml)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not mention %q", err, tc.want)
+			}
+			fes := configfile.FieldErrors(err)
+			if len(fes) == 0 || fes[0].Kind != tc.kind {
+				t.Fatalf("error %q: problems %v, want the first of kind %v", err, fes, tc.kind)
 			}
 		})
 	}
@@ -172,13 +191,14 @@ func TestFileModeString(t *testing.T) {
 }
 
 func TestLoadMissing(t *testing.T) {
-	if _, err := Load(t.TempDir() + "/nope.toml"); err == nil || !strings.Contains(err.Error(), "read config") {
+	if _, err := Load(t.TempDir() + "/nope.toml"); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "load config") {
 		t.Fatalf("load missing: %v", err)
 	}
 }
 
 // FuzzParseConfig: any input is parsed or rejected without panicking,
-// and whatever is accepted validates and holds only normalized names.
+// every problem is a FieldError, and whatever validates holds only
+// normalized names and today's key types.
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(osPaths(goodTOML)))
 	f.Add([]byte(ExampleConfig()))
@@ -189,12 +209,26 @@ func FuzzParseConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)
 		if err != nil {
+			if len(configfile.FieldErrors(err)) == 0 && !errors.Is(err, configfile.ErrTooLarge) {
+				t.Fatalf("parse error without a FieldError: %v", err)
+			}
 			return
 		}
+		for _, w := range cfg.Deprecations() {
+			if !errors.Is(w, configfile.ErrDeprecated) {
+				t.Fatalf("deprecation %v has kind %v", w, w.Kind)
+			}
+		}
 		if err := cfg.Validate(); err != nil {
-			t.Fatalf("accepted config does not validate: %v", err)
+			if len(configfile.FieldErrors(err)) == 0 {
+				t.Fatalf("Validate error without a FieldError: %v", err)
+			}
+			return
 		}
 		for _, b := range cfg.Certificates {
+			if !keytype.Valid(b.KeyType) {
+				t.Fatalf("key_type %q accepted", b.KeyType)
+			}
 			for _, n := range b.Names {
 				if n != strings.ToLower(n) || strings.HasSuffix(n, ".") {
 					t.Fatalf("name %q not normalized", n)
@@ -211,15 +245,18 @@ func FuzzParseConfig(f *testing.F) {
 }
 
 func TestExampleParses(t *testing.T) {
-	cfg, err := ParseConfig([]byte(ExampleConfig()))
+	cfg, err := parseValid([]byte(ExampleConfig()))
 	if err != nil {
 		t.Fatalf("example config: %v", err)
+	}
+	if len(cfg.Deprecations()) != 0 {
+		t.Errorf("example config uses old spellings: %v", cfg.Deprecations())
 	}
 	if len(cfg.Certificates) != 1 || cfg.Certificates[0].Name != "web" {
 		t.Fatalf("example: %+v", cfg.Certificates)
 	}
 	// The commented TLS check example is valid once uncommented.
-	cfg, err = ParseConfig([]byte(strings.ReplaceAll(ExampleConfig(), "# check_", "check_")))
+	cfg, err = parseValid([]byte(strings.ReplaceAll(ExampleConfig(), "# check_", "check_")))
 	if err != nil {
 		t.Fatalf("example with the TLS check: %v", err)
 	}
@@ -234,4 +271,37 @@ func osPaths(s string) string {
 		return strings.ReplaceAll(s, "@/", "C:/")
 	}
 	return strings.ReplaceAll(s, "@/", "/")
+}
+
+// TestDeprecatedKeyType: the old spellings are read as today's, with one
+// warning per block naming the field and the new spelling.
+func TestDeprecatedKeyType(t *testing.T) {
+	two := strings.ReplaceAll(block, "/web/", "/web2/")
+	two = strings.Replace(two, `"web"`, `"web2"`, 1)
+	three := strings.ReplaceAll(block, "/web/", "/web3/")
+	three = strings.Replace(three, `"web"`, `"web3"`, 1)
+	doc := block + "key_type = \"ecdsa-p256\"\n" + two + "key_type = \"rsa3072\"\n" + three + "key_type = \"ecdsa-p384\"\n"
+	cfg, err := parseValid([]byte(osPaths(doc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range cfg.Certificates {
+		got = append(got, b.KeyType)
+	}
+	if strings.Join(got, ",") != "ec256,rsa3072,ec384" {
+		t.Fatalf("key types = %v", got)
+	}
+	var warnings []string
+	for _, w := range cfg.Deprecations() {
+		warnings = append(warnings, w.Error())
+	}
+	want := `certificate[0].key_type: "ecdsa-p256": deprecated: write "ec256" instead` + "\n" +
+		`certificate[2].key_type: "ecdsa-p384": deprecated: write "ec384" instead`
+	if strings.Join(warnings, "\n") != want {
+		t.Fatalf("Deprecations() =\n%s\nwant\n%s", strings.Join(warnings, "\n"), want)
+	}
+	if d, _ := parseValid([]byte(osPaths(block))); len(d.Deprecations()) != 0 {
+		t.Errorf("today's spelling warned: %v", d.Deprecations())
+	}
 }

@@ -36,7 +36,7 @@ enrollment = ""
 [[certificate]]
 name = "web"                                  # unique; used in status and renew
 names = ["www.example.org", "example.org"]    # DNS names (SANs); "*.x" for a wildcard
-key_type = "ecdsa-p256"                       # ecdsa-p384, rsa2048, rsa3072, rsa4096
+key_type = "ec256"                            # ec384, rsa2048, rsa3072, rsa4096
 profile = ""                                  # optional ACME profile offered by the CA
 
 cert = "/etc/ssl/web/cert.pem"                # leaf only
@@ -92,7 +92,7 @@ enrollment = ""
 [[certificate]]
 name = "web"                                  # unique; used in status and renew
 names = ["www.example.org", "example.org"]    # DNS names (SANs); "*.x" for a wildcard
-key_type = "ecdsa-p256"                       # ecdsa-p384, rsa2048, rsa3072, rsa4096
+key_type = "ec256"                            # ec384, rsa2048, rsa3072, rsa4096
 profile = ""                                  # optional ACME profile offered by the CA
 
 cert = 'C:\certfleet\web\cert.pem'          # leaf only

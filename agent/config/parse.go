@@ -2,38 +2,21 @@ package config
 
 import (
 	"fmt"
-	"os"
-	"sort"
-	"strings"
 
-	"github.com/BurntSushi/toml"
-
+	"github.com/certfleet/certfleet/internal/configfile"
+	"github.com/certfleet/certfleet/internal/keytype"
 	"github.com/certfleet/certfleet/shared"
 )
 
-// maxConfigSize bounds the configuration file; anything larger is a
-// mistake, not a configuration.
-const maxConfigSize = 4 << 20
-
-// ParseConfig decodes TOML over DefaultConfig, applies per-block defaults,
-// normalizes names and validates the result. Unknown keys are errors that
-// name the key.
+// ParseConfig decodes TOML over DefaultConfig (see configfile.Decode:
+// size cap, unknown keys are errors naming key and line), applies the
+// per-block defaults, normalizes names and rewrites old spellings to
+// today's, keeping a warning for each (Deprecations). It does not
+// validate; see Validate and Load.
 func ParseConfig(data []byte) (Config, error) {
-	if len(data) > maxConfigSize {
-		return Config{}, fmt.Errorf("parse config: %d bytes, limit %d", len(data), maxConfigSize)
-	}
 	cfg := DefaultConfig()
-	md, err := toml.Decode(string(data), &cfg)
-	if err != nil {
+	if err := configfile.Decode(data, &cfg); err != nil {
 		return Config{}, fmt.Errorf("parse config: %w", err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		sort.Strings(keys)
-		return Config{}, fmt.Errorf("parse config: unknown key %s", strings.Join(keys, ", "))
 	}
 	for i := range cfg.Certificates {
 		b := &cfg.Certificates[i]
@@ -44,22 +27,28 @@ func ParseConfig(data []byte) (Config, error) {
 		if b.CheckServerName != "" {
 			b.CheckServerName = shared.NormalizeName(b.CheckServerName)
 		}
-	}
-	if err := cfg.Validate(); err != nil {
-		return Config{}, err
+		// An unknown key type is left for Validate to report.
+		if kt, old, ok := keytype.Canonical(b.KeyType); ok && old {
+			cfg.deprecated = append(cfg.deprecated, configfile.Deprecated(fmt.Sprintf("certificate[%d].key_type", i), b.KeyType, kt))
+			b.KeyType = kt
+		}
 	}
 	return cfg, nil
 }
 
-// Load reads and parses the configuration file at path.
+// Load reads (at most configfile.MaxSize bytes), parses and validates the
+// configuration file at path.
 func Load(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := configfile.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("read config: %w", err)
+		return Config{}, fmt.Errorf("load config: %w", err)
 	}
 	cfg, err := ParseConfig(data)
+	if err == nil {
+		err = cfg.Validate()
+	}
 	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, fmt.Errorf("load config %s: %w", path, err)
 	}
 	return cfg, nil
 }

@@ -51,42 +51,42 @@ func (c Certificate) ReloadMethods() []string {
 	return out
 }
 
-func (c Certificate) validateReload(f string, add func(field, format string, args ...any)) {
+func (c Certificate) validateReload(f string, v *validator) {
 	if m := c.ReloadMethods(); len(m) > 1 {
-		add(f+".reload", "%s are set; set at most one way to reload", strings.Join(m, ", "))
+		v.Conflict(f+".reload", "%s are set; set at most one way to reload", strings.Join(m, ", "))
 	}
 	if len(c.Reload) > 0 && strings.TrimSpace(c.Reload[0]) == "" {
-		add(f+".reload[0]", "empty program")
+		v.Required(f+".reload[0]", "the program to run")
 	}
 	windows := runtime.GOOS == "windows"
 	if c.ReloadService != "" {
 		if !serviceNameRe.MatchString(c.ReloadService) {
-			add(f+".reload_service", "%q: want a service name of [A-Za-z0-9:_.@\\-], e.g. \"nginx.service\"", c.ReloadService)
+			v.Invalid(f+".reload_service", c.ReloadService, "want a service name of [A-Za-z0-9:_.@\\-], e.g. \"nginx.service\"")
 		}
 		switch a := c.ReloadAction; {
 		case windows && a != ActionRestart:
-			add(f+".reload_action", "%q: a Windows service can only be restarted; want %q", a, ActionRestart)
+			v.Invalid(f+".reload_action", a, "a Windows service can only be restarted; want %q", ActionRestart)
 		case a != ActionReload && a != ActionRestart && a != ActionReloadOrRestart:
-			add(f+".reload_action", "%q: want %s, %s or %s", a, ActionReload, ActionRestart, ActionReloadOrRestart)
+			v.Invalid(f+".reload_action", a, "want %s, %s or %s", ActionReload, ActionRestart, ActionReloadOrRestart)
 		}
 	} else if c.ReloadAction != "" {
-		add(f+".reload_action", "set without reload_service")
+		v.Conflict(f+".reload_action", "set without reload_service")
 	}
 	if c.ReloadPIDFile != "" {
 		switch {
 		case windows:
-			add(f+".reload_pid_file", "signals are unix only; use reload_service or reload_powershell on Windows")
+			v.Invalid(f+".reload_pid_file", nil, "signals are unix only; use reload_service or reload_powershell on Windows")
 		case !filepath.IsAbs(c.ReloadPIDFile):
-			add(f+".reload_pid_file", "%q is not an absolute path", c.ReloadPIDFile)
+			v.Invalid(f+".reload_pid_file", c.ReloadPIDFile, "want an absolute path")
 		}
 		if !validSignal(c.ReloadSignal) {
-			add(f+".reload_signal", "%q: want one of %s", c.ReloadSignal, strings.Join(ReloadSignals, ", "))
+			v.Invalid(f+".reload_signal", c.ReloadSignal, "want one of %s", strings.Join(ReloadSignals, ", "))
 		}
 	} else if c.ReloadSignal != "" {
-		add(f+".reload_signal", "set without reload_pid_file")
+		v.Conflict(f+".reload_signal", "set without reload_pid_file")
 	}
 	if c.ReloadPowerShell != "" && !windows {
-		add(f+".reload_powershell", "PowerShell reloads are Windows only; use reload or reload_shell")
+		v.Invalid(f+".reload_powershell", nil, "PowerShell reloads are Windows only; use reload or reload_shell")
 	}
 }
 

@@ -34,7 +34,7 @@ func TestReloadHooks(t *testing.T) {
 				t.Errorf("signal %q", c.ReloadSignal)
 			}
 		}},
-		{name: "relative pid file", toml: `reload_pid_file = "nginx.pid"`, want: "reload_pid_file: \"nginx.pid\" is not an absolute path"},
+		{name: "relative pid file", toml: `reload_pid_file = "nginx.pid"`, want: "reload_pid_file: \"nginx.pid\": want an absolute path"},
 		{name: "bad signal", toml: "reload_pid_file = \"/run/x.pid\"\nreload_signal = \"KILL\"", want: "certificate[0].reload_signal:"},
 		{name: "signal alone", toml: `reload_signal = "HUP"`, want: "reload_signal: set without reload_pid_file"},
 		{name: "two methods", toml: "reload_shell = \"x\"\nreload_service = \"nginx\"", want: "reload_shell, reload_service are set"},
@@ -52,7 +52,7 @@ func TestReloadHooks(t *testing.T) {
 			if tc.windows != windows {
 				t.Skipf("case for windows=%v", tc.windows)
 			}
-			cfg, err := ParseConfig([]byte(osPaths(block) + tc.toml))
+			cfg, err := parseValid([]byte(osPaths(block) + tc.toml))
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("error %v, want %q", err, tc.want)

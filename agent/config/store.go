@@ -8,21 +8,21 @@ import (
 // Windows certificate stores a block may install into (LocalMachine).
 var windowsStores = []string{"My", "WebHosting"}
 
-func (c Certificate) validateWindowsStore(f string, add func(field, format string, args ...any)) {
+func (c Certificate) validateWindowsStore(f string, v *validator) {
 	if c.PFXPassword != "" && c.PFX == "" {
-		add(f+".pfx_password", "set without pfx")
+		v.Conflict(f+".pfx_password", "set without pfx")
 	}
 	if c.WindowsStore == "" {
 		if c.KeyExportable {
-			add(f+".key_exportable", "set without windows_store")
+			v.Conflict(f+".key_exportable", "set without windows_store")
 		}
 		if c.FriendlyName != "" {
-			add(f+".friendly_name", "set without windows_store")
+			v.Conflict(f+".friendly_name", "set without windows_store")
 		}
 		return
 	}
 	if runtime.GOOS != "windows" {
-		add(f+".windows_store", "the Windows certificate store exists only on Windows; use cert/key or pfx files")
+		v.Invalid(f+".windows_store", nil, "the Windows certificate store exists only on Windows; use cert/key or pfx files")
 		return
 	}
 	ok := false
@@ -30,9 +30,9 @@ func (c Certificate) validateWindowsStore(f string, add func(field, format strin
 		ok = ok || c.WindowsStore == s
 	}
 	if !ok {
-		add(f+".windows_store", "%q: want My or WebHosting", c.WindowsStore)
+		v.Invalid(f+".windows_store", c.WindowsStore, "want My or WebHosting")
 	}
 	if n := utf8.RuneCountInString(c.FriendlyName); n > 200 {
-		add(f+".friendly_name", "%d characters, limit 200", n)
+		v.OutOfRange(f+".friendly_name", nil, "%d characters; want at most 200", n)
 	}
 }

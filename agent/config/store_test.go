@@ -39,7 +39,7 @@ func TestPFXAndWindowsStore(t *testing.T) {
 			if !tc.windows && windows && strings.Contains(tc.name, "unix") {
 				t.Skip("unix case")
 			}
-			cfg, err := ParseConfig([]byte(osPaths(block + tc.toml)))
+			cfg, err := parseValid([]byte(osPaths(block + tc.toml)))
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("error %v, want %q", err, tc.want)

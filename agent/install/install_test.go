@@ -14,6 +14,7 @@ import (
 
 	"github.com/certfleet/certfleet/agent/internal/testca"
 	"github.com/certfleet/certfleet/agent/keys"
+	"github.com/certfleet/certfleet/internal/keytype"
 )
 
 // The test binary doubles as the reload command:
@@ -83,7 +84,7 @@ func newFixture(t *testing.T, mode string) *fixture {
 func issued(t *testing.T) ([]byte, *Verified) {
 	t.Helper()
 	ca := testca.NewTB(t)
-	k, _ := keys.Generate("ecdsa-p256")
+	k, _ := keys.Generate(keytype.EC256)
 	chain, _, err := ca.Issue(testca.Leaf{Pub: k.Public(), Names: names})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +143,7 @@ func TestInstallFresh(t *testing.T) {
 		t.Errorf("reloads %v", r)
 	}
 	inst, err := ReadInstalled(f.target)
-	if err != nil || inst.KeyType != "ecdsa-p256" || SerialHex(inst.Leaf) != f.v.Serial() {
+	if err != nil || inst.KeyType != keytype.EC256 || SerialHex(inst.Leaf) != f.v.Serial() {
 		t.Errorf("read back: %+v %v", inst, err)
 	}
 	noTemps(t, f.dir)

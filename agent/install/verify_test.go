@@ -10,6 +10,7 @@ import (
 
 	"github.com/certfleet/certfleet/agent/internal/testca"
 	"github.com/certfleet/certfleet/agent/keys"
+	"github.com/certfleet/certfleet/internal/keytype"
 )
 
 var names = []string{"www.example.org", "example.org"}
@@ -17,8 +18,8 @@ var names = []string{"www.example.org", "example.org"}
 func TestVerify(t *testing.T) {
 	ca := testca.NewTB(t)
 	other := testca.NewTB(t)
-	key, _ := keys.Generate("ecdsa-p256")
-	otherKey, _ := keys.Generate("ecdsa-p256")
+	key, _ := keys.Generate(keytype.EC256)
+	otherKey, _ := keys.Generate(keytype.EC256)
 	now := time.Now()
 	issue := func(l testca.Leaf) string {
 		if l.Pub == nil {
@@ -91,13 +92,13 @@ func TestVerify(t *testing.T) {
 // made here.
 func FuzzVerify(f *testing.F) {
 	ca := testca.NewTB(f)
-	k, _ := keys.Generate("ecdsa-p256")
+	k, _ := keys.Generate(keytype.EC256)
 	chain, _, _ := ca.Issue(testca.Leaf{Pub: k.Public(), Names: names})
 	f.Add(chain)
 	f.Add(chain + "x")
 	f.Add("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
 	f.Add("")
-	key, _ := keys.Generate("ecdsa-p256")
+	key, _ := keys.Generate(keytype.EC256)
 	f.Fuzz(func(t *testing.T, in string) {
 		if v, err := Verify(in, key.Public(), names, time.Now()); err == nil {
 			t.Fatalf("verified a chain for a key it cannot hold: %x", v.Leaf.SerialNumber)

@@ -14,25 +14,25 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/certfleet/certfleet/agent/config"
+	"github.com/certfleet/certfleet/internal/keytype"
 )
 
-// Generate makes a new private key of keyType (one of config.KeyTypes).
+// Generate makes a new private key of keyType (one of keytype.All()).
 func Generate(keyType string) (crypto.Signer, error) {
 	var (
 		k   crypto.Signer
 		err error
 	)
 	switch keyType {
-	case config.KeyECDSAP256:
+	case keytype.EC256:
 		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case config.KeyECDSAP384:
+	case keytype.EC384:
 		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case config.KeyRSA2048:
+	case keytype.RSA2048:
 		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	case config.KeyRSA3072:
+	case keytype.RSA3072:
 		k, err = rsa.GenerateKey(rand.Reader, 3072)
-	case config.KeyRSA4096:
+	case keytype.RSA4096:
 		k, err = rsa.GenerateKey(rand.Reader, 4096)
 	default:
 		return nil, fmt.Errorf("generate key: unknown key type %q", keyType)
@@ -43,25 +43,25 @@ func Generate(keyType string) (crypto.Signer, error) {
 	return k, nil
 }
 
-// TypeOf names the key type of a public key in config.KeyTypes terms, or
+// TypeOf names the key type of a public key in package keytype's terms, or
 // returns "" for anything else.
 func TypeOf(pub crypto.PublicKey) string {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		switch k.Curve {
 		case elliptic.P256():
-			return config.KeyECDSAP256
+			return keytype.EC256
 		case elliptic.P384():
-			return config.KeyECDSAP384
+			return keytype.EC384
 		}
 	case *rsa.PublicKey:
 		switch k.N.BitLen() {
 		case 2048:
-			return config.KeyRSA2048
+			return keytype.RSA2048
 		case 3072:
-			return config.KeyRSA3072
+			return keytype.RSA3072
 		case 4096:
-			return config.KeyRSA4096
+			return keytype.RSA4096
 		}
 	}
 	return ""

@@ -8,13 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certfleet/certfleet/agent/config"
+	"github.com/certfleet/certfleet/internal/keytype"
 )
 
 func TestGenerateEachType(t *testing.T) {
-	for _, kt := range config.KeyTypes {
+	for _, kt := range keytype.All() {
 		t.Run(kt, func(t *testing.T) {
-			if testing.Short() && kt == config.KeyRSA4096 {
+			if testing.Short() && kt == keytype.RSA4096 {
 				t.Skip("slow")
 			}
 			k, err := Generate(kt)
@@ -46,12 +46,12 @@ func TestGenerateEachType(t *testing.T) {
 }
 
 func TestParseLegacyFormats(t *testing.T) {
-	ec, _ := Generate(config.KeyECDSAP256)
+	ec, _ := Generate(keytype.EC256)
 	der, _ := x509.MarshalECPrivateKey(ec.(*ecdsa.PrivateKey))
 	if k, err := Parse(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})); err != nil || !SamePublic(k.Public(), ec.Public()) {
 		t.Errorf("SEC 1: %v", err)
 	}
-	r, _ := Generate(config.KeyRSA2048)
+	r, _ := Generate(keytype.RSA2048)
 	der = x509.MarshalPKCS1PrivateKey(r.(*rsa.PrivateKey))
 	if k, err := Parse(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der})); err != nil || !SamePublic(k.Public(), r.Public()) {
 		t.Errorf("PKCS#1: %v", err)
@@ -80,7 +80,7 @@ func TestCSR(t *testing.T) {
 		{"skips long", []string{long, "b.example.org"}, "b.example.org"},
 		{"only wildcard", []string{"*.example.org"}, ""},
 	}
-	k, _ := Generate(config.KeyECDSAP256)
+	k, _ := Generate(keytype.EC256)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := CSR(k, tc.names)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/agent/internal/fsutil"
+	"github.com/certfleet/certfleet/internal/keytype"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -158,6 +159,7 @@ func Parse(data []byte) (*State, error) {
 			delete(s.Certificates, name)
 			continue
 		}
+		c.normalizeKeyTypes()
 		if p := c.Pending; p != nil {
 			if err := shared.ValidateRequestID(p.RequestID); err != nil {
 				return nil, fmt.Errorf("parse state: certificate %q: pending %w", name, err)
@@ -165,6 +167,29 @@ func Parse(data []byte) (*State, error) {
 		}
 	}
 	return s, nil
+}
+
+// normalizeKeyTypes rewrites key types an older agent recorded in their
+// old spelling (ecdsa-p256) to today's (ec256), as ParseConfig does for
+// the configuration: the specs are compared with the configuration's, and
+// a spelling change must not look like a new configuration (which would
+// drop a pending request or reset back-off).
+func (c *Cert) normalizeKeyTypes() {
+	for _, sp := range []*Spec{&c.Spec, c.LastSpec, pendingSpec(c.Pending)} {
+		if sp == nil {
+			continue
+		}
+		if kt, _, ok := keytype.Canonical(sp.KeyType); ok {
+			sp.KeyType = kt
+		}
+	}
+}
+
+func pendingSpec(p *Pending) *Spec {
+	if p == nil {
+		return nil
+	}
+	return &p.Spec
 }
 
 // Load reads the state file at path. A missing file is an empty state.

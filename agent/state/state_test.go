@@ -13,7 +13,7 @@ func sample() *State {
 	s := New()
 	s.AgentID = "agent1"
 	c := s.Cert("web")
-	c.Spec = Spec{Names: []string{"www.example.org"}, KeyType: "ecdsa-p256"}
+	c.Spec = Spec{Names: []string{"www.example.org"}, KeyType: "ec256"}
 	c.Serial = "abc123"
 	c.NotBefore = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c.NotAfter = c.NotBefore.Add(90 * 24 * time.Hour)
@@ -41,6 +41,40 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if back.AgentID != "agent1" || c.Serial != "abc123" || !c.NotAfter.Equal(s.Certificates["web"].NotAfter) ||
 		c.Pending == nil || c.Pending.RequestID != "abcdefgh12345678" || !c.Spec.Equal(s.Certificates["web"].Spec) {
 		t.Fatalf("round trip: %+v", c)
+	}
+}
+
+// TestParseNormalizesOldKeyTypes: a state file an older agent wrote with
+// ecdsa-p256 compares equal to today's configuration (ec256), so an
+// upgrade does not drop a pending request or reset back-off.
+func TestParseNormalizesOldKeyTypes(t *testing.T) {
+	doc := `{"version":1,"certificates":{"web":{
+		"spec":{"names":["www.example.org"],"key_type":"ecdsa-p256"},
+		"last_spec":{"names":["www.example.org"],"key_type":"ecdsa-p384"},
+		"pending":{"request_id":"abcdefgh12345678","spec":{"names":["www.example.org"],"key_type":"ecdsa-p256"}}},
+		"mail":{"spec":{"names":["mail.example.org"],"key_type":"rsa2048"}},
+		"odd":{"spec":{"names":["odd.example.org"],"key_type":"dsa"}}}}`
+	s, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := s.Certificates["web"]
+	tests := []struct{ name, got, want string }{
+		{"installed spec", web.Spec.KeyType, "ec256"},
+		{"last spec", web.LastSpec.KeyType, "ec384"},
+		{"pending spec", web.Pending.Spec.KeyType, "ec256"},
+		{"today's spelling kept", s.Certificates["mail"].Spec.KeyType, "rsa2048"},
+		{"unknown left alone", s.Certificates["odd"].Spec.KeyType, "dsa"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Fatalf("key_type = %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+	if !web.Pending.Spec.Equal(Spec{Names: []string{"www.example.org"}, KeyType: "ec256"}) {
+		t.Error("old pending spec differs from today's configuration")
 	}
 }
 

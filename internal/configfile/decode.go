@@ -46,24 +46,32 @@ func checkSize(n int) error {
 // that already holds the defaults: keys the file leaves out keep them.
 //
 // It fails on a document larger than MaxSize (ErrTooLarge), on a syntax
-// or type error (a *FieldError naming the key and line where the decoder
-// knows them), and on keys v has no field for: an Errors with one
+// error (ErrSyntax) or a value of the wrong type or range (ErrInvalid), as
+// a *FieldError naming the key and line where the decoder knows them, and
+// on keys v has no field for: an Errors with one
 // ErrUnknownKey per key, with its line and a suggestion when a known key
 // is close. Keys under an unknown table are not listed again.
 func Decode(data []byte, v any) error {
 	if err := checkSize(len(data)); err != nil {
 		return err
 	}
-	md, err := toml.Decode(string(data), v)
+	doc := string(data)
+	// Parsing alone first tells a syntax error from a value the target
+	// cannot hold: the decoder reports both as a ParseError.
+	var raw map[string]any
+	if _, err := toml.Decode(doc, &raw); err != nil {
+		return decodeError(err, ErrSyntax)
+	}
+	md, err := toml.Decode(doc, v)
 	if err != nil {
-		return decodeError(err)
+		return decodeError(err, ErrInvalid)
 	}
 	und := md.Undecoded()
 	if len(und) == 0 {
 		return nil
 	}
 	known := knownKeys(v)
-	lines := keyLines(string(data))
+	lines := keyLines(doc)
 	seen := map[string]int{} // occurrences so far, for [[array]] tables
 	unknown := map[string]bool{}
 	var errs Errors
@@ -98,16 +106,12 @@ func underUnknown(k toml.Key, unknown map[string]bool) bool {
 // as a plain error rather than a ParseError.
 var typeErrRe = regexp.MustCompile(`^toml: line (\d+) \(last key "((?:[^"\\]|\\.)*)"\): (.*)$`)
 
-// decodeError turns the decoder's error into a *FieldError naming the key
-// and line when the decoder says them.
-func decodeError(err error) error {
+// decodeError turns the decoder's error into a *FieldError of kind,
+// naming the key and line when the decoder says them.
+func decodeError(err error, kind error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		fe := &FieldError{Field: pe.LastKey, Kind: ErrInvalid, Msg: pe.Message, Line: pe.Position.Line}
-		if pe.LastKey == "" {
-			fe.Kind = ErrSyntax
-		}
-		return fe
+		return &FieldError{Field: pe.LastKey, Kind: kind, Msg: pe.Message, Line: pe.Position.Line}
 	}
 	if m := typeErrRe.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
@@ -115,7 +119,7 @@ func decodeError(err error) error {
 		if uerr != nil {
 			key = m[2]
 		}
-		return &FieldError{Field: key, Kind: ErrInvalid, Msg: m[3], Line: line}
+		return &FieldError{Field: key, Kind: kind, Msg: m[3], Line: line}
 	}
-	return &FieldError{Kind: ErrInvalid, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+	return &FieldError{Kind: kind, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 }

@@ -80,7 +80,8 @@ var decodeCases = []struct {
 	{"type mismatch in array table", "[[ca]]\nname = 1\n", []wantErr{{"ca.name", ErrInvalid, 2, "incompatible types"}}},
 	{"out of range for the type", "[dns]\ntxt_ttl = -1\n", []wantErr{{"dns.txt_ttl", ErrInvalid, 2, "out of range"}}},
 	{"text decoder error", "wait = \"soon\"\n", []wantErr{{"wait", ErrInvalid, 1, "want a duration"}}},
-	{"defined twice", "name = \"a\"\nname = \"b\"\n", []wantErr{{"name", ErrInvalid, 2, "already been defined"}}},
+	{"defined twice", "name = \"a\"\nname = \"b\"\n", []wantErr{{"name", ErrSyntax, 2, "already been defined"}}},
+	{"value cut off", "name = \n", []wantErr{{"name", ErrSyntax, 1, "expected value"}}},
 	{"ignored field is unknown", "Hidden = \"x\"\n", []wantErr{{"Hidden", ErrUnknownKey, 1, ""}}},
 }
 

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -303,5 +305,33 @@ func TestDeprecatedKeyType(t *testing.T) {
 	}
 	if d, _ := parseValid([]byte(osPaths(block))); len(d.Deprecations()) != 0 {
 		t.Errorf("today's spelling warned: %v", d.Deprecations())
+	}
+}
+
+// TestPackagedConfig: the config file the .deb and .rpm install loads as
+// is, and its commented example block, uncommented, is valid and in
+// today's spelling.
+func TestPackagedConfig(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the packaged config is for Linux")
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", "packaging", "config", "agent.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseValid(data); err != nil {
+		t.Fatalf("packaged config: %v", err)
+	}
+	head, example, ok := strings.Cut(string(data), "\n# [[certificate]]")
+	if !ok {
+		t.Fatal("no commented [[certificate]] block")
+	}
+	block := head + "\n" + strings.ReplaceAll("# [[certificate]]"+example, "\n# ", "\n")[2:]
+	cfg, err := parseValid([]byte(block))
+	if err != nil {
+		t.Fatalf("packaged config with its block uncommented: %v\n%s", err, block)
+	}
+	if len(cfg.Certificates) != 1 || len(cfg.Deprecations()) != 0 {
+		t.Fatalf("blocks %d, deprecations %v", len(cfg.Certificates), cfg.Deprecations())
 	}
 }

@@ -2,12 +2,17 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/certfleet/certfleet/internal/configfile"
+	"github.com/certfleet/certfleet/internal/keytype"
 )
 
-// FuzzParseConfig: no input panics; a config that parses and validates
+// FuzzParseConfig: no input panics; every problem is a FieldError with a
+// kind; a config that parses and validates holds today's key types and
 // survives encoding and parsing again unchanged.
 func FuzzParseConfig(f *testing.F) {
 	for _, tt := range parseCases {
@@ -20,10 +25,21 @@ func FuzzParseConfig(f *testing.F) {
 			if err.Error() == "" {
 				t.Fatal("empty error message")
 			}
+			if !errors.Is(err, configfile.ErrTooLarge) && !hasKinds(err) {
+				t.Fatalf("parse error without kinds: %v", err)
+			}
 			return
 		}
-		if cfg.Validate() != nil {
+		if err := cfg.Validate(); err != nil {
+			if !hasKinds(err) {
+				t.Fatalf("Validate error without kinds: %v", err)
+			}
 			return
+		}
+		for _, ca := range cfg.CA {
+			if !keytype.Valid(ca.KeyType) {
+				t.Fatalf("key_type %q accepted", ca.KeyType)
+			}
 		}
 		first := encode(t, cfg)
 		again, err := ParseConfig(first)
@@ -34,6 +50,17 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("round trip changed the config:\n%s\n---\n%s", first, second)
 		}
 	})
+}
+
+// hasKinds reports whether err holds FieldErrors, each of a kind.
+func hasKinds(err error) bool {
+	fes := configfile.FieldErrors(err)
+	for _, fe := range fes {
+		if fe.Kind == nil {
+			return false
+		}
+	}
+	return len(fes) > 0
 }
 
 func encode(tb testing.TB, cfg Config) []byte {

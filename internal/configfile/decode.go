@@ -16,6 +16,11 @@ import (
 // fit; anything larger is a mistake (or /dev/zero), not a configuration.
 const MaxSize = 1 << 20
 
+// maxUnknown bounds the unknown keys reported one by one: past a few, the
+// file is not this program's config at all, and each report costs a
+// search for a suggestion.
+const maxUnknown = 20
+
 // ReadFile reads the file at path, refusing one larger than MaxSize
 // without reading past the limit. Every error names the file; the caller
 // adds what it was doing ("load config: ...").
@@ -48,22 +53,23 @@ func checkSize(n int) error {
 // It fails on a document larger than MaxSize (ErrTooLarge), on a syntax
 // error (ErrSyntax) or a value of the wrong type or range (ErrInvalid), as
 // a *FieldError naming the key and line where the decoder knows them, and
-// on keys v has no field for: an Errors with one
-// ErrUnknownKey per key, with its line and a suggestion when a known key
-// is close. Keys under an unknown table are not listed again.
+// on keys v has no field for: an Errors with one ErrUnknownKey per key,
+// with its line and a suggestion when a known key is close. Keys under an
+// unknown table are not listed again; past 20 keys, a last problem counts
+// the rest.
 func Decode(data []byte, v any) error {
 	if err := checkSize(len(data)); err != nil {
 		return err
 	}
 	doc := string(data)
-	// Parsing alone first tells a syntax error from a value the target
-	// cannot hold: the decoder reports both as a ParseError.
-	var raw map[string]any
-	if _, err := toml.Decode(doc, &raw); err != nil {
-		return decodeError(err, ErrSyntax)
-	}
 	md, err := toml.Decode(doc, v)
 	if err != nil {
+		// The decoder reports a syntax error and a value the target cannot
+		// hold alike; parsing alone tells them apart.
+		var raw map[string]any
+		if _, perr := toml.Decode(doc, &raw); perr != nil {
+			return decodeError(perr, ErrSyntax)
+		}
 		return decodeError(err, ErrInvalid)
 	}
 	und := md.Undecoded()
@@ -75,6 +81,7 @@ func Decode(data []byte, v any) error {
 	seen := map[string]int{} // occurrences so far, for [[array]] tables
 	unknown := map[string]bool{}
 	var errs Errors
+	more := 0
 	for _, k := range und {
 		name := k.String()
 		n := seen[name]
@@ -87,7 +94,14 @@ func Decode(data []byte, v any) error {
 			continue
 		}
 		unknown[name] = true
+		if len(errs) == maxUnknown {
+			more++
+			continue
+		}
 		errs = append(errs, &FieldError{Field: name, Kind: ErrUnknownKey, Msg: suggest(k, known), Line: line})
+	}
+	if more > 0 {
+		errs = append(errs, &FieldError{Kind: ErrUnknownKey, Msg: fmt.Sprintf("%d more not listed", more)})
 	}
 	return errs.Err()
 }

@@ -125,6 +125,43 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// TestDecodeManyUnknownKeys: a file that is not this program's config is
+// reported with the first keys and a count, not one line per key.
+func TestDecodeManyUnknownKeys(t *testing.T) {
+	var b strings.Builder
+	for i := range maxUnknown + 5 {
+		fmt.Fprintf(&b, "key%d = %d\n", i, i)
+	}
+	var v sample
+	err := Decode([]byte(b.String()), &v)
+	fes := FieldErrors(err)
+	if len(fes) != maxUnknown+1 || fes[maxUnknown-1].Field != fmt.Sprintf("key%d", maxUnknown-1) || fes[maxUnknown-1].Line != maxUnknown {
+		t.Fatalf("Decode() = %v", err)
+	}
+	if last := fes[maxUnknown]; last.Error() != "unknown key: 5 more not listed" || !errors.Is(last, ErrUnknownKey) {
+		t.Fatalf("last problem %q", last)
+	}
+}
+
+// BenchmarkDecode: a file at the size cap of a few thousand array tables,
+// with one typo (so the unknown-key path, line scan included, runs).
+func BenchmarkDecode(b *testing.B) {
+	var doc strings.Builder
+	for i := 0; doc.Len() < MaxSize-200; i++ {
+		fmt.Fprintf(&doc, "[[ca]]\nname = \"ca-%d\"\ndirectory = \"https://acme.example.org/%d/directory\"\n", i, i)
+	}
+	doc.WriteString("[dns]\ndomian = \"x\"\n")
+	data := []byte(doc.String())
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var v sample
+		if err := Decode(data, &v); !errors.Is(err, ErrUnknownKey) {
+			b.Fatal(err)
+		}
+	}
+}
+
 func TestDecodeKeepsDefaults(t *testing.T) {
 	v := sample{Name: "default"}
 	v.DNS.TTL = 7

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/go-acme/lego/v5/certcrypto"
+
+	"github.com/certfleet/certfleet/internal/keytype"
 )
 
 // Config configures an Issuer for one CA.
@@ -36,31 +38,31 @@ type Config struct {
 
 // keyTypes maps config names to lego's key types.
 var keyTypes = map[string]certcrypto.KeyType{
-	"ec256":   certcrypto.EC256,
-	"ec384":   certcrypto.EC384,
-	"rsa2048": certcrypto.RSA2048,
-	"rsa3072": certcrypto.RSA3072,
-	"rsa4096": certcrypto.RSA4096,
+	keytype.EC256:   certcrypto.EC256,
+	keytype.EC384:   certcrypto.EC384,
+	keytype.RSA2048: certcrypto.RSA2048,
+	keytype.RSA3072: certcrypto.RSA3072,
+	keytype.RSA4096: certcrypto.RSA4096,
 }
 
 // Validate checks the configuration. Errors name the field as the hub's
 // config file spells it.
 func (c Config) Validate() error {
 	if strings.TrimSpace(c.Name) == "" {
-		return fmt.Errorf("ca.name: missing")
+		return fmt.Errorf("ca.name: required")
 	}
 	p := fmt.Sprintf("ca %q: ", c.Name)
 	u, err := url.Parse(c.DirectoryURL)
 	switch {
 	case c.DirectoryURL == "":
-		return fmt.Errorf("%sdirectory: missing", p)
+		return fmt.Errorf("%sdirectory: required", p)
 	case err != nil:
 		return fmt.Errorf("%sdirectory: %w", p, err)
 	case u.Scheme != "https" || u.Host == "":
 		return fmt.Errorf("%sdirectory %q: want an https:// URL (ACME requires HTTPS)", p, c.DirectoryURL)
 	}
 	if c.AccountDir == "" {
-		return fmt.Errorf("%saccount directory: missing", p)
+		return fmt.Errorf("%saccount directory: required", p)
 	}
 	if _, ok := keyTypes[strings.ToLower(c.KeyType)]; c.KeyType != "" && !ok {
 		return fmt.Errorf("%skey_type %q: want ec256, ec384, rsa2048, rsa3072 or rsa4096", p, c.KeyType)

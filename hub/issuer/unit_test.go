@@ -36,11 +36,11 @@ func TestConfigValidate(t *testing.T) {
 		{name: "full", edit: func(c *Config) {
 			c.Email, c.KeyType, c.EABKeyID, c.EABHMAC = "ops@example.org", "RSA2048", "kid", "c2VjcmV0"
 		}},
-		{name: "no name", edit: func(c *Config) { c.Name = " " }, want: "ca.name: missing"},
-		{name: "no directory", edit: func(c *Config) { c.DirectoryURL = "" }, want: `ca "le": directory: missing`},
+		{name: "no name", edit: func(c *Config) { c.Name = " " }, want: "ca.name: required"},
+		{name: "no directory", edit: func(c *Config) { c.DirectoryURL = "" }, want: `ca "le": directory: required`},
 		{name: "http directory", edit: func(c *Config) { c.DirectoryURL = "http://acme.example/dir" }, want: "want an https:// URL"},
 		{name: "bad url", edit: func(c *Config) { c.DirectoryURL = "https://%zz" }, want: "directory:"},
-		{name: "no account dir", edit: func(c *Config) { c.AccountDir = "" }, want: "account directory: missing"},
+		{name: "no account dir", edit: func(c *Config) { c.AccountDir = "" }, want: "account directory: required"},
 		{name: "bad key type", edit: func(c *Config) { c.KeyType = "ed25519" }, want: `key_type "ed25519"`},
 		{name: "eab half", edit: func(c *Config) { c.EABKeyID = "kid" }, want: "eab_kid and eab_hmac"},
 		{name: "eab bad hmac", edit: func(c *Config) { c.EABKeyID, c.EABHMAC = "kid", "not base64!" }, want: "eab_hmac: not base64url"},

@@ -20,7 +20,9 @@ func TestTLSCheckAfterInstall(t *testing.T) {
 	b := &cfg.Certificates[0]
 	srv := tlstest.Start(t, b.Cert, b.Key)
 	b.CheckTLS = srv.Addr
-	b.CheckTimeout.Duration = time.Second
+	// Long enough for a loaded machine to serve the new files; the frozen
+	// service below then fails after this long.
+	b.CheckTimeout.Duration = 5 * time.Second
 	startAgent(t, cfg)
 
 	first := w.waitInstalled(t, "")
@@ -36,7 +38,7 @@ func TestTLSCheckAfterInstall(t *testing.T) {
 	// The service stops picking up new files.
 	srv.Freeze()
 	w.hub.Publish(t, shared.Down(agentID, shared.VerbRenew), shared.MustEncode(&shared.RenewCommand{CertName: "web"}))
-	w.hub.Wait(t, 15*time.Second, "the failed check reported", func() bool {
+	w.hub.Wait(t, 45*time.Second, "the failed check reported", func() bool {
 		for _, s := range w.hub.Statuses(agentID) {
 			if cs := s.Certificates[0]; cs.LastErrorCode == "tls_check_failed" {
 				if cs.Serial != first || cs.NextAttempt.IsZero() || cs.Pending == "" {

@@ -310,3 +310,50 @@ func acmeDNSDatabase(tb testing.TB, path string) string {
 	}
 	return path
 }
+
+// TestLocalCommandsJSON: init and nats-setup, which need no running hub,
+// print where everything went, and those files exist.
+func TestLocalCommandsJSON(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("init", func(t *testing.T) {
+		cfgPath := filepath.Join(dir, "etc", "hub.toml")
+		code, out, errOut := runHub("init", "--config", cfgPath, "--data-dir", filepath.Join(dir, "data"), "--domain", testZone, "--json")
+		if code != 0 || errOut != "" {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+		v := oneJSONValue(t, "init --json", out)
+		for p, want := range map[string]string{"config": cfgPath, "config_written": "true", "data_dir": filepath.Join(dir, "data"), "zone": testZone, "nats": "embedded"} {
+			if got := fmt.Sprint(field(v, p)); got != want {
+				t.Errorf("%s = %q, want %q", p, got, want)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "data", "nats", "admin.creds")); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("nats-setup", func(t *testing.T) {
+		out := filepath.Join(dir, "nats")
+		code, stdout, errOut := runHub("nats-setup", "--out", out, "--url", "tls://127.0.0.1:4222", "--tls-host", "127.0.0.1", "--json")
+		if code != 0 || errOut != "" {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+		v := oneJSONValue(t, "nats-setup --json", stdout)
+		if got := fmt.Sprint(field(v, "dir")); got != out {
+			t.Errorf("dir = %q, want %q", got, out)
+		}
+		for _, p := range []string{"operator_dir", "server_config", "hub_dir", "hub_config", "credentials", "signing_key", "admin_creds", "ca"} {
+			path, _ := field(v, p).(string)
+			if _, err := os.Stat(path); path == "" || err != nil {
+				t.Errorf("%s = %q: %v", p, path, err)
+			}
+		}
+		for _, p := range []string{"hub_account", "agents_account"} {
+			if k, _ := field(v, p).(string); !strings.HasPrefix(k, "A") {
+				t.Errorf("%s = %q, want an account key", p, k)
+			}
+		}
+		if field(v, "hub_account") == field(v, "agents_account") {
+			t.Error("hub and agents accounts are the same")
+		}
+	})
+}

@@ -84,12 +84,13 @@ func TestJSONOutput(t *testing.T) {
 	})
 }
 
-// TestRenewJSON: renew --json prints the outcome of each block.
+// TestRenewJSON: renew --json prints the outcome of each block (renewing
+// in this process, which logs on stderr as it goes).
 func TestRenewJSON(t *testing.T) {
 	path, cfg := setup(t, "")
 	liveWorld(t, path, cfg)
 	code, out, errOut := run(t, "renew", "web", "--config", path, "--timeout", "20s", "--json")
-	if code != 0 || errOut != "" {
+	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	v := clitest.OneJSONValue(t, "renew --json", out)

@@ -180,6 +180,14 @@ func TestJSONOutput(t *testing.T) {
 	dir := t.TempDir()
 	vars := map[string]string{"dir": dir, "db": acmeDNSDatabase(t, filepath.Join(dir, "acme-dns.db"))}
 	runSteps(t, th, vars, []step{
+		// Before anything exists, every list is [] (never null).
+		{name: "empty agent list", args: []string{"agent", "list"}, want: map[string]string{"agents": "[]"}},
+		{name: "empty status", args: []string{"status"}, want: map[string]string{"agents": "[]", "status": "[]", "certs": "[]", "requests": "[]", "alerts": "[]"}},
+		{name: "empty domain list", args: []string{"domain", "list"}, want: map[string]string{"domains": "[]"}},
+		{name: "empty domain check", args: []string{"domain", "check"}, want: map[string]string{"findings": "[]"}},
+		{name: "empty user list", args: []string{"user", "list"}, want: map[string]string{"users": "[]"}},
+		{name: "empty tsig list", args: []string{"tsig", "list"}, want: map[string]string{"keys": "[]"}},
+		{name: "empty acmedns list", args: []string{"acmedns", "list"}, want: map[string]string{"registrations": "[]"}},
 		{name: "version", args: []string{"version"}, local: true, want: map[string]string{"version": Version}, has: []string{"protocol", "go", "os", "arch"}},
 		{name: "check-config", args: []string{"check-config"}, want: map[string]string{"ok": "true", "zone": testZone, "nats": "embedded", "cas": "[unreachable]"}},
 		{name: "domain add", args: []string{"domain", "add", "www.example.test"}, want: map[string]string{"domain.name": "www.example.test", "domain.mode": "cname"}, has: []string{"record", "domain.label"}},

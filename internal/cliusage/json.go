@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -21,8 +22,13 @@ func JSONFlag(c *cobra.Command, p *bool) {
 }
 
 // PrintJSON writes v to w as indented JSON and a newline, with every rune
-// a terminal could act on escaped (SafeJSON).
+// a terminal could act on escaped (SafeJSON) and every list that is nil
+// written as [] (a field with omitempty is left out as before), so a
+// script never has to tell null from an empty list.
 func PrintJSON(w io.Writer, v any) error {
+	if v != nil {
+		v = emptyLists(reflect.ValueOf(v)).Interface()
+	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode json output: %w", err)
@@ -58,4 +64,41 @@ func SafeJSON(b []byte) []byte {
 		b = b[n:]
 	}
 	return out.Bytes()
+}
+
+// emptyLists returns a copy of v in which every nil slice, in structs,
+// pointers and slices at any depth, is an empty one. Byte slices (raw
+// JSON, base64) and maps are left as they are.
+func emptyLists(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
+		}
+		p := reflect.New(v.Type().Elem())
+		p.Elem().Set(emptyLists(v.Elem()))
+		return p
+	case reflect.Struct:
+		out := reflect.New(v.Type()).Elem()
+		out.Set(v)
+		for i := range out.NumField() {
+			if f := out.Field(i); f.CanSet() {
+				f.Set(emptyLists(f))
+			}
+		}
+		return out
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return v
+		}
+		if v.IsNil() {
+			return reflect.MakeSlice(v.Type(), 0, 0)
+		}
+		out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := range v.Len() {
+			out.Index(i).Set(emptyLists(v.Index(i)))
+		}
+		return out
+	}
+	return v
 }

@@ -27,8 +27,8 @@ func TestCommandTree(t *testing.T) {
 		New: func() *cobra.Command { return cli.NewCommand(&cli.Env{Stdout: io.Discard, Stderr: io.Discard}) },
 		Run: func(args ...string) (int, string, string) { return run(t, args...) },
 		NoJSON: map[string]string{
-			"run":            "runs in the foreground until stopped: it logs, it prints no result",
-			"example-config": "prints the TOML configuration file itself",
+			"run":             "runs in the foreground until stopped: it logs, it prints no result",
+			"example-config":  "prints the TOML configuration file itself",
 			"service install": svc, "service uninstall": svc, "service start": svc, "service stop": svc,
 			"service restart": svc, "service status": svc,
 			"completion bash": script, "completion zsh": script, "completion fish": script, "completion powershell": script,

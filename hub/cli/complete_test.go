@@ -39,7 +39,7 @@ func TestCompletionFromHub(t *testing.T) {
 	if err := json.Unmarshal([]byte(must("", "agent", "add", "web1", "--allow", "www.example.test", "--token", "--json")), &added); err != nil {
 		t.Fatal(err)
 	}
-	must("", "agent", "add", "db1", "--allow", "db.example.test")
+	must("", "agent", "add", "db1", "--allow", "db.example.test", "--out", filepath.Join(t.TempDir(), "db1.enroll.json"))
 	must("", "domain", "add", "www.example.test")
 	must("", "domain", "add", "--zone", "corp.example.test")
 	must("correct horse battery\n", "user", "add", "alice", "--role", "admin")

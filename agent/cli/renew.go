@@ -53,9 +53,6 @@ any failed.`,
 				outs, err = a.RenewOnce(ctx, name)
 			}
 			if asJSON {
-				if outs == nil {
-					outs = []control.Outcome{}
-				}
 				if perr := cliusage.PrintJSON(c.Stdout, outs); perr != nil {
 					return perr
 				}

@@ -46,9 +46,6 @@ array (README, JSON output).`,
 			}
 			rows := Statuses(cfg, st, time.Now())
 			if asJSON {
-				if rows == nil {
-					rows = []BlockStatus{}
-				}
 				return cliusage.PrintJSON(c.Stdout, rows)
 			}
 			if err := writeTable(c, rows); err != nil {

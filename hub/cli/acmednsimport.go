@@ -60,7 +60,7 @@ It exits 1 if any registration was rejected.`,
 			}
 			if dryRun {
 				if asJSON {
-					return printJSON(g, ACMEDNSImported{Read: len(regs), DryRun: true, Imported: []string{}, Skipped: []string{}, Rejected: []string{}, Warnings: []string{}})
+					return printJSON(g, ACMEDNSImported{Read: len(regs), DryRun: true})
 				}
 				return nil
 			}
@@ -77,8 +77,8 @@ It exits 1 if any registration was rejected.`,
 				total.Warnings = append(total.Warnings, rep.Warnings...)
 			}
 			if asJSON {
-				if err := printJSON(g, ACMEDNSImported{Read: len(regs), Imported: orEmpty(total.Imported), Skipped: orEmpty(total.Skipped),
-					Rejected: orEmpty(total.Rejected), Warnings: orEmpty(total.Warnings)}); err != nil {
+				if err := printJSON(g, ACMEDNSImported{Read: len(regs), Imported: total.Imported, Skipped: total.Skipped,
+					Rejected: total.Rejected, Warnings: total.Warnings}); err != nil {
 					return err
 				}
 			} else {

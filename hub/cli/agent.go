@@ -71,7 +71,7 @@ is in it ("token") and no file is written.`,
 			if err := g.call(cmd.Context(), admin.VerbAgentAdd, admin.AgentAddRequest{Name: args[0], Allow: allow, Reissue: reissue}, &rep); err != nil {
 				return err
 			}
-			res := AgentAdded{Agent: rep.Agent, Credentials: "unchanged", Warnings: orEmpty(rep.Warnings)}
+			res := AgentAdded{Agent: rep.Agent, Credentials: "unchanged", Warnings: rep.Warnings}
 			if !asJSON {
 				fmt.Fprintf(g.errOut, "agent %s may request: %s\n", rep.Agent.ID, strings.Join(rep.Agent.Allow, ", "))
 				for _, w := range rep.Warnings {
@@ -166,7 +166,7 @@ kept unless --force is given; revoke its key first with "agent revoke-key".`,
 				return err
 			}
 			if asJSON {
-				return printJSON(g, AgentRemoved{Agent: args[0], Removed: true, Revoked: len(rep.Warnings) == 0, Warnings: orEmpty(rep.Warnings)})
+				return printJSON(g, AgentRemoved{Agent: args[0], Removed: true, Revoked: len(rep.Warnings) == 0, Warnings: rep.Warnings})
 			}
 			if len(rep.Warnings) > 0 {
 				fmt.Fprintf(g.out, "agent %s removed\n", args[0])
@@ -211,7 +211,7 @@ cut at once on the embedded NATS; the revocation survives restarts.`,
 				return err
 			}
 			if asJSON {
-				return printJSON(g, KeyRevoked{Key: rep.Key, Agent: rep.Agent, Warnings: orEmpty(rep.Warnings)})
+				return printJSON(g, KeyRevoked{Key: rep.Key, Agent: rep.Agent, Warnings: rep.Warnings})
 			}
 			who := "no agent on record"
 			if rep.Agent != "" {
@@ -226,15 +226,6 @@ cut at once on the embedded NATS; the revocation survives restarts.`,
 	}
 	cliusage.JSONFlag(cmd, &asJSON)
 	return cmd
-}
-
-// orEmpty makes a nil list an empty one, so JSON shows [] rather than
-// null and scripts need not tell the two apart.
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func agentListCmd(g *globals) *cobra.Command {

@@ -146,7 +146,7 @@ func checkConfigCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				rep := ConfigCheck{Config: g.configPath, OK: true, DataDir: cfg.DataDir, Zone: cfg.DNS.Domain, NATS: "embedded", CAs: []string{}}
+				rep := ConfigCheck{Config: g.configPath, OK: true, DataDir: cfg.DataDir, Zone: cfg.DNS.Domain, NATS: "embedded"}
 				if cfg.NATS.External != nil {
 					rep.NATS = "external"
 				}

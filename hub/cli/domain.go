@@ -158,9 +158,6 @@ says what to create or fix. It exits 1 if any is not in place.`,
 // each; what public DNS answered is anyone's data, so it is escaped.
 func printFindings(g *globals, findings []delegation.Finding, asJSON bool) error {
 	if asJSON {
-		if findings == nil {
-			findings = []delegation.Finding{}
-		}
 		return printJSON(g, admin.DomainCheckReply{Findings: findings})
 	}
 	for _, f := range findings {

@@ -178,7 +178,7 @@ to those in DIR/hub/nats-external.toml.`,
 				return fmt.Errorf("nats-setup revoke: connect as the system user: %w", err)
 			}
 			defer nc.Close()
-			done := NATSRevoked{Revoked: []string{}}
+			var done NATSRevoked
 			for _, k := range keys {
 				if err := auth.Revoke(nc, k); err != nil {
 					if asJSON && len(done.Revoked) > 0 {

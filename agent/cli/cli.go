@@ -82,6 +82,10 @@ func NewCommand(env *Env) *cobra.Command {
 		Long: `certfleet-agent makes private keys on this host, asks its certfleet hub for
 certificates over NATS, installs them atomically, reloads the services that
 use them (rolling back if a reload fails) and renews them before they expire.`,
+		Example: `  certfleet-agent enroll web1.enroll.json
+  certfleet-agent example-config > /etc/certfleet-agent/config.toml
+  certfleet-agent service install --config /etc/certfleet-agent/config.toml
+  certfleet-agent status`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -90,20 +94,29 @@ use them (rolling back if a reload fails) and renews them before they expire.`,
 	root.SetErr(env.Stderr)
 	root.Version = agent.Version()
 	var cfgPath string
-	root.PersistentFlags().StringVarP(&cfgPath, "config", "c", config.DefaultConfigPath(), "configuration file")
 	c := &cmdEnv{Env: env, cfgPath: &cfgPath}
+	// --config only on the commands that read the configuration.
+	withConfig := func(cmd *cobra.Command) *cobra.Command {
+		cmd.PersistentFlags().StringVarP(&cfgPath, "config", "c", config.DefaultConfigPath(), "configuration file")
+		cliusage.MarkFlags(cmd, true, GroupConfig, "config")
+		return cmd
+	}
 	root.AddCommand(
-		c.runCommand(),
-		c.enrollCommand(),
-		c.statusCommand(),
-		c.renewCommand(),
-		c.checkConfigCommand(),
+		withConfig(c.runCommand()),
+		withConfig(c.enrollCommand()),
+		withConfig(c.statusCommand()),
+		withConfig(c.renewCommand()),
+		withConfig(c.checkConfigCommand()),
+		withConfig(c.serviceCommand()),
 		c.versionCommand(),
 		c.exampleConfigCommand(),
-		c.serviceCommand(),
 	)
+	cliusage.Finish(root)
 	return root
 }
+
+// GroupConfig is the flag group (cliusage.FlagGroup) of --config.
+const GroupConfig = "config"
 
 // cmdEnv is shared by the subcommands.
 type cmdEnv struct {

@@ -10,16 +10,22 @@ import (
 
 	"github.com/certfleet/certfleet/agent"
 	"github.com/certfleet/certfleet/agent/control"
+	"github.com/certfleet/certfleet/internal/cliusage"
 )
 
 func (c *cmdEnv) renewCommand() *cobra.Command {
 	var timeout time.Duration
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "renew [NAME]",
 		Short: "Renew a certificate block (or all) now and wait for the outcome",
 		Long: `renew asks the running agent, over its control socket, to renew now and waits
 for the certificate to be issued and installed. When no agent is running it does
-the renewal in this process and exits.`,
+the renewal in this process and exits. --json prints the outcomes as an
+array of {"cert", "status", "serial", "not_after", "error"}; it exits 1 if
+any failed.`,
+		Example: `  certfleet-agent renew
+  certfleet-agent renew web --config /etc/certfleet-agent/config.toml --timeout 2m --json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := c.loadConfig()
@@ -37,12 +43,20 @@ the renewal in this process and exits.`,
 			defer cancel()
 			outs, err := control.Renew(ctx, cfg.ControlSocket(), name)
 			if errors.Is(err, control.ErrNoAgent) {
-				fmt.Fprintln(c.Stderr, "no running agent; renewing in this process")
+				if !asJSON {
+					fmt.Fprintln(c.Stderr, "no running agent; renewing in this process")
+				}
 				a, nerr := agent.New(cfg, agent.Options{Logger: c.Logger})
 				if nerr != nil {
 					return nerr
 				}
 				outs, err = a.RenewOnce(ctx, name)
+			}
+			if asJSON {
+				if perr := cliusage.PrintJSON(c.Stdout, outs); perr != nil {
+					return perr
+				}
+				return err
 			}
 			for _, o := range outs {
 				if o.Status == "issued" {
@@ -55,5 +69,7 @@ the renewal in this process and exits.`,
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the outcome")
+	cliusage.JSONFlag(cmd, &asJSON)
+	cmd.ValidArgsFunction = c.completeBlocks
 	return cmd
 }

@@ -24,7 +24,11 @@ func (c *cmdEnv) runCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
 		Short: "Run the agent in the foreground (also what the service runs)",
-		Args:  cobra.NoArgs,
+		Long: `run keeps the configured certificates issued, installed and renewed until it
+gets SIGINT or SIGTERM, logging to standard error. Under a service manager
+it runs as the service.`,
+		Example: "  certfleet-agent run --config /etc/certfleet-agent/config.toml",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := c.loadConfig()
 			if err != nil {

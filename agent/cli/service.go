@@ -59,8 +59,9 @@ func (c *cmdEnv) serviceConfig(cfgPath string, cfg config.Config, userName strin
 
 func (c *cmdEnv) serviceCommand() *cobra.Command {
 	return svcctl.Command(svcctl.Spec{
-		Name:   ServiceName,
-		Binary: "certfleet-agent",
+		Name:       ServiceName,
+		Binary:     "certfleet-agent",
+		ConfigPath: config.DefaultConfigPath(),
 		Definition: func(userName string) (*service.Config, error) {
 			cfg, err := c.loadConfig()
 			if err != nil {

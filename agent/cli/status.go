@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +11,7 @@ import (
 	"github.com/certfleet/certfleet/agent"
 	"github.com/certfleet/certfleet/agent/config"
 	"github.com/certfleet/certfleet/agent/state"
+	"github.com/certfleet/certfleet/internal/cliusage"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -29,7 +29,12 @@ func (c *cmdEnv) statusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show each certificate block: names, serial, expiry, renewal time, last result",
-		Args:  cobra.NoArgs,
+		Long: `status reads the agent's state and shows each certificate block, then the path
+by which the agent last reached its hub. --json prints the blocks as an
+array (README, JSON output).`,
+		Example: `  certfleet-agent status
+  certfleet-agent status --config /etc/certfleet-agent/config.toml --json | jq '.[] | {name, not_after}'`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			cfg, err := c.loadConfig()
 			if err != nil {
@@ -41,9 +46,7 @@ func (c *cmdEnv) statusCommand() *cobra.Command {
 			}
 			rows := Statuses(cfg, st, time.Now())
 			if asJSON {
-				enc := json.NewEncoder(c.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return cliusage.PrintJSON(c.Stdout, rows)
 			}
 			if err := writeTable(c, rows); err != nil {
 				return err
@@ -58,7 +61,7 @@ func (c *cmdEnv) statusCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cliusage.JSONFlag(cmd, &asJSON)
 	return cmd
 }
 

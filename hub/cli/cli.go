@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
 	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/internal/cliusage"
 	"github.com/certfleet/certfleet/internal/configfile"
+	"github.com/certfleet/certfleet/shared"
 )
 
 // DefaultConfigPath is where the hub looks for its config without --config.
@@ -36,29 +38,52 @@ type globals struct {
 func NewRoot(out, errOut io.Writer, run Runner) *cobra.Command {
 	g := &globals{out: out, errOut: errOut}
 	root := &cobra.Command{
-		Use:           "certfleet-hub",
-		Short:         "certfleet hub: challenge DNS, ACME and NATS for a fleet of agents",
+		Use:   "certfleet-hub",
+		Short: "certfleet hub: challenge DNS, ACME and NATS for a fleet of agents",
+		Example: `  certfleet-hub init --domain acme.example.org --public-ip 198.51.100.7 --email ops@example.org
+  certfleet-hub run
+  certfleet-hub agent add web1 --allow www.example.org
+  certfleet-hub status --json`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
+	root.Version = Version
+	// Each flag is only on the commands that use it: the config file on
+	// those that read it, the admin connection on those that talk to the
+	// running hub over NATS.
+	withConfig := func(c *cobra.Command) *cobra.Command { g.configFlag(c); return c }
+	withAdmin := func(c *cobra.Command) *cobra.Command { g.configFlag(c); g.adminFlags(c); return c }
+	root.AddCommand(
+		withConfig(initCmd(g)), withConfig(checkConfigCmd(g)), withConfig(serviceCmd(g)),
+		withAdmin(agentCmd(g)), withAdmin(domainCmd(g)), withAdmin(statusCmd(g)), withAdmin(auditCmd(g)),
+		withAdmin(renewCmd(g)), withAdmin(acmednsCmd(g)), withAdmin(tsigCmd(g)), withAdmin(userCmd(g)),
+		versionCmd(g), natsSetupCmd(g), relayCmd(g),
+	)
+	if run != nil {
+		root.AddCommand(withConfig(runCmd(g, run)))
+	}
+	g.registerCompletions(root)
+	setFleetExamples(root)
+	cliusage.Finish(root)
+	return root
+}
+
+// Flag groups (cliusage.FlagGroup).
+const (
+	groupConfig = "config"
+	groupAdmin  = "admin"
+)
+
+// configFlag gives c and the commands below it --config.
+func (g *globals) configFlag(c *cobra.Command) {
 	def := os.Getenv("CERTFLEET_HUB_CONFIG")
 	if def == "" {
 		def = DefaultConfigPath
 	}
-	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", def, "config file (env CERTFLEET_HUB_CONFIG)")
-	// The admin connection's settings also come from the environment, as
-	// the nats CLI's do, so an operator sets them once per shell.
-	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("NATS_URL"), "hub NATS URL for admin commands (env NATS_URL; default: from the running hub's run file)")
-	root.PersistentFlags().StringVar(&g.creds, "creds", os.Getenv("CERTFLEET_CREDS"), "admin credentials file (env CERTFLEET_CREDS; default: <data_dir>/nats/admin.creds)")
-	root.PersistentFlags().StringVar(&g.caFile, "ca", os.Getenv("CERTFLEET_CA"), "CA bundle for the hub's NATS TLS (env CERTFLEET_CA; default: <data_dir>/tls/ca.pem)")
-	root.Version = Version
-	if run != nil {
-		root.AddCommand(runCmd(g, run))
-	}
-	root.AddCommand(initCmd(g), agentCmd(g), domainCmd(g), statusCmd(g), auditCmd(g), renewCmd(g), checkConfigCmd(g), versionCmd(g), natsSetupCmd(g), acmednsCmd(g), tsigCmd(g), relayCmd(g), userCmd(g), serviceCmd(g))
-	return root
+	c.PersistentFlags().StringVarP(&g.configPath, "config", "c", def, "config file (env CERTFLEET_HUB_CONFIG)")
+	cliusage.MarkFlags(c, true, groupConfig, "config")
 }
 
 // loadConfig loads and validates the config file, and logs once each old
@@ -86,37 +111,84 @@ func NewLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// VersionInfo is what `version --json` prints.
+type VersionInfo struct {
+	Version  string `json:"version"`
+	Protocol int    `json:"protocol"`
+	Go       string `json:"go"`
+	OS       string `json:"os"`
+	Arch     string `json:"arch"`
+}
+
 func versionCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version",
+		Example: "  certfleet-hub version\n  certfleet-hub version --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON {
+				return printJSON(g, VersionInfo{Version: Version, Protocol: shared.ProtocolVersion, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
+			}
 			fmt.Fprintln(g.out, "certfleet-hub", Version)
 			return nil
 		},
 	}
+	cliusage.JSONFlag(cmd, &asJSON)
+	return cmd
+}
+
+// ConfigCheck is what `check-config --json` prints for a valid config.
+type ConfigCheck struct {
+	Config  string `json:"config"`
+	OK      bool   `json:"ok"`
+	DataDir string `json:"data_dir"`
+	Zone    string `json:"zone"`
+	// NATS is "embedded" or "external".
+	NATS string   `json:"nats"`
+	CAs  []string `json:"cas"`
 }
 
 func checkConfigCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "check-config",
-		Short: "Validate the config file and exit",
-		Args:  cobra.NoArgs,
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "check-config",
+		Short:   "Validate the config file and exit",
+		Example: "  certfleet-hub check-config --config /etc/certfleet/hub.toml\n  certfleet-hub check-config --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := g.loadConfig(); err != nil {
+			cfg, err := g.loadConfig()
+			if err != nil {
 				return err
+			}
+			if asJSON {
+				rep := ConfigCheck{Config: g.configPath, OK: true, DataDir: cfg.DataDir, Zone: cfg.DNS.Domain, NATS: "embedded"}
+				if cfg.NATS.External != nil {
+					rep.NATS = "external"
+				}
+				for _, ca := range cfg.CA {
+					rep.CAs = append(rep.CAs, ca.Name)
+				}
+				return printJSON(g, rep)
 			}
 			fmt.Fprintln(g.out, g.configPath+": ok")
 			return nil
 		},
 	}
+	cliusage.JSONFlag(cmd, &asJSON)
+	return cmd
 }
 
 // Execute runs the CLI and returns the process exit code; run starts the
 // hub (see Runner).
 func Execute(ctx context.Context, args []string, out, errOut io.Writer, run Runner) int {
+	return execute(ctx, args, os.Stdin, out, errOut, run)
+}
+
+func execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer, run Runner) int {
 	root := NewRoot(out, errOut, run)
+	root.SetIn(in)
 	cliusage.Mark(root)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

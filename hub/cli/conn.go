@@ -7,13 +7,27 @@ import (
 	"os"
 
 	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
 
 	"github.com/certfleet/certfleet/hub/admin"
 	"github.com/certfleet/certfleet/hub/datadir"
+	"github.com/certfleet/certfleet/internal/cliusage"
 )
 
-// adminClient connects to the running hub with the admin credentials.
-func (g *globals) adminClient() (*admin.Client, func(), error) {
+// adminFlags gives c and the commands below it the admin connection's
+// flags. They also come from the environment, as the nats CLI's do, so an
+// operator sets them once per shell.
+func (g *globals) adminFlags(c *cobra.Command) {
+	f := c.PersistentFlags()
+	f.StringVar(&g.natsURL, "nats-url", os.Getenv("NATS_URL"), "hub NATS URL (env NATS_URL; default: from the running hub's run file)")
+	f.StringVar(&g.creds, "creds", os.Getenv("CERTFLEET_CREDS"), "admin credentials file (env CERTFLEET_CREDS; default: <data_dir>/nats/admin.creds)")
+	f.StringVar(&g.caFile, "ca", os.Getenv("CERTFLEET_CA"), "CA bundle for the hub's NATS TLS (env CERTFLEET_CA; default: <data_dir>/tls/ca.pem)")
+	cliusage.MarkFlags(c, true, groupAdmin, "nats-url", "creds", "ca")
+}
+
+// adminClient connects to the running hub with the admin credentials;
+// extra options (a shorter connect timeout) come last.
+func (g *globals) adminClient(extra ...nats.Option) (*admin.Client, func(), error) {
 	url, creds, ca := g.natsURL, g.creds, g.caFile
 	if url == "" || creds == "" || ca == "" {
 		cfg, err := g.loadConfig()
@@ -45,6 +59,7 @@ func (g *globals) adminClient() (*admin.Client, func(), error) {
 		}
 		opts = append(opts, nats.RootCAs(ca))
 	}
+	opts = append(opts, extra...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoServers) {

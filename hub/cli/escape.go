@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bytes"
-	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -56,32 +53,4 @@ func safeLines(s string) string {
 		lines[i] = safe(l)
 	}
 	return strings.Join(lines, "\n")
-}
-
-// terminalSafeJSON rewrites encoded JSON so that no rune outside printable
-// ASCII-or-graphic reaches the terminal: encoding/json already escapes C0
-// controls and U+2028/U+2029, but not DEL, C1 controls or bidi overrides.
-// Such runes only occur inside strings, where a \u escape means the same.
-func terminalSafeJSON(b []byte) []byte {
-	if utf8.Valid(b) && !bytes.ContainsFunc(b, func(r rune) bool { return r >= utf8.RuneSelf-1 && !printable(r) }) {
-		return b
-	}
-	var out bytes.Buffer
-	out.Grow(len(b) + 16)
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		switch {
-		case r == utf8.RuneError && n == 1:
-			out.WriteString(`\ufffd`)
-		case r < utf8.RuneSelf-1 || printable(r):
-			out.Write(b[:n])
-		case r > 0xffff:
-			r1, r2 := utf16.EncodeRune(r)
-			fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
-		default:
-			fmt.Fprintf(&out, `\u%04x`, r)
-		}
-		b = b[n:]
-	}
-	return out.Bytes()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/internal/cliusage"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -71,7 +72,7 @@ func FuzzSafe(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out := terminalSafeJSON(b)
+		out := cliusage.SafeJSON(b)
 		terminalSafe(t, string(out))
 		var back string
 		if err := json.Unmarshal(out, &back); err != nil {

@@ -12,12 +12,25 @@ import (
 	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/hub/datadir"
 	"github.com/certfleet/certfleet/hub/natsauth"
+	"github.com/certfleet/certfleet/internal/cliusage"
 )
+
+// Initialized is what `init --json` prints.
+type Initialized struct {
+	Config string `json:"config"`
+	// ConfigWritten is false when an existing config was kept.
+	ConfigWritten bool   `json:"config_written"`
+	DataDir       string `json:"data_dir"`
+	Zone          string `json:"zone"`
+	// NATS is "embedded" (keys and TLS material made) or "external" (none
+	// made: nats-setup made them).
+	NATS string `json:"nats"`
+}
 
 func initCmd(g *globals) *cobra.Command {
 	var o config.StarterOptions
 	var tlsHosts []string
-	var force bool
+	var force, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a starter config and create the data dir, NATS keys and TLS material",
@@ -26,8 +39,11 @@ func initCmd(g *globals) *cobra.Command {
 operator, accounts and signing keys, the hub/admin/system credentials, and a
 CA plus server certificate for the NATS client port. It never overwrites an
 existing key, so running it again is safe.`,
+		Example: `  certfleet-hub init --domain acme.example.org --public-ip 198.51.100.7 --public-host hub.example.org --email ops@example.org
+  certfleet-hub init --config /srv/certfleet/hub.toml --data-dir /srv/certfleet/data --domain acme.example.org --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			res := Initialized{Config: g.configPath, NATS: "embedded"}
 			cfgExists := false
 			if _, err := os.Stat(g.configPath); err == nil {
 				cfgExists = true
@@ -36,7 +52,7 @@ existing key, so running it again is safe.`,
 			}
 			if !cfgExists || force {
 				if o.Domain == "" {
-					return errors.New("--domain is required to write a new config (the zone delegated to the hub, e.g. acme.example.org)")
+					return cliusage.Usagef(cmd, "--domain is required to write a new config (the zone delegated to the hub, e.g. acme.example.org)")
 				}
 				text := config.StarterConfig(o)
 				starter, err := config.ParseConfig([]byte(text))
@@ -52,7 +68,10 @@ existing key, so running it again is safe.`,
 				if err := writeConfig(g.configPath, []byte(text)); err != nil {
 					return err
 				}
-				fmt.Fprintln(g.out, "wrote", g.configPath)
+				res.ConfigWritten = true
+				if !asJSON {
+					fmt.Fprintln(g.out, "wrote", g.configPath)
+				}
 			}
 			cfg, err := g.loadConfig()
 			if err != nil {
@@ -64,7 +83,10 @@ existing key, so running it again is safe.`,
 			if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 				return fmt.Errorf("chmod data dir: %w", err)
 			}
-			if cfg.NATS.External == nil {
+			res.DataDir, res.Zone = cfg.DataDir, cfg.DNS.Domain
+			if cfg.NATS.External != nil {
+				res.NATS = "external"
+			} else {
 				if err := natsauth.Init(datadir.Dir(cfg.DataDir).Auth()); err != nil {
 					return fmt.Errorf("create nats keys: %w", err)
 				}
@@ -84,6 +106,9 @@ existing key, so running it again is safe.`,
 			if err := os.MkdirAll(datadir.Dir(cfg.DataDir).ACME(), 0o700); err != nil {
 				return fmt.Errorf("create acme dir: %w", err)
 			}
+			if asJSON {
+				return printJSON(g, res)
+			}
 			fmt.Fprintln(g.out, "data dir ready:", cfg.DataDir)
 			fmt.Fprintf(g.out, "next: create the DNS records for %s (see README), then run `certfleet-hub run --config %s`\n", cfg.DNS.Domain, g.configPath)
 			return nil
@@ -101,6 +126,7 @@ existing key, so running it again is safe.`,
 	f.StringVar(&o.CADirectory, "ca-directory", "", "ACME directory URL (default Let's Encrypt production)")
 	f.StringSliceVar(&tlsHosts, "tls-host", nil, "extra names/IPs for the NATS TLS certificate")
 	f.BoolVar(&force, "force", false, "overwrite an existing config file (keys are never overwritten)")
+	cliusage.JSONFlag(cmd, &asJSON)
 	return cmd
 }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/hub/natsauth"
+	"github.com/certfleet/certfleet/internal/cliusage"
 )
 
 // Layout nats-setup writes under --out.
@@ -29,9 +29,29 @@ const (
 	setupCAFile      = "ca.pem"
 )
 
+// NATSSetupDone is what `nats-setup --json` prints: where everything went.
+type NATSSetupDone struct {
+	Dir          string `json:"dir"`
+	OperatorDir  string `json:"operator_dir"`
+	ServerConfig string `json:"server_config"`
+	HubDir       string `json:"hub_dir"`
+	// HubConfig is the hub's [nats.external] section.
+	HubConfig   string `json:"hub_config"`
+	Credentials string `json:"credentials"`
+	SigningKey  string `json:"signing_key"`
+	AdminCreds  string `json:"admin_creds"`
+	// HubAccount is the hub's account's public key, AgentsAccount the
+	// agents' (the hub's nats.external.account).
+	HubAccount    string `json:"hub_account"`
+	AgentsAccount string `json:"agents_account"`
+	// CA is the CA bundle copied for the hub; empty: system roots.
+	CA string `json:"ca"`
+}
+
 func natsSetupCmd(g *globals) *cobra.Command {
 	var out, caFile, resolverDir string
 	var urls, tlsHosts []string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "nats-setup --out DIR",
 		Short: "Create operator-mode NATS material to run the hub on a NATS deployment it does not embed",
@@ -58,20 +78,20 @@ The servers must enable JetStream. Agents connect to the same servers (the
 subjects. Running nats-setup again keeps every key and rewrites the other
 files; on a DIR from an older certfleet it adds the agents' account (then
 update the servers' config and the hub's [nats.external] from the new files).`,
+		Example: `  certfleet-hub nats-setup --out /root/certfleet-nats --url tls://nats1.example.org:4222 --url tls://nats2.example.org:4222 \
+    --tls-host nats1.example.org --tls-host nats2.example.org
+  certfleet-hub nats-setup --out /root/certfleet-nats --url tls://nats.example.org:4222 --ca /etc/nats/ca.pem --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if out == "" {
-				return errors.New("--out is required")
-			}
 			if caFile != "" && len(tlsHosts) > 0 {
-				return errors.New("--ca and --tls-host exclude each other: --tls-host makes a CA, --ca names the one your servers already use")
+				return cliusage.Usagef(cmd, "--ca and --tls-host exclude each other: --tls-host makes a CA, --ca names the one your servers already use")
 			}
 			if len(urls) == 0 {
 				urls = []string{"tls://localhost:4222"}
 			}
 			for _, u := range urls {
 				if err := checkNATSURL(u); err != nil {
-					return err
+					return cliusage.Usagef(cmd, "%v", err)
 				}
 			}
 			abs, err := filepath.Abs(out)
@@ -85,6 +105,9 @@ update the servers' config and the hub's [nats.external] from the new files).`,
 			if err := s.run(); err != nil {
 				return fmt.Errorf("nats-setup: %w", err)
 			}
+			if asJSON {
+				return printJSON(g, s.done())
+			}
 			s.report(g.out)
 			return nil
 		},
@@ -95,13 +118,21 @@ update the servers' config and the hub's [nats.external] from the new files).`,
 	f.StringSliceVar(&tlsHosts, "tls-host", nil, "make a private CA and a server certificate for these names/IPs (repeat)")
 	f.StringVar(&caFile, "ca", "", "PEM CA bundle your servers' certificates chain to (copied for the hub and agents; default: system roots)")
 	f.StringVar(&resolverDir, "resolver-dir", "", "account resolver directory on the NATS servers (default DIR/server/jwt)")
+	cliusage.JSONFlag(cmd, &asJSON)
+	_ = cmd.MarkFlagRequired("out")
 	cmd.AddCommand(natsRevokeCmd(g))
 	return cmd
+}
+
+// NATSRevoked is what `nats-setup revoke --json` prints.
+type NATSRevoked struct {
+	Revoked []string `json:"revoked"`
 }
 
 func natsRevokeCmd(g *globals) *cobra.Command {
 	var out, caFile string
 	var urls []string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "revoke --out DIR USERKEY...",
 		Short: "Revoke agent credentials on the NATS servers at once, with nats-setup's operator keys",
@@ -113,14 +144,13 @@ revoke signs the revocation of the agent's user key (the "nkey" that
 DIR/operator/account.jwt, and pushes it to the servers as the system user.
 Their full resolver stores it, so it outlives restarts. URLs and CA default
 to those in DIR/hub/nats-external.toml.`,
+		Example: `  certfleet-hub nats-setup revoke --out /root/certfleet-nats UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4
+  certfleet-hub nats-setup revoke --out /root/certfleet-nats --json $(certfleet-hub agent list --json | jq -r '.agents[] | select(.id == "web1") | .nkey')`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, keys []string) error {
-			if out == "" {
-				return errors.New("--out is required: the directory nats-setup wrote")
-			}
 			for _, k := range keys {
 				if !nkeys.IsValidPublicUserKey(k) {
-					return fmt.Errorf("nats-setup revoke: %q is not a user public key (the \"nkey\" in `certfleet-hub agent list --json`)", k)
+					return cliusage.Usagef(cmd, "%q is not a user public key (the \"nkey\" in `certfleet-hub agent list --json`)", k)
 				}
 			}
 			if len(urls) == 0 || caFile == "" {
@@ -148,11 +178,22 @@ to those in DIR/hub/nats-external.toml.`,
 				return fmt.Errorf("nats-setup revoke: connect as the system user: %w", err)
 			}
 			defer nc.Close()
+			var done NATSRevoked
 			for _, k := range keys {
 				if err := auth.Revoke(nc, k); err != nil {
-					return fmt.Errorf("nats-setup revoke: %w", err)
+					if asJSON && len(done.Revoked) > 0 {
+						// What was revoked stays revoked: say so.
+						_ = printJSON(g, done)
+					}
+					return fmt.Errorf("nats-setup revoke %s: %w", k, err)
 				}
-				fmt.Fprintf(g.out, "revoked %s: its connections are closed and refused from now on\n", k)
+				done.Revoked = append(done.Revoked, k)
+				if !asJSON {
+					fmt.Fprintf(g.out, "revoked %s: its connections are closed and refused from now on\n", k)
+				}
+			}
+			if asJSON {
+				return printJSON(g, done)
 			}
 			return nil
 		},
@@ -161,6 +202,8 @@ to those in DIR/hub/nats-external.toml.`,
 	f.StringVar(&out, "out", "", "the directory nats-setup wrote")
 	f.StringSliceVar(&urls, "url", nil, "client URL of the NATS servers (default: from DIR/hub/nats-external.toml)")
 	f.StringVar(&caFile, "ca", "", "PEM CA bundle of the servers' certificates (default: from DIR/hub/nats-external.toml)")
+	cliusage.JSONFlag(cmd, &asJSON)
+	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
@@ -271,6 +314,12 @@ func (s *natsSetup) hubTOML() string {
 	w("account = %s   # the agents' account (not the hub's)", tomlQuote(s.files.Account))
 	w("ca = %s   # PEM roots of the servers' certificates; empty = system roots", tomlQuote(s.hubCA))
 	return b.String()
+}
+
+func (s *natsSetup) done() NATSSetupDone {
+	return NATSSetupDone{Dir: s.dir, OperatorDir: s.path(setupOperatorDir), ServerConfig: s.path(setupServerDir, setupServerConf),
+		HubDir: s.path(setupHubDir), HubConfig: s.path(setupHubDir, setupHubTOML), Credentials: s.files.Credentials,
+		SigningKey: s.files.SigningKey, AdminCreds: s.files.AdminCreds, HubAccount: s.account, AgentsAccount: s.files.Account, CA: s.hubCA}
 }
 
 func (s *natsSetup) report(out io.Writer) {

@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/certfleet/certfleet/hub/relay"
+	"github.com/certfleet/certfleet/internal/cliusage"
 )
 
 func relayCmd(g *globals) *cobra.Command {
@@ -24,11 +24,13 @@ port, or its wss:// port), directly or through the HTTP CONNECT proxy
 --proxy. TLS and NATS authentication stay end to end between each agent
 and the hub: the relay has no credentials and cannot read, alter or
 impersonate anyone's traffic. It needs no config file and no hub data.`,
+		Example: `  certfleet-hub relay --listen 0.0.0.0:4222 --to hub.example.org:4222
+  certfleet-hub relay --listen 0.0.0.0:4222 --to hub.example.org:443 --proxy http://proxy.corp.example:3128`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var lv slog.Level
 			if err := lv.UnmarshalText([]byte(level)); err != nil {
-				return fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+				return cliusage.Usagef(cmd, "--log-level %q: want debug, info, warn or error", level)
 			}
 			r, err := relay.Listen(cfg, NewLogger(os.Stderr, lv, "text"))
 			if err != nil {
@@ -44,6 +46,7 @@ impersonate anyone's traffic. It needs no config file and no hub data.`,
 	f.IntVar(&cfg.MaxConns, "max-conns", relay.DefaultMaxConns, "connections relayed at once; more are refused")
 	f.DurationVar(&cfg.DialTimeout, "dial-timeout", relay.DefaultDialTimeout, "time to reach the hub")
 	f.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }

@@ -20,7 +20,11 @@ func runCmd(g *globals, run Runner) *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
 		Short: "Run the hub in the foreground (DNS, NATS, ACME) until interrupted",
-		Args:  cobra.NoArgs,
+		Long: `run serves challenge DNS, NATS and the admin API and drives the ACME CAs until
+it gets SIGINT or SIGTERM; it logs to standard error (log_level, log_format).
+This is what the service runs.`,
+		Example: "  certfleet-hub run --config /etc/certfleet/hub.toml",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig()
 			if err != nil {

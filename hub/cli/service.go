@@ -48,6 +48,7 @@ func serviceCmd(g *globals) *cobra.Command {
 		Name:        ServiceName,
 		Binary:      "certfleet-hub",
 		DefaultUser: DefaultServiceUser,
+		ConfigPath:  DefaultConfigPath,
 		Definition: func(userName string) (*service.Config, error) {
 			cfg, err := g.loadConfig()
 			if err != nil {

@@ -232,25 +232,6 @@ func auditCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func renewCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "renew AGENT [CERT]",
-		Short: "Ask an agent to renew now (all its certificates, or CERT)",
-		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			req := admin.RenewRequest{Agent: args[0]}
-			if len(args) > 1 {
-				req.CertName = args[1]
-			}
-			if err := g.call(cmd.Context(), admin.VerbRenew, req, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.out, "renewal requested from %s\n", args[0])
-			return nil
-		},
-	}
-}
-
 // printAudit prints one line per event, oldest first, then the events the
 // hub could not read. An event this CLI cannot decode is shown as damaged
 // (by its position) instead of ending the listing.

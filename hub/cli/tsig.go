@@ -8,10 +8,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/internal/cliusage"
 )
 
 func tsigCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "tsig", Short: "Manage TSIG keys for RFC 2136 updates of challenge records"}
+	cmd := &cobra.Command{
+		Use:     "tsig",
+		Short:   "Manage TSIG keys for RFC 2136 updates of challenge records",
+		Example: "  certfleet-hub tsig add certbot-web --allow www.dyn.example.org > certbot-web.key\n  certfleet-hub tsig list",
+	}
 	cmd.AddCommand(tsigAddCmd(g), tsigListCmd(g), tsigRemoveCmd(g))
 	return cmd
 }
@@ -19,6 +24,7 @@ func tsigCmd(g *globals) *cobra.Command {
 func tsigAddCmd(g *globals) *cobra.Command {
 	var allow []string
 	var alg string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "add NAME --allow NAME...",
 		Short: "Create a TSIG key and print it once, as a BIND key file",
@@ -26,7 +32,10 @@ func tsigAddCmd(g *globals) *cobra.Command {
 (and below <name>) for each --allow name, by RFC 2136 UPDATE to the hub's DNS.
 The names must be in a zone the hub serves (a zone delegated with
 ` + "`domain add --zone`" + `). Prints the key in BIND's key-file syntax (nsupdate -k
-FILE); the secret is shown only now.`,
+FILE); the secret is shown only now. --json prints the key as
+{"name", "algorithm", "secret", "allow", "created"} instead.`,
+		Example: `  certfleet-hub tsig add certbot-web --allow www.dyn.example.org > certbot-web.key
+  certfleet-hub tsig add lego-api --allow api.dyn.example.org --algorithm hmac-sha512 --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rep admin.TSIGAddReply
@@ -34,6 +43,9 @@ FILE); the secret is shown only now.`,
 				return err
 			}
 			k := rep.Key
+			if asJSON {
+				return printJSON(g, k)
+			}
 			fmt.Fprintf(g.out, "key \"%s\" {\n\talgorithm %s;\n\tsecret \"%s\";\n};\n", k.Name, k.Algorithm, k.Secret)
 			fmt.Fprintf(g.errOut, "TSIG key %s may update _acme-challenge TXT records under: %s. The secret is shown only now.\n", k.Name, strings.Join(k.Allow, ", "))
 			return nil
@@ -41,15 +53,19 @@ FILE); the secret is shown only now.`,
 	}
 	cmd.Flags().StringSliceVar(&allow, "allow", nil, "name whose _acme-challenge records the key may change (repeatable)")
 	cmd.Flags().StringVar(&alg, "algorithm", "hmac-sha256", "hmac-sha256 or hmac-sha512")
+	_ = cmd.RegisterFlagCompletionFunc("algorithm", cobra.FixedCompletions([]string{"hmac-sha256", "hmac-sha512"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.MarkFlagRequired("allow")
+	cliusage.JSONFlag(cmd, &asJSON)
 	return cmd
 }
 
 func tsigListCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List TSIG keys (never their secrets)",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Short:   "List TSIG keys (never their secrets)",
+		Example: "  certfleet-hub tsig list\n  certfleet-hub tsig list --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var rep admin.TSIGList
 			if err := g.call(cmd.Context(), admin.VerbTSIGList, struct{}{}, &rep); err != nil {
@@ -61,26 +77,34 @@ func tsigListCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tALGORITHM\tALLOW")
 			for _, k := range rep.Keys {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, k.Algorithm, strings.Join(k.Allow, ","))
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", safe(k.Name), safe(k.Algorithm), safeList(k.Allow, ","))
 			}
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cliusage.JSONFlag(cmd, &asJSON)
 	return cmd
 }
 
 func tsigRemoveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "remove NAME",
-		Short: "Delete a TSIG key; updates signed with it are refused from now on",
-		Args:  cobra.ExactArgs(1),
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "remove NAME",
+		Short:   "Delete a TSIG key; updates signed with it are refused from now on",
+		Example: "  certfleet-hub tsig remove certbot-web",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.call(cmd.Context(), admin.VerbTSIGRemove, admin.NameRequest{Name: args[0]}, nil); err != nil {
 				return err
+			}
+			if asJSON {
+				return printJSON(g, Removed{Name: args[0], Removed: true})
 			}
 			fmt.Fprintf(g.out, "%s removed\n", args[0])
 			return nil
 		},
 	}
+	cliusage.JSONFlag(cmd, &asJSON)
+	cmd.ValidArgsFunction = g.completeTSIG
+	return cmd
 }

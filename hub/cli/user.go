@@ -2,8 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -11,16 +9,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/internal/cliusage"
 )
 
 func userCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "user", Short: "Manage the web dashboard's users"}
+	cmd := &cobra.Command{
+		Use:     "user",
+		Short:   "Manage the web dashboard's users",
+		Example: "  certfleet-hub user add alice --role admin < alice.password\n  certfleet-hub user list",
+	}
 	cmd.AddCommand(userAddCmd(g), userRemoveCmd(g), userListCmd(g))
 	return cmd
 }
 
 func userAddCmd(g *globals) *cobra.Command {
 	var role string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "add NAME --role admin|readonly",
 		Short: "Create a dashboard user, or set an existing one's role and password",
@@ -30,11 +34,11 @@ or shell history; the hub stores only its bcrypt hash.
 Roles: admin (sees everything, renews, enrolls, removes agents, adds domains)
 and readonly (sees everything, acts on nothing).`,
 		Example: `  certfleet-hub user add alice --role admin < alice.password
-  printf '%s\n' "$PASSWORD" | certfleet-hub user add grafana --role readonly`,
+  printf '%s\n' "$PASSWORD" | certfleet-hub user add grafana --role readonly --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if role == "" {
-				return errors.New("--role is required: admin or readonly")
+				return cliusage.Usagef(cmd, "--role is required: admin or readonly")
 			}
 			line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 			if err != nil && line == "" {
@@ -45,16 +49,23 @@ and readonly (sees everything, acts on nothing).`,
 			if err := g.call(cmd.Context(), admin.VerbUserAdd, admin.UserAddRequest{Name: args[0], Role: role, Password: pass}, &rep); err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(g, rep)
+			}
 			fmt.Fprintf(g.out, "user %s saved (role %s)\n", rep.Name, rep.Role)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&role, "role", "", "admin or readonly")
+	_ = cmd.RegisterFlagCompletionFunc("role", cobra.FixedCompletions([]string{"admin", "readonly"}, cobra.ShellCompDirectiveNoFileComp))
+	cliusage.JSONFlag(cmd, &asJSON)
+	cmd.ValidArgsFunction = g.completeUsers
 	return cmd
 }
 
 func userRemoveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:     "remove NAME",
 		Short:   "Remove a dashboard user (its open sessions end at their next request)",
 		Example: "  certfleet-hub user remove alice",
@@ -63,10 +74,16 @@ func userRemoveCmd(g *globals) *cobra.Command {
 			if err := g.call(cmd.Context(), admin.VerbUserRemove, admin.NameRequest{Name: args[0]}, nil); err != nil {
 				return err
 			}
+			if asJSON {
+				return printJSON(g, Removed{Name: args[0], Removed: true})
+			}
 			fmt.Fprintf(g.out, "user %s removed\n", args[0])
 			return nil
 		},
 	}
+	cliusage.JSONFlag(cmd, &asJSON)
+	cmd.ValidArgsFunction = g.completeUsers
+	return cmd
 }
 
 func userListCmd(g *globals) *cobra.Command {
@@ -82,18 +99,16 @@ func userListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(g.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return printJSON(g, rep)
 			}
 			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tROLE")
 			for _, u := range rep.Users {
-				fmt.Fprintf(tw, "%s\t%s\n", u.Name, u.Role)
+				fmt.Fprintf(tw, "%s\t%s\n", safe(u.Name), safe(u.Role))
 			}
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cliusage.JSONFlag(cmd, &asJSON)
 	return cmd
 }

@@ -36,7 +36,7 @@ func Mark(root *cobra.Command) {
 		if args := c.Args; args != nil {
 			c.Args = func(c *cobra.Command, a []string) error {
 				if err := args(c, a); err != nil {
-					return &Error{fmt.Errorf("%w\nusage: %s", err, c.UseLine())}
+					return &Error{fmt.Errorf("%w\nusage: %s", argError(c, a, err), c.UseLine())}
 				}
 				return nil
 			}

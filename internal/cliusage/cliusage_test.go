@@ -12,12 +12,13 @@ import (
 func testRoot() *cobra.Command {
 	root := &cobra.Command{Use: "tool", SilenceUsage: true, SilenceErrors: true}
 	remove := &cobra.Command{Use: "remove NAME", Args: cobra.ExactArgs(1), RunE: func(*cobra.Command, []string) error { return nil }}
+	renew := &cobra.Command{Use: "renew AGENT [CERT]", Args: cobra.RangeArgs(1, 2), RunE: func(*cobra.Command, []string) error { return nil }}
 	fail := &cobra.Command{Use: "fail", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return errors.New("the hub is down") }}
 	var to string
 	need := &cobra.Command{Use: "need", RunE: func(*cobra.Command, []string) error { return nil }}
 	need.Flags().StringVar(&to, "to", "", "where")
 	_ = need.MarkFlagRequired("to")
-	root.AddCommand(remove, fail, need)
+	root.AddCommand(remove, renew, fail, need)
 	root.SetOut(io.Discard)
 	root.SetErr(io.Discard)
 	Mark(root)
@@ -32,8 +33,10 @@ func TestExitCodes(t *testing.T) {
 		says string
 	}{
 		{"ok", []string{"remove", "web1"}, 0, ""},
-		{"missing argument", []string{"remove"}, ExitUsage, "usage: tool remove NAME"},
-		{"extra argument", []string{"fail", "x"}, ExitUsage, "usage: tool fail"},
+		{"missing argument", []string{"remove"}, ExitUsage, "missing NAME\nusage: tool remove NAME"},
+		{"missing first of two", []string{"renew"}, ExitUsage, "missing AGENT\nusage: tool renew AGENT [CERT]"},
+		{"extra argument", []string{"fail", "x"}, ExitUsage, "unexpected argument \"x\"\nusage: tool fail"},
+		{"extra after optional", []string{"renew", "a", "b", "c"}, ExitUsage, "unexpected argument \"c\""},
 		{"unknown flag", []string{"remove", "web1", "--nope"}, ExitUsage, "unknown flag"},
 		{"unknown command", []string{"frobnicate"}, ExitUsage, "unknown command"},
 		{"required flag", []string{"need"}, ExitUsage, "required flag"},

@@ -22,6 +22,8 @@ type Spec struct {
 	// DefaultUser is --user's default; empty means root (LocalSystem on
 	// Windows).
 	DefaultUser string
+	// ConfigPath is the binary's usual config file, for the examples.
+	ConfigPath string
 	// Definition builds the service definition from the --user value. It
 	// reads the configuration, so a bad one is refused before anything is
 	// installed.
@@ -38,6 +40,8 @@ func Command(spec Spec, out io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "service",
 		Short: "Manage " + spec.Binary + " as a system service (systemd, Windows service, launchd, ...)",
+		Example: fmt.Sprintf("  %[1]s service install --config %[2]s\n  %[1]s service start\n  %[1]s service status",
+			spec.Binary, spec.ConfigPath),
 	}
 	var userName string
 	open := func() (service.Service, error) {
@@ -61,9 +65,10 @@ func Command(spec Spec, out io.Writer) *cobra.Command {
 	}
 	sub := func(use, short string, act func(*ctl) error) *cobra.Command {
 		return &cobra.Command{
-			Use:   use,
-			Short: short,
-			Args:  cobra.NoArgs,
+			Use:     use,
+			Short:   short,
+			Example: fmt.Sprintf("  %s service %s", spec.Binary, use),
+			Args:    cobra.NoArgs,
 			RunE: func(*cobra.Command, []string) error {
 				svc, err := open()
 				if err != nil {
@@ -76,6 +81,7 @@ func Command(spec Spec, out io.Writer) *cobra.Command {
 	install := sub("install", "Install (or update) the service to run with --config FILE; starts nothing",
 		func(c *ctl) error { return c.install(userName) })
 	install.Flags().StringVar(&userName, "user", spec.DefaultUser, "system user the service runs as (empty: root / LocalSystem)")
+	install.Example = fmt.Sprintf("  %[1]s service install --config %[2]s\n  %[1]s service install --config %[2]s --user root", spec.Binary, spec.ConfigPath)
 	cmd.AddCommand(
 		install,
 		sub("uninstall", "Stop and remove the service", (*ctl).uninstall),

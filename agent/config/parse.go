@@ -35,6 +35,7 @@ func ParseConfig(data []byte) (Config, error) {
 		sort.Strings(keys)
 		return Config{}, fmt.Errorf("parse config: unknown key %s", strings.Join(keys, ", "))
 	}
+	cfg.Inventory.applyDefaults()
 	for i := range cfg.Certificates {
 		b := &cfg.Certificates[i]
 		b.applyDefaults()

@@ -41,6 +41,7 @@ func (c Config) Validate() error {
 		add("hub.enrollment", "%q is not an absolute path", c.Hub.Enrollment)
 	}
 	c.Hub.validate(add)
+	c.Inventory.validate(add)
 	blockNames := map[string]string{}
 	paths := map[string]string{}
 	for i, b := range c.Certificates {

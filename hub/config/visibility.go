@@ -69,16 +69,26 @@ type AlarmConfig struct {
 	// (default 336h = 14 days). FailedAttempts: renewal failed this many
 	// times in a row (default 3). OfflineFor: agent not heard from for this
 	// long (default agents.silent_after). ReloadFailed (default true): the
-	// agent installed a certificate but the service reload failed. A
-	// negative duration or attempts count turns that condition off.
-	ExpiringWithin Duration `toml:"expiring_within"`
-	FailedAttempts int      `toml:"failed_attempts"`
-	OfflineFor     Duration `toml:"offline_for"`
-	ReloadFailed   *bool    `toml:"reload_failed"`
+	// agent installed a certificate but the service reload failed.
+	// UnmanagedExpiring (default true): a certificate an agent found in
+	// its [inventory] paths, which certfleet does not renew, expires
+	// within ExpiringWithin. A negative duration or attempts count turns
+	// that condition off.
+	ExpiringWithin    Duration `toml:"expiring_within"`
+	FailedAttempts    int      `toml:"failed_attempts"`
+	OfflineFor        Duration `toml:"offline_for"`
+	ReloadFailed      *bool    `toml:"reload_failed"`
+	UnmanagedExpiring *bool    `toml:"unmanaged_expiring"`
 }
 
 // ReloadFailedOn reports whether reload failures are sent on the channel.
 func (a AlarmConfig) ReloadFailedOn() bool { return a.ReloadFailed == nil || *a.ReloadFailed }
+
+// UnmanagedExpiringOn reports whether expiring unmanaged certificates are
+// sent on the channel.
+func (a AlarmConfig) UnmanagedExpiringOn() bool {
+	return a.UnmanagedExpiring == nil || *a.UnmanagedExpiring
+}
 
 func (c *Config) fillAlarmDefaults() {
 	for i := range c.Alarm {

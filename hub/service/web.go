@@ -166,6 +166,10 @@ func (b webBackend) Status(ctx context.Context) (admin.StatusReply, error) {
 	return call[admin.StatusReply](ctx, b.h.adminStatus, nil)
 }
 
+func (b webBackend) AgentStatus(ctx context.Context, id string) (hub.AgentStatus, error) {
+	return b.h.store.GetStatus(ctx, id)
+}
+
 func (b webBackend) Audit(ctx context.Context, req admin.AuditRequest) (admin.AuditReply, error) {
 	return call[admin.AuditReply](ctx, b.h.adminAudit, req)
 }

@@ -11,6 +11,9 @@ import (
 // operations, called in-process.
 type Backend interface {
 	Status(ctx context.Context) (admin.StatusReply, error)
+	// AgentStatus returns one agent's latest status, its unmanaged
+	// certificates included (which Status leaves out).
+	AgentStatus(ctx context.Context, id string) (hub.AgentStatus, error)
 	Audit(ctx context.Context, req admin.AuditRequest) (admin.AuditReply, error)
 	Renew(ctx context.Context, req admin.RenewRequest) error
 	AgentAdd(ctx context.Context, req admin.AgentAddRequest) (admin.AgentAddReply, error)

@@ -24,6 +24,14 @@ type fleetBackend struct{ r admin.StatusReply }
 var errReadOnly = errors.New("not in this test")
 
 func (b fleetBackend) Status(context.Context) (admin.StatusReply, error) { return b.r, nil }
+func (b fleetBackend) AgentStatus(_ context.Context, id string) (hub.AgentStatus, error) {
+	for _, s := range b.r.Status {
+		if s.AgentID == id {
+			return s, nil
+		}
+	}
+	return hub.AgentStatus{}, store.ErrNotFound
+}
 func (b fleetBackend) Audit(context.Context, admin.AuditRequest) (admin.AuditReply, error) {
 	return admin.AuditReply{}, nil
 }

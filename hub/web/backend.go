@@ -23,4 +23,7 @@ type Backend interface {
 	DomainCheck(ctx context.Context, req admin.DomainCheckRequest) (admin.DomainCheckReply, error)
 	// User returns the dashboard user called name (an error when unknown).
 	User(ctx context.Context, name string) (hub.User, error)
+	// UserByEmail returns the user with this e-mail address (lower
+	// case); store.ErrNotFound when none, an error when several.
+	UserByEmail(ctx context.Context, email string) (hub.User, error)
 }

@@ -58,6 +58,10 @@ func (b fleetBackend) User(_ context.Context, name string) (hub.User, error) {
 	return hub.User{}, store.ErrNotFound
 }
 
+func (b fleetBackend) UserByEmail(context.Context, string) (hub.User, error) {
+	return hub.User{}, store.ErrNotFound
+}
+
 // bigFleet has n agents with one certificate each, expiring over 90 days.
 func bigFleet(n int) admin.StatusReply {
 	now := time.Now().UTC()

@@ -13,11 +13,13 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/certfleet/certfleet/agent/certstore"
 	"github.com/certfleet/certfleet/agent/config"
 	"github.com/certfleet/certfleet/agent/control"
+	"github.com/certfleet/certfleet/agent/inventory"
 )
 
 // Defaults for Options.
@@ -57,6 +59,10 @@ type Options struct {
 	LostAfter time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// InventoryInterval, when set, replaces the [inventory] interval
+	// between scans (tests; the configuration bounds it to at least a
+	// minute).
+	InventoryInterval time.Duration
 	// CertStore is the Windows certificate store for blocks with
 	// windows_store; nil opens the system's (tests put a double here).
 	CertStore certstore.Store
@@ -103,6 +109,10 @@ type Agent struct {
 	closed  bool
 	cancel  context.CancelFunc
 	done    chan struct{}
+
+	// unmanaged is the latest [inventory] scan, written by its own
+	// goroutine and read when a status report is made.
+	unmanaged atomic.Pointer[inventory.Result]
 
 	// Owned by the loop goroutine once running.
 	*loopState

@@ -257,6 +257,7 @@ func (a *Agent) reportStatus(ctx context.Context) bool {
 		Sent:         a.opts.Now().UTC(),
 		Transport:    a.hub.Transport(),
 	}
+	a.addUnmanaged(rep)
 	cctx, cancel := a.callCtx(ctx)
 	defer cancel()
 	if err := a.hub.ReportStatus(cctx, rep); err != nil {

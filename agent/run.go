@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/certfleet/certfleet/agent/client"
@@ -108,7 +109,12 @@ func (a *Agent) run(parent context.Context, once *string) ([]control.Outcome, er
 			cancel()
 		}()
 	}
+	var scans sync.WaitGroup
+	if once == nil {
+		scans.Go(func() { a.runInventory(ctx) })
+	}
 	a.loop(ctx)
+	scans.Wait()
 	if onceDone != nil {
 		<-onceDone
 	}

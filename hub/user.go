@@ -11,9 +11,12 @@ const (
 // User is a web dashboard login. Hash is a bcrypt hash of the password;
 // the password itself is never stored.
 type User struct {
-	Name    string    `json:"name"`
-	Role    string    `json:"role"`
-	Hash    string    `json:"hash"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	Hash string `json:"hash"`
+	// Email, when set (lower case), lets a client certificate carrying
+	// it as a SAN e-mail address log in as this user.
+	Email   string    `json:"email,omitempty"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated,omitzero"`
 }

@@ -20,6 +20,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		{"failed result", &CertResult{RequestID: "abcdefgh12", CertName: "web", Status: StatusFailed, Error: Errorf(CodeNameNotAllowed, "x")}, &CertResult{}},
 		{"fetch", &FetchRequest{RequestID: "abcdefgh12"}, &FetchRequest{}},
 		{"status", &StatusReport{Certificates: []CertStatus{{Name: "web", Names: []string{"a.example.org"}}}}, &StatusReport{}},
+		{"status with unmanaged", &StatusReport{Unmanaged: []UnmanagedCert{{Path: "/etc/ssl/a.pem", NotAfter: now, SHA256: strings.Repeat("ab", 32)}}, UnmanagedOmitted: 2}, &StatusReport{}},
 		{"ack", &Ack{}, &Ack{}},
 		{"renew", &RenewCommand{CertName: "web"}, &RenewCommand{}},
 		{"creds", &CredsUpdate{JWT: "eyJ0"}, &CredsUpdate{}},
@@ -70,6 +71,31 @@ func TestDecodeRejects(t *testing.T) {
 			}
 			if got := CodeOf(err); got != tt.code {
 				t.Fatalf("code = %s, want %s (err %v)", got, tt.code, err)
+			}
+		})
+	}
+}
+
+func TestStatusUnmanagedBounds(t *testing.T) {
+	cases := []struct {
+		name string
+		rep  StatusReport
+		ok   bool
+	}{
+		{"none", StatusReport{}, true},
+		{"at the limit", StatusReport{Unmanaged: make([]UnmanagedCert, MaxUnmanaged)}, true},
+		{"over the limit", StatusReport{Unmanaged: make([]UnmanagedCert, MaxUnmanaged+1)}, false},
+		{"negative omitted", StatusReport{UnmanagedOmitted: -1}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := Encode(&tc.rep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = Decode(b, &StatusReport{})
+			if (err == nil) != tc.ok || (err != nil && CodeOf(err) != CodeBadRequest) {
+				t.Fatalf("Decode = %v, want ok %v", err, tc.ok)
 			}
 		})
 	}

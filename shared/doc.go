@@ -57,6 +57,13 @@
 //	(queued) instead of a JetStream publish; error code throttled added.
 //	A v1 agent (request/reply on _INBOX.<id>) gets no answers from a v2
 //	hub: upgrade agents after the hub.
+//	Additive within v2: status carries transport (the path the agent
+//	reaches the hub by); status carries unmanaged (certificates found in
+//	the agent's [inventory] paths that it did not issue, soonest expiry
+//	first, at most MaxUnmanaged) and unmanaged_omitted. A hub that does
+//	not know a field ignores it and an agent that does not send one is
+//	read as having none, so hub and agents upgrade in either order; a
+//	report listing more than MaxUnmanaged is refused (bad_request).
 package shared
 
 // ProtocolVersion is the version of this protocol. Bump it when a change is

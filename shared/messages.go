@@ -146,6 +146,37 @@ type StatusReport struct {
 	// "wss://hub.example.org:443 via proxy http://proxy:3128" (optional;
 	// agents before 0.3 leave it out).
 	Transport string `json:"transport,omitempty"`
+	// Unmanaged lists certificates the agent found in its configured
+	// inventory paths that it did not issue, soonest expiry first, at most
+	// MaxUnmanaged (optional: older agents, and agents without [inventory],
+	// leave it out).
+	Unmanaged []UnmanagedCert `json:"unmanaged,omitempty"`
+	// UnmanagedOmitted counts unmanaged certificates found but not listed:
+	// past MaxUnmanaged or past what fits in one message.
+	UnmanagedOmitted int `json:"unmanaged_omitted,omitempty"`
+}
+
+// UnmanagedCert describes a certificate found on the agent's host that
+// certfleet does not manage: the leaf of one file (the first certificate
+// that is not a CA's), never a key.
+type UnmanagedCert struct {
+	// Path is the first file it was found in (walk order).
+	Path string `json:"path"`
+	// Duplicates counts other files in the inventory paths holding the
+	// same certificate (a cert.pem and its fullchain.pem).
+	Duplicates int `json:"duplicates,omitempty"`
+	// Subject and Issuer are distinguished names (RFC 2253 form).
+	Subject string `json:"subject"`
+	Issuer  string `json:"issuer"`
+	// SANs are the DNS names and IP addresses, at most MaxUnmanagedSANs;
+	// SANsOmitted counts the rest.
+	SANs        []string  `json:"sans,omitempty"`
+	SANsOmitted int       `json:"sans_omitted,omitempty"`
+	Serial      string    `json:"serial,omitempty"`
+	NotBefore   time.Time `json:"not_before,omitzero"`
+	NotAfter    time.Time `json:"not_after"`
+	// SHA256 is the hex SHA-256 fingerprint of the certificate's DER.
+	SHA256 string `json:"sha256"`
 }
 
 // Ack answers a request that needs no data back.

@@ -12,6 +12,17 @@ const (
 	MaxCSRSize = 64 << 10
 	// MaxChainSize bounds a PEM chain.
 	MaxChainSize = 128 << 10
+	// MaxUnmanaged bounds the unmanaged certificates in one status report;
+	// MaxUnmanagedSANs the names listed per certificate. The other
+	// fields of an UnmanagedCert are bounded by the Max*Len below; a
+	// receiver cuts what is longer.
+	MaxUnmanaged     = 100
+	MaxUnmanagedSANs = 20
+	// MaxPathLen bounds a file path, MaxDNLen a distinguished name,
+	// MaxSerialLen a hex serial.
+	MaxPathLen   = 1024
+	MaxDNLen     = 512
+	MaxSerialLen = 128
 )
 
 var (
@@ -129,6 +140,12 @@ func (m *StatusReport) Validate() error {
 		if len(c.Names) > MaxNames {
 			return Errorf(CodeBadRequest, "certificates[%d].names: %d, limit %d", i, len(c.Names), MaxNames)
 		}
+	}
+	if len(m.Unmanaged) > MaxUnmanaged {
+		return Errorf(CodeBadRequest, "unmanaged: %d entries, limit %d", len(m.Unmanaged), MaxUnmanaged)
+	}
+	if m.UnmanagedOmitted < 0 {
+		return Errorf(CodeBadRequest, "unmanaged_omitted: %d is negative", m.UnmanagedOmitted)
 	}
 	return nil
 }

@@ -108,6 +108,7 @@ use them (rolling back if a reload fails) and renews them before they expire.`,
 		withConfig(c.renewCommand()),
 		withConfig(c.checkConfigCommand()),
 		withConfig(c.serviceCommand()),
+		withConfig(c.inventoryCommand()),
 		c.versionCommand(),
 		c.exampleConfigCommand(),
 	)

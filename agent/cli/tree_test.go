@@ -35,7 +35,7 @@ func TestCommandTree(t *testing.T) {
 			"help": "prints help text",
 		},
 		Groups: map[string][]string{
-			"run": withConfig, "enroll": withConfig, "status": withConfig, "renew": withConfig, "check-config": withConfig,
+			"run": withConfig, "enroll": withConfig, "status": withConfig, "renew": withConfig, "check-config": withConfig, "inventory": withConfig,
 			"service install": withConfig, "service uninstall": withConfig, "service start": withConfig,
 			"service stop": withConfig, "service restart": withConfig, "service status": withConfig,
 			"version": none, "example-config": none, "help": none,

@@ -38,6 +38,9 @@ type Config struct {
 	LogLevel     string        `toml:"log_level"`
 	Hub          Hub           `toml:"hub"`
 	Certificates []Certificate `toml:"certificate"`
+	// Inventory says where to look for certificates the agent did not
+	// issue (reported to the hub as unmanaged).
+	Inventory Inventory `toml:"inventory"`
 
 	// deprecated are the old spellings ParseConfig rewrote.
 	deprecated []*configfile.FieldError

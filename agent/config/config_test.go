@@ -49,6 +49,10 @@ reload_shell = "postfix reload && dovecot reload"
 check_tls = "[::1]:993"
 check_server_name = "imap.mail.example.org"
 check_timeout = "1m"
+
+[inventory]
+paths = ["@/etc/ssl/private/*.pem", "@/etc/nginx/certs/**"]
+max_files = 50
 `
 
 func TestParseConfigGood(t *testing.T) {
@@ -81,6 +85,10 @@ func TestParseConfigGood(t *testing.T) {
 	dirs := cfg.Dirs()
 	if len(dirs) != 3 || dirs[0] != cfg.StateDir {
 		t.Errorf("dirs %v", dirs)
+	}
+	inv := cfg.Inventory
+	if len(inv.Paths) != 2 || inv.MaxFiles != 50 || inv.Interval.Duration != DefaultInventoryInterval || inv.MaxFileSize != DefaultInventoryMaxFileSize {
+		t.Errorf("inventory: %+v", inv)
 	}
 }
 
@@ -156,6 +164,14 @@ var badCases = []struct {
 	{"check timeout negative", block + "check_tls = \"127.0.0.1:443\"\ncheck_timeout = \"-1s\"", configfile.ErrOutOfRange, "certificate[0].check_timeout:"},
 	{"check wildcard server name", block + "check_tls = \"127.0.0.1:443\"\ncheck_server_name = \"*.example.org\"", configfile.ErrInvalid, "certificate[0].check_server_name:"},
 	{"check bad server name", block + "check_tls = \"127.0.0.1:443\"\ncheck_server_name = \"exa mple.org\"", configfile.ErrInvalid, "certificate[0].check_server_name:"},
+	{"inventory relative path", "[inventory]\npaths = [\"etc/ssl/*.pem\"]", configfile.ErrInvalid, "inventory.paths[0]:"},
+	{"inventory bad glob", "[inventory]\npaths = [\"@/etc/ssl/[a.pem\"]", configfile.ErrInvalid, "inventory.paths[0]:"},
+	{"inventory ** inside an element", "[inventory]\npaths = [\"@/etc/ssl/a**/x\"]", configfile.ErrInvalid, "inventory.paths[0]:"},
+	{"inventory too many **", "[inventory]\npaths = [\"@/a/**/b/**/c/**/d/**\"]", configfile.ErrInvalid, "inventory.paths[0]:"},
+	{"inventory interval too short", "[inventory]\npaths = [\"@/etc/ssl\"]\ninterval = \"10s\"", configfile.ErrOutOfRange, "inventory.interval:"},
+	{"inventory negative max_files", "[inventory]\nmax_files = -1", configfile.ErrOutOfRange, "inventory.max_files:"},
+	{"inventory huge max_file_size", "[inventory]\nmax_file_size = 1073741824", configfile.ErrOutOfRange, "inventory.max_file_size:"},
+	{"inventory unknown key", "[inventory]\npath = [\"@/etc/ssl\"]", configfile.ErrUnknownKey, "inventory.path (line 2): unknown key"},
 	{"check only wildcards", strings.Replace(block, `"www.example.org"`, `"*.example.org"`, 1) + `check_tls = "127.0.0.1:443"`, configfile.ErrRequired, "certificate[0].check_server_name: required: every name is a wildcard"},
 }
 

@@ -73,6 +73,17 @@ reload_timeout = "30s"
 # check_tls = "127.0.0.1:443"
 # check_server_name = "www.example.org"   # SNI; default the first non-wildcard name
 # check_timeout = "10s"
+
+# Certificates on this host that certfleet does not manage (yet): the
+# agent scans these paths and the hub lists what it finds as unmanaged,
+# with alerts before they expire. Files named like keys are never opened,
+# and only certificates are read from the others. "*" matches within one
+# path element, "**" any depth; a directory alone means its files.
+# [inventory]
+# paths = ["/etc/ssl/private/*.pem", "/etc/nginx/certs/**"]
+# interval = "15m"              # scan again this often
+# max_files = 1000              # files read per scan
+# max_file_size = 1048576       # bytes; larger files are skipped unread
 `
 
 const windowsExample = `# certfleet-agent configuration.
@@ -135,4 +146,13 @@ reload_timeout = "60s"
 # check_tls = "127.0.0.1:443"
 # check_server_name = "www.example.org"   # SNI; default the first non-wildcard name
 # check_timeout = "10s"
+
+# Certificates on this host that certfleet does not manage (yet): the
+# agent scans these paths and the hub lists what it finds as unmanaged,
+# with alerts before they expire. Files named like keys (.key, .pfx, ...)
+# are never opened, and only certificates are read from the others. "*"
+# matches within one path element, "**" any depth.
+# [inventory]
+# paths = ['C:\certs\**']
+# interval = "15m"
 `

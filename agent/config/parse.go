@@ -18,6 +18,7 @@ func ParseConfig(data []byte) (Config, error) {
 	if err := configfile.Decode(data, &cfg); err != nil {
 		return Config{}, fmt.Errorf("parse config: %w", err)
 	}
+	cfg.Inventory.applyDefaults()
 	for i := range cfg.Certificates {
 		b := &cfg.Certificates[i]
 		b.applyDefaults()

@@ -44,6 +44,7 @@ func (c Config) Validate() error {
 		v.Invalid("hub.enrollment", c.Hub.Enrollment, "want an absolute path")
 	}
 	c.Hub.validate(v)
+	c.Inventory.validate(v)
 	blockNames := map[string]string{}
 	paths := map[string]string{}
 	for i, b := range c.Certificates {

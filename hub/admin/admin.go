@@ -125,7 +125,17 @@ type StatusRequest struct {
 	Agent string `json:"agent,omitempty"`
 	After string `json:"after,omitempty"`
 	Limit int    `json:"limit,omitempty"`
+	// Unmanaged asks for the unmanaged certificates agents reported
+	// (status[].report.unmanaged); without it they are left out and only
+	// counted (UnmanagedCounts). With it a page may hold fewer agents
+	// than Limit, so that it stays within UnmanagedPageBudget.
+	Unmanaged bool `json:"unmanaged,omitempty"`
 }
+
+// UnmanagedPageBudget bounds the encoded unmanaged lists in one status
+// page: with the rest of a page of DefaultStatusLimit agents the reply
+// stays below NATS's default 1 MiB max payload.
+const UnmanagedPageBudget = 512 << 10
 
 // Page sizes of the fleet view: every reply stays far below NATS's
 // default 1 MiB max payload, whatever the fleet's size.
@@ -151,11 +161,15 @@ type StatusReply struct {
 	// listed without them.
 	Damaged []hub.Damaged `json:"damaged,omitempty"`
 	Next    string        `json:"next,omitempty"`
+	// UnmanagedCounts is, per agent of the page that reported any, how
+	// many unmanaged certificates it found (listed and omitted), whether
+	// or not the request asked for the lists.
+	UnmanagedCounts map[string]int `json:"unmanaged_counts,omitempty"`
 }
 
 // Alert is a condition an operator must look at.
 type Alert struct {
-	Kind     string    `json:"kind"` // expiring, silent, failing
+	Kind     string    `json:"kind"` // expiring, silent, failing, never_seen, unmanaged_expiring
 	Agent    string    `json:"agent"`
 	CertName string    `json:"cert_name,omitempty"`
 	Message  string    `json:"message"`

@@ -15,12 +15,16 @@ type UserAddRequest struct {
 	Name     string `json:"name"`
 	Role     string `json:"role"`
 	Password string `json:"password"`
+	// Email, optional: a client certificate with it as a SAN e-mail
+	// address logs in as this user (with [web] client_ca).
+	Email string `json:"email,omitempty"`
 }
 
 // UserInfo is a user without its hash.
 type UserInfo struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+	Email string `json:"email,omitempty"`
 }
 
 // UserList lists dashboard users.

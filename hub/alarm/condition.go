@@ -6,6 +6,7 @@ import (
 
 	"github.com/certfleet/certfleet/hub/admin"
 	"github.com/certfleet/certfleet/hub/config"
+	"github.com/certfleet/certfleet/shared"
 )
 
 // Condition kinds.
@@ -14,6 +15,10 @@ const (
 	KindRenewalFailed = "renewal_failed" // renewal failed failed_attempts times in a row
 	KindOffline       = "offline"        // an agent not heard from for offline_for
 	KindReloadFailed  = "reload_failed"  // installed but the service reload failed (rolled back)
+	// KindUnmanagedExpiring: a certificate an agent found in its
+	// [inventory] paths, which certfleet does not renew, expires within
+	// the channel's expiring_within. Its Cert is the file's path.
+	KindUnmanagedExpiring = "unmanaged_expiring"
 )
 
 // reloadFailedCode is the agent's error code for a failed reload
@@ -64,6 +69,15 @@ func Evaluate(ch config.AlarmConfig, r admin.StatusReply) []Condition {
 					Message: fmt.Sprintf("certificate %s on %s: renewal failed %d times, last: %s", c.Name, s.AgentID, c.Attempts, c.LastError)})
 			}
 		}
+		if within := ch.ExpiringWithin.D(); within > 0 && ch.UnmanagedExpiringOn() {
+			for _, u := range s.Report.Unmanaged {
+				if u.NotAfter.IsZero() || u.NotAfter.Sub(now) >= within {
+					continue
+				}
+				out = append(out, Condition{Kind: KindUnmanagedExpiring, Agent: s.AgentID, Cert: u.Path, Since: u.NotAfter.Add(-within),
+					Message: unmanagedMessage(s.AgentID, u, now)})
+			}
+		}
 	}
 	if offline > 0 {
 		for _, a := range r.Agents {
@@ -74,4 +88,15 @@ func Evaluate(ch config.AlarmConfig, r admin.StatusReply) []Condition {
 		}
 	}
 	return out
+}
+
+// unmanagedMessage says which file on which agent holds a certificate
+// that expires soon and that certfleet does not renew.
+func unmanagedMessage(agent string, u shared.UnmanagedCert, now time.Time) string {
+	what := fmt.Sprintf("unmanaged certificate %s (%s) on %s", u.Path, u.Subject, agent)
+	left := u.NotAfter.Sub(now).Round(time.Minute)
+	if left < 0 {
+		return fmt.Sprintf("%s expired %s; certfleet does not renew it", what, u.NotAfter.Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%s expires %s (in %s); certfleet does not renew it", what, u.NotAfter.Format(time.RFC3339), left)
 }

@@ -1,6 +1,7 @@
 package alarm
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -46,6 +47,11 @@ func TestEvaluate(t *testing.T) {
 			status(now, cert(func(c *shared.CertStatus) { c.LastResult, c.LastErrorCode, c.Attempts = "failed", "reload_failed", 1 })), nil},
 		{"offline", nil, status(now.Add(-3*time.Hour), cert(nil)), []string{"offline/web1/"}},
 		{"offline threshold per channel", func(a *config.AlarmConfig) { a.OfflineFor = config.Duration(4 * time.Hour) }, status(now.Add(-3*time.Hour), cert(nil)), nil},
+		{"unmanaged expiring", nil, withUnmanaged(status(now, cert(nil)), now.Add(10*day), now.Add(100*day)), []string{"unmanaged_expiring/web1//etc/ssl/u0.pem"}},
+		{"unmanaged expired", nil, withUnmanaged(status(now, cert(nil)), now.Add(-day)), []string{"unmanaged_expiring/web1//etc/ssl/u0.pem"}},
+		{"unmanaged threshold per channel", func(a *config.AlarmConfig) { a.ExpiringWithin = config.Duration(7 * day) },
+			withUnmanaged(status(now, cert(nil)), now.Add(10*day)), nil},
+		{"unmanaged off", func(a *config.AlarmConfig) { a.UnmanagedExpiring = &off }, withUnmanaged(status(now, cert(nil)), now.Add(-day)), nil},
 		{"never connected", nil, admin.StatusReply{Now: now, Agents: []hub.Agent{{ID: "db1", Created: now.Add(-3 * time.Hour)}}}, []string{"offline/db1/"}},
 	}
 	for _, tc := range cases {
@@ -67,4 +73,14 @@ func TestEvaluate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withUnmanaged adds unmanaged certificates expiring at the given times
+// to r's first agent, at /etc/ssl/u<i>.pem.
+func withUnmanaged(r admin.StatusReply, notAfter ...time.Time) admin.StatusReply {
+	for i, na := range notAfter {
+		r.Status[0].Report.Unmanaged = append(r.Status[0].Report.Unmanaged, shared.UnmanagedCert{
+			Path: fmt.Sprintf("/etc/ssl/u%d.pem", i), Subject: "CN=legacy", NotAfter: na})
+	}
+	return r
 }

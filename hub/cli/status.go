@@ -16,7 +16,7 @@ import (
 )
 
 func statusCmd(g *globals) *cobra.Command {
-	var asJSON bool
+	var asJSON, unmanaged bool
 	var agent string
 	var limit int
 	cmd := &cobra.Command{
@@ -25,29 +25,35 @@ func statusCmd(g *globals) *cobra.Command {
 		Long: `status shows every agent (or those matching --agent, a glob such as 'web*'),
 their certificates, expiry, renewal time and last result, then the alerts.
 The hub answers in pages of at most ` + fmt.Sprint(admin.DefaultStatusLimit) + ` agents, so no reply grows with
-the fleet; status asks for every page unless --limit is given.`,
+the fleet; status asks for every page unless --limit is given.
+--unmanaged also lists the certificates agents found in their [inventory]
+paths that certfleet does not manage (--json always includes them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := fetchStatus(cmd, g, agent, limit)
+			rep, err := fetchStatus(cmd, g, agent, limit, unmanaged || asJSON)
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				return printJSON(g, rep)
 			}
-			return printStatus(g, rep)
+			if err := printStatus(g, rep); err != nil {
+				return err
+			}
+			return printUnmanaged(g, rep, unmanaged)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&unmanaged, "unmanaged", false, "also list the certificates agents found that certfleet does not manage")
 	cmd.Flags().StringVar(&agent, "agent", "", "only agents whose id matches this glob")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many agents (default: all)")
 	return cmd
 }
 
 // fetchStatus gathers the fleet view page by page, merged into one.
-func fetchStatus(cmd *cobra.Command, g *globals, agent string, limit int) (admin.StatusReply, error) {
+func fetchStatus(cmd *cobra.Command, g *globals, agent string, limit int, unmanaged bool) (admin.StatusReply, error) {
 	var all admin.StatusReply
-	req := admin.StatusRequest{Agent: agent, Limit: admin.DefaultStatusLimit}
+	req := admin.StatusRequest{Agent: agent, Limit: admin.DefaultStatusLimit, Unmanaged: unmanaged}
 	for {
 		if limit > 0 {
 			req.Limit = min(admin.DefaultStatusLimit, limit-len(all.Agents))
@@ -61,6 +67,12 @@ func fetchStatus(cmd *cobra.Command, g *globals, agent string, limit int) (admin
 		all.Certs = append(all.Certs, page.Certs...)
 		all.Requests = append(all.Requests, page.Requests...)
 		all.Alerts = append(all.Alerts, page.Alerts...)
+		for id, n := range page.UnmanagedCounts {
+			if all.UnmanagedCounts == nil {
+				all.UnmanagedCounts = map[string]int{}
+			}
+			all.UnmanagedCounts[id] = n
+		}
 		if req.After == "" {
 			// Every page lists the store's damaged entries.
 			all.Damaged = page.Damaged

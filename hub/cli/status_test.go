@@ -39,3 +39,48 @@ func TestStatusOnlineOffline(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintUnmanaged: status counts unmanaged certificates in one line,
+// and with --unmanaged lists them per agent, escaping what agents sent.
+func TestPrintUnmanaged(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	rep := admin.StatusReply{
+		Now:             now,
+		UnmanagedCounts: map[string]int{"web1": 3},
+		Status: []hub.AgentStatus{{AgentID: "web1", Report: shared.StatusReport{UnmanagedOmitted: 1, Unmanaged: []shared.UnmanagedCert{
+			{Path: "/etc/ssl/old.pem", Duplicates: 1, Subject: "CN=old\x1b[2J", Issuer: "CN=Legacy CA", SANs: []string{"old.example.org"}, SANsOmitted: 4,
+				NotAfter: now.Add(72 * time.Hour), SHA256: strings.Repeat("ab", 32)},
+			{Path: "/etc/ssl/other.pem", Subject: "CN=other", NotAfter: now.Add(30 * 24 * time.Hour)},
+		}}}},
+	}
+	cases := []struct {
+		name     string
+		list     bool
+		want     []string
+		dontWant []string
+	}{
+		{"counted", false, []string{"3 unmanaged certificate(s) on 1 agent(s): certfleet-hub status --unmanaged lists them"}, []string{"/etc/ssl/old.pem"}},
+		{"listed", true, []string{
+			"Unmanaged certificates (3,", "/etc/ssl/old.pem (+1 copies)", `"CN=old\x1b[2J"`, "old.example.org (+4)", "CN=Legacy CA",
+			fmtTime(now.Add(72*time.Hour)) + " (3d)", "abababababababab…", "/etc/ssl/other.pem", "(1 more, expiring later, not sent by the agent)",
+		}, []string{"\x1b"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := printUnmanaged(&globals{out: &out, errOut: &out}, rep, tc.list); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tc.dontWant {
+				if strings.Contains(out.String(), w) {
+					t.Errorf("output has %q:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+}

@@ -23,16 +23,18 @@ func userCmd(g *globals) *cobra.Command {
 }
 
 func userAddCmd(g *globals) *cobra.Command {
-	var role string
+	var role, email string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "add NAME --role admin|readonly",
+		Use:   "add NAME --role admin|readonly [--email ADDRESS]",
 		Short: "Create a dashboard user, or set an existing one's role and password",
 		Long: `Creates a web dashboard user. The password is read from the first line of
 standard input (12 to 72 characters), so it never appears in the process list
 or shell history; the hub stores only its bcrypt hash.
 Roles: admin (sees everything, renews, enrolls, removes agents, adds domains)
-and readonly (sees everything, acts on nothing).`,
+and readonly (sees everything, acts on nothing).
+With [web] client_ca, a client certificate logs in as the user named by its
+subject CN, or as the user whose --email is one of its SAN e-mail addresses.`,
 		Example: `  certfleet-hub user add alice --role admin < alice.password
   printf '%s\n' "$PASSWORD" | certfleet-hub user add grafana --role readonly --json`,
 		Args: cobra.ExactArgs(1),
@@ -46,7 +48,7 @@ and readonly (sees everything, acts on nothing).`,
 			}
 			pass := strings.TrimRight(line, "\r\n")
 			var rep admin.UserInfo
-			if err := g.call(cmd.Context(), admin.VerbUserAdd, admin.UserAddRequest{Name: args[0], Role: role, Password: pass}, &rep); err != nil {
+			if err := g.call(cmd.Context(), admin.VerbUserAdd, admin.UserAddRequest{Name: args[0], Role: role, Password: pass, Email: email}, &rep); err != nil {
 				return err
 			}
 			if asJSON {
@@ -57,6 +59,7 @@ and readonly (sees everything, acts on nothing).`,
 		},
 	}
 	cmd.Flags().StringVar(&role, "role", "", "admin or readonly")
+	cmd.Flags().StringVar(&email, "email", "", "e-mail address a client certificate may carry to log in as this user")
 	_ = cmd.RegisterFlagCompletionFunc("role", cobra.FixedCompletions([]string{"admin", "readonly"}, cobra.ShellCompDirectiveNoFileComp))
 	cliusage.JSONFlag(cmd, &asJSON)
 	cmd.ValidArgsFunction = g.completeUsers
@@ -102,13 +105,20 @@ func userListCmd(g *globals) *cobra.Command {
 				return printJSON(g, rep)
 			}
 			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE")
+			fmt.Fprintln(tw, "NAME\tROLE\tEMAIL")
 			for _, u := range rep.Users {
-				fmt.Fprintf(tw, "%s\t%s\n", safe(u.Name), safe(u.Role))
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", safe(u.Name), safe(u.Role), dash(safe(u.Email)))
 			}
 			return tw.Flush()
 		},
 	}
 	cliusage.JSONFlag(cmd, &asJSON)
 	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

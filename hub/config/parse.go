@@ -97,6 +97,7 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	abs(&c.Web.TLSCert)
 	abs(&c.Web.TLSKey)
+	abs(&c.Web.ClientCA)
 	for i := range c.Alarm {
 		abs(&c.Alarm[i].CAFile)
 	}

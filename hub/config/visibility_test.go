@@ -56,6 +56,33 @@ func TestParseAlarms(t *testing.T) {
 	}
 }
 
+func TestValidateWebAccepts(t *testing.T) {
+	cases := []struct {
+		name string
+		web  func(zone string) WebConfig
+	}{
+		{"plain on loopback", func(string) WebConfig { return WebConfig{Listen: "127.0.0.1:8443"} }},
+		{"files, implied", func(string) WebConfig { return WebConfig{Listen: ":8443", TLSCert: "c.pem", TLSKey: "k.pem"} }},
+		{"files with client certificates", func(string) WebConfig {
+			return WebConfig{Listen: ":8443", TLS: WebTLSFiles, TLSCert: "c.pem", TLSKey: "k.pem", ClientCA: "ca.pem"}
+		}},
+		{"self for a name in the zone", func(zone string) WebConfig {
+			return WebConfig{Listen: ":8443", TLS: WebTLSSelf, Hostname: "dash." + zone, ClientCA: "ca.pem"}
+		}},
+		{"self for the zone itself", func(zone string) WebConfig { return WebConfig{Listen: ":8443", TLS: WebTLSSelf, Hostname: zone} }},
+		{"off behind a proxy", func(string) WebConfig { return WebConfig{Listen: ":8443", TLS: WebTLSOff, AllowPlainHTTP: true} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := validConfig(t)
+			cfg.Web = tc.web(cfg.DNS.Domain)
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("Validate() = %v", err)
+			}
+		})
+	}
+}
+
 func TestValidateAlarmsRejects(t *testing.T) {
 	hook := func() AlarmConfig { return AlarmConfig{Name: "hook", Type: AlarmWebhook, URL: "https://example.org/x"} }
 	mail := func() AlarmConfig {
@@ -70,6 +97,15 @@ func TestValidateAlarmsRejects(t *testing.T) {
 	}{
 		{"web plain on a public address", func(c *Config) { c.Web.Listen = ":8443" }, "web.listen", configfile.ErrConflict, "loopback"},
 		{"web key without cert", func(c *Config) { c.Web.Listen = "127.0.0.1:8443"; c.Web.TLSKey = "k.pem" }, "web.tls_key", configfile.ErrConflict, "together"},
+		{"web files without key", func(c *Config) { c.Web.Listen = ":8443"; c.Web.TLS = "files"; c.Web.TLSCert = "c.pem" }, "web.tls_key", configfile.ErrConflict, "together"},
+		{"web tls unknown", func(c *Config) { c.Web.Listen = "127.0.0.1:8443"; c.Web.TLS = "acme" }, "web.tls", configfile.ErrInvalid, "self"},
+		{"web self without hostname", func(c *Config) { c.Web.Listen = ":8443"; c.Web.TLS = "self" }, "web.hostname", configfile.ErrRequired, "required"},
+		{"web self outside the zone", func(c *Config) { c.Web.Listen = ":8443"; c.Web.TLS = "self"; c.Web.Hostname = "dash.example.net" }, "web.hostname", configfile.ErrInvalid, "dns.domain"},
+		{"web self with files", func(c *Config) {
+			c.Web.Listen, c.Web.TLS, c.Web.Hostname, c.Web.TLSCert, c.Web.TLSKey = ":8443", "self", "dash."+c.DNS.Domain, "c.pem", "k.pem"
+		}, "web.tls_cert", configfile.ErrConflict, "self"},
+		{"web hostname without self", func(c *Config) { c.Web.Listen = "127.0.0.1:8443"; c.Web.Hostname = "dash." + c.DNS.Domain }, "web.hostname", configfile.ErrConflict, "only"},
+		{"web client ca without tls", func(c *Config) { c.Web.Listen = "127.0.0.1:8443"; c.Web.ClientCA = "ca.pem" }, "web.client_ca", configfile.ErrConflict, "TLS"},
 		{"metrics.listen bad", func(c *Config) { c.Metrics.Listen = "9153" }, "metrics.listen", configfile.ErrInvalid, "host:port"},
 		{"name missing", func(c *Config) { a := hook(); a.Name = ""; c.Alarm = []AlarmConfig{a} }, "alarm[0].name", configfile.ErrRequired, "required"},
 		{"name bad", func(c *Config) { a := hook(); a.Name = "Ops Team"; c.Alarm = []AlarmConfig{a} }, "alarm[0].name", configfile.ErrInvalid, "lower-case"},

@@ -12,6 +12,7 @@
 //	  tls/            the NATS client port's private CA and certificate
 //	  acme/<ca>/      ACME account key and registration per [[ca]]
 //	  acmedns/        the acme-dns API's own certificate (tls = "self")
+//	  web/            the dashboard's own certificate ([web] tls = "self")
 //	  jetstream/      the embedded server's store
 package datadir
 
@@ -26,6 +27,7 @@ const (
 	tlsDir       = "tls"
 	acmeDir      = "acme"
 	acmeDNSDir   = "acmedns"
+	webDir       = "web"
 	jetStreamDir = "jetstream"
 )
 
@@ -68,6 +70,9 @@ func (d Dir) ACME() string { return filepath.Join(string(d), acmeDir) }
 
 // ACMEDNS is the directory of the acme-dns API's own certificate.
 func (d Dir) ACMEDNS() string { return filepath.Join(string(d), acmeDNSDir) }
+
+// Web is the directory of the dashboard's own certificate.
+func (d Dir) Web() string { return filepath.Join(string(d), webDir) }
 
 // JetStream is the embedded NATS server's store.
 func (d Dir) JetStream() string { return filepath.Join(string(d), jetStreamDir) }

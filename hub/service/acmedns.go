@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/certfleet/certfleet/hub"
@@ -91,13 +89,14 @@ func (h *Hub) startACMEDNS(ctx context.Context) error {
 	scheme := "https"
 	switch c.TLS {
 	case config.ACMEDNSTLSFiles:
-		fc, err := newFileCert(c.TLSCert, c.TLSKey)
+		fc, err := newFileCert(c.TLSCert, c.TLSKey, "acmedns.tls_cert/tls_key")
 		if err != nil {
 			return err
 		}
 		s.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: fc.get}
 	case config.ACMEDNSTLSSelf:
-		sc, err := h.newSelfCert(ctx)
+		sc, err := h.newSelfCert(ctx, selfCertSpec{what: "acme-dns api", name: c.APIName,
+			dir: h.dir().ACMEDNS(), base: "api", account: "acmedns-api"})
 		if err != nil {
 			return err
 		}
@@ -151,52 +150,4 @@ func (h *Hub) acmednsURL() string {
 		return ""
 	}
 	return h.acmedns.url
-}
-
-// fileCert serves a certificate from files and reloads it when they
-// change, so a renewal by another tool needs no hub restart.
-type fileCert struct {
-	certFile, keyFile string
-	mu                sync.Mutex
-	cert              *tls.Certificate
-	mod               time.Time
-}
-
-func newFileCert(certFile, keyFile string) (*fileCert, error) {
-	fc := &fileCert{certFile: certFile, keyFile: keyFile}
-	if _, err := fc.get(nil); err != nil {
-		return nil, err
-	}
-	return fc, nil
-}
-
-func (fc *fileCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	fc.mu.Lock()
-	defer fc.mu.Unlock()
-	mod := time.Time{}
-	for _, f := range []string{fc.certFile, fc.keyFile} {
-		st, err := os.Stat(f)
-		if err != nil {
-			if fc.cert != nil {
-				return fc.cert, nil
-			}
-			return nil, fmt.Errorf("load acmedns.tls_cert/tls_key: %w", err)
-		}
-		if st.ModTime().After(mod) {
-			mod = st.ModTime()
-		}
-	}
-	if fc.cert != nil && !mod.After(fc.mod) {
-		return fc.cert, nil
-	}
-	c, err := tls.LoadX509KeyPair(fc.certFile, fc.keyFile)
-	if err != nil {
-		if fc.cert != nil {
-			// Half-written renewal: keep serving the previous pair.
-			return fc.cert, nil
-		}
-		return nil, fmt.Errorf("load acmedns.tls_cert/tls_key: %w", err)
-	}
-	fc.cert, fc.mod = &c, mod
-	return fc.cert, nil
 }

@@ -59,12 +59,12 @@ func leafCN(t *testing.T, fc *fileCert) string {
 func TestFileCertReload(t *testing.T) {
 	dir := t.TempDir()
 	cf, kf := filepath.Join(dir, "api.pem"), filepath.Join(dir, "api.key")
-	if _, err := newFileCert(cf, kf); err == nil {
+	if _, err := newFileCert(cf, kf, "acmedns.tls_cert/tls_key"); err == nil {
 		t.Fatal("missing files accepted")
 	}
 	t0 := time.Now().Add(-time.Minute)
 	writePair(t, cf, kf, "old.example.test", t0)
-	fc, err := newFileCert(cf, kf)
+	fc, err := newFileCert(cf, kf, "acmedns.tls_cert/tls_key")
 	if err != nil {
 		t.Fatal(err)
 	}

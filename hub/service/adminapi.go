@@ -454,7 +454,12 @@ func (h *Hub) adminStatus(ctx context.Context, data []byte) (any, error) {
 	case limit > admin.MaxStatusLimit:
 		return nil, shared.Errorf(shared.CodeBadRequest, "limit %d: at most %d per page", limit, admin.MaxStatusLimit)
 	}
-	return h.fleetView(ctx, req.Agent, req.After, limit)
+	r, err := h.fleetView(ctx, req.Agent, req.After, limit)
+	if err != nil {
+		return nil, err
+	}
+	shapeUnmanaged(&r, req.Unmanaged, admin.UnmanagedPageBudget)
+	return r, nil
 }
 
 // fleetView builds the fleet view of the agents whose id matches glob

@@ -251,6 +251,12 @@ func (h *Hub) onStatus(ctx context.Context, id string, data []byte) ([]byte, err
 		return nil, err
 	}
 	capReport(&rep)
+	if cut := capUnmanaged(&rep); cut > 0 {
+		// Data, kept cut; the log says an agent sent what no correct
+		// agent sends (flood-limited per agent, like every agent warning).
+		h.log.Warn("agent status report: unmanaged certificate fields over the protocol's bounds were cut",
+			"agent", id, "fields_cut", cut, "entries", len(rep.Unmanaged))
+	}
 	if err := h.store.PutStatus(ctx, hub.AgentStatus{AgentID: id, Report: rep, LastSeen: time.Now().UTC(), Connected: true}); err != nil {
 		return nil, err
 	}

@@ -62,12 +62,13 @@ func (h *Hub) runAlarms(ctx context.Context) error {
 // deliverAlarms evaluates every channel's thresholds on the fleet view and
 // sends what changed: newly raised conditions and cleared ones.
 func (h *Hub) deliverAlarms(ctx context.Context) {
-	rep, err := h.adminStatus(ctx, nil)
+	// The whole fleet, unmanaged certificates included: the admin
+	// API's pages would show a channel only the first page.
+	r, err := h.fleetView(ctx, "", "", 0)
 	if err != nil {
 		h.log.Warn("read fleet for alarms", "err", err)
 		return
 	}
-	r := rep.(admin.StatusReply)
 	for _, ch := range h.alarmChans {
 		if err := h.deliverChannel(ctx, ch, r); err != nil {
 			h.log.Warn("alarm channel", "channel", ch.cfg.Name, "err", err)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -47,4 +48,44 @@ func capReport(r *shared.StatusReport) {
 		c.LastErrorCode = shared.Code(capText(string(c.LastErrorCode), maxShortLen))
 		c.Pending = capText(c.Pending, maxShortLen)
 	}
+}
+
+// fingerprintRe is a hex SHA-256 as agents send it.
+var fingerprintRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// capUnmanaged bounds every field of the report's unmanaged list (its
+// length is bounded by Validate, which refuses a longer one). A field
+// that needs cutting never comes from a correct agent, which bounds them
+// itself; it returns how many were cut, so the hub can say so.
+func capUnmanaged(r *shared.StatusReport) (cut int) {
+	text := func(s *string, n int) {
+		if c := capText(*s, n); c != *s {
+			*s = c
+			cut++
+		}
+	}
+	for i := range r.Unmanaged {
+		u := &r.Unmanaged[i]
+		text(&u.Path, shared.MaxPathLen)
+		text(&u.Subject, shared.MaxDNLen)
+		text(&u.Issuer, shared.MaxDNLen)
+		text(&u.Serial, shared.MaxSerialLen)
+		if extra := len(u.SANs) - shared.MaxUnmanagedSANs; extra > 0 {
+			u.SANs = u.SANs[:shared.MaxUnmanagedSANs]
+			u.SANsOmitted += extra
+			cut++
+		}
+		for j := range u.SANs {
+			text(&u.SANs[j], maxHostnameLen)
+		}
+		if !fingerprintRe.MatchString(u.SHA256) {
+			u.SHA256 = ""
+			cut++
+		}
+		if u.Duplicates < 0 || u.SANsOmitted < 0 {
+			u.Duplicates, u.SANsOmitted = max(u.Duplicates, 0), max(u.SANsOmitted, 0)
+			cut++
+		}
+	}
+	return cut
 }

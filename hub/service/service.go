@@ -78,6 +78,8 @@ type Hub struct {
 	// webSrv serves the dashboard at webURL (web.go; nil when off).
 	webSrv *http.Server
 	webURL string
+	// webCert is the dashboard's certificate with web.tls = "self".
+	webCert *selfCert
 
 	// alarmChans are the [[alarm]] channels (alarms.go).
 	alarmChans []alarmChannel
@@ -127,7 +129,7 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 		h.stopIntake()
 		return err
 	}
-	if err := h.startWeb(); err != nil {
+	if err := h.startWeb(ctx); err != nil {
 		h.stopIntake()
 		return err
 	}

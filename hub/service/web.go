@@ -3,18 +3,21 @@ package service
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/hub/web"
 	"github.com/certfleet/certfleet/shared"
@@ -46,20 +49,24 @@ func (h *Hub) adminUserAdd(ctx context.Context, data []byte) (any, error) {
 	if len(req.Password) < minPasswordLen || len(req.Password) > 72 {
 		return nil, shared.Errorf(shared.CodeBadRequest, "password: want %d to 72 characters", minPasswordLen)
 	}
+	email, err := userEmail(ctx, h, req)
+	if err != nil {
+		return nil, err
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), 12)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
 	now := time.Now().UTC()
-	u := hub.User{Name: req.Name, Role: req.Role, Hash: string(hash), Created: now}
+	u := hub.User{Name: req.Name, Role: req.Role, Hash: string(hash), Email: email, Created: now}
 	if old, err := h.store.GetUser(ctx, req.Name); err == nil {
 		u.Created, u.Updated = old.Created, now
 	}
 	if err := h.store.PutUser(ctx, u); err != nil {
 		return nil, err
 	}
-	h.log.Info("dashboard user saved", "user", u.Name, "role", u.Role)
-	return admin.UserInfo{Name: u.Name, Role: u.Role}, nil
+	h.log.Info("dashboard user saved", "user", u.Name, "role", u.Role, "email", u.Email)
+	return admin.UserInfo{Name: u.Name, Role: u.Role, Email: u.Email}, nil
 }
 
 func (h *Hub) adminUserRemove(ctx context.Context, data []byte) (any, error) {
@@ -83,19 +90,23 @@ func (h *Hub) adminUserList(ctx context.Context, _ []byte) (any, error) {
 	}
 	out := admin.UserList{Users: []admin.UserInfo{}, Damaged: bad}
 	for _, u := range us {
-		out.Users = append(out.Users, admin.UserInfo{Name: u.Name, Role: u.Role})
+		out.Users = append(out.Users, admin.UserInfo{Name: u.Name, Role: u.Role, Email: u.Email})
 	}
 	return out, nil
 }
 
-// startWeb serves the dashboard on web.listen, when set.
-func (h *Hub) startWeb() error {
+// startWeb serves the dashboard on web.listen, when set: over TLS from
+// files (reloaded when they change) or with a certificate the hub
+// obtains for web.hostname itself, and with web.client_ca, logging users
+// in by client certificate.
+func (h *Hub) startWeb(ctx context.Context) error {
 	wc := h.cfg.Web
 	if wc.Listen == "" {
 		return nil
 	}
-	opts := web.Options{Backend: webBackend{h}, Log: h.log.With("component", "web"), Secure: wc.TLSCert != "",
-		SilentAfter: h.cfg.Agents.SilentAfter.D(), Zone: h.cfg.DNS.Domain}
+	mode := wc.TLSMode()
+	opts := web.Options{Backend: webBackend{h}, Log: h.log.With("component", "web"), Secure: mode != config.WebTLSOff,
+		SilentAfter: h.cfg.Agents.SilentAfter.D(), Zone: h.cfg.DNS.Domain, ClientCerts: wc.ClientCA != ""}
 	if wc.Metrics {
 		opts.Metrics = h.metrics.Handler()
 	}
@@ -103,18 +114,18 @@ func (h *Hub) startWeb() error {
 	if err != nil {
 		return fmt.Errorf("set up the dashboard: %w", err)
 	}
+	tlsCfg, err := h.webTLS(ctx)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", wc.Listen)
 	if err != nil {
+		h.stopWebCert()
 		return fmt.Errorf("listen web.listen %s: %w", wc.Listen, err)
 	}
 	scheme := "http"
-	if wc.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(wc.TLSCert, wc.TLSKey)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("load web.tls_cert/web.tls_key: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
 		scheme = "https"
 	}
 	h.webSrv = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
@@ -127,11 +138,62 @@ func (h *Hub) startWeb() error {
 			h.log.Error("serve dashboard", "err", err)
 		}
 	}()
-	h.log.Info("serving dashboard", "url", h.webURL)
+	h.log.Info("serving dashboard", "url", h.webURL, "tls", mode, "client_certificates", wc.ClientCA != "")
 	return nil
 }
 
+// webTLS is the dashboard's TLS configuration (nil for plain HTTP).
+// Certificates come through GetCertificate, so a renewed one (new files,
+// or one the hub obtained) is served from the next handshake on.
+func (h *Hub) webTLS(ctx context.Context) (*tls.Config, error) {
+	wc := h.cfg.Web
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	switch wc.TLSMode() {
+	case config.WebTLSOff:
+		return nil, nil
+	case config.WebTLSFiles:
+		fc, err := newFileCert(wc.TLSCert, wc.TLSKey, "web.tls_cert/web.tls_key")
+		if err != nil {
+			return nil, err
+		}
+		cfg.GetCertificate = fc.get
+	case config.WebTLSSelf:
+		sc, err := h.newSelfCert(ctx, selfCertSpec{what: "dashboard", name: wc.Hostname,
+			dir: h.dir().Web(), base: "web", account: "web"})
+		if err != nil {
+			return nil, err
+		}
+		h.webCert = sc
+		cfg.GetCertificate = sc.get
+	}
+	if wc.ClientCA != "" {
+		pem, err := os.ReadFile(wc.ClientCA)
+		if err != nil {
+			h.stopWebCert()
+			return nil, fmt.Errorf("read web.client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			h.stopWebCert()
+			return nil, fmt.Errorf("read web.client_ca %s: no PEM certificate in it", wc.ClientCA)
+		}
+		// Asked for, not required: without a certificate the password
+		// form still works. One that is sent must verify (and carry the
+		// clientAuth extended key usage), or the handshake fails.
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
+}
+
+func (h *Hub) stopWebCert() {
+	if h.webCert != nil {
+		h.webCert.stop()
+		h.webCert = nil
+	}
+}
+
 func (h *Hub) stopWeb() {
+	defer h.stopWebCert()
 	if h.webSrv == nil {
 		return
 	}
@@ -166,6 +228,10 @@ func (b webBackend) Status(ctx context.Context) (admin.StatusReply, error) {
 	return call[admin.StatusReply](ctx, b.h.adminStatus, nil)
 }
 
+func (b webBackend) AgentStatus(ctx context.Context, id string) (hub.AgentStatus, error) {
+	return b.h.store.GetStatus(ctx, id)
+}
+
 func (b webBackend) Audit(ctx context.Context, req admin.AuditRequest) (admin.AuditReply, error) {
 	return call[admin.AuditReply](ctx, b.h.adminAudit, req)
 }
@@ -198,6 +264,10 @@ func (b webBackend) DomainCheck(ctx context.Context, req admin.DomainCheckReques
 
 func (b webBackend) User(ctx context.Context, name string) (hub.User, error) {
 	return b.h.store.GetUser(ctx, name)
+}
+
+func (b webBackend) UserByEmail(ctx context.Context, email string) (hub.User, error) {
+	return userByEmail(ctx, b.h, email, "")
 }
 
 func mustJSON(v any) []byte {

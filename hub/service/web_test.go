@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -71,6 +73,8 @@ func TestUserAddRefuses(t *testing.T) {
 		{"bad role", admin.UserAddRequest{Name: "alice", Role: "root", Password: "long enough password"}, "--role"},
 		{"short password", admin.UserAddRequest{Name: "alice", Role: "admin", Password: "short"}, "password"},
 		{"password over bcrypt's 72 bytes", admin.UserAddRequest{Name: "alice", Role: "admin", Password: strings.Repeat("x", 73)}, "password"},
+		{"email with a display name", admin.UserAddRequest{Name: "alice", Role: "admin", Password: "long enough password", Email: "Alice <alice@example.org>"}, "--email"},
+		{"not an email", admin.UserAddRequest{Name: "alice", Role: "admin", Password: "long enough password", Email: "alice"}, "--email"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,7 +101,7 @@ func TestDashboardHTTPS(t *testing.T) {
 	if _, err := th.adminUserAdd(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if err := th.startWeb(); err != nil {
+	if err := th.startWeb(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(th.stopWeb)
@@ -147,5 +151,33 @@ func TestDashboardHTTPS(t *testing.T) {
 		if strings.Contains(string(b), "csrf") {
 			t.Fatal("dashboard served over plain HTTP on the HTTPS port")
 		}
+	}
+}
+
+// TestUserEmail: a user's --email is unique, kept lower case, and finds
+// the user for a client certificate.
+func TestUserEmail(t *testing.T) {
+	th := newTestHub(t)
+	ctx := testCtx(t)
+	add := func(name, email string) error {
+		b, _ := json.Marshal(admin.UserAddRequest{Name: name, Role: "readonly", Password: "long enough password", Email: email})
+		_, err := th.adminUserAdd(ctx, b)
+		return err
+	}
+	if err := add("alice", "Alice@Example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := add("alice", "alice@example.org"); err != nil {
+		t.Fatalf("re-adding a user with its own e-mail: %v", err)
+	}
+	if err := add("bob", "ALICE@example.org"); shared.CodeOf(err) != shared.CodeBadRequest || !strings.Contains(err.Error(), "user alice has it") {
+		t.Fatalf("a second user with alice's e-mail: %v", err)
+	}
+	u, err := webBackend{th.Hub}.UserByEmail(ctx, "alice@example.org")
+	if err != nil || u.Name != "alice" || u.Email != "alice@example.org" {
+		t.Fatalf("UserByEmail: %+v, %v", u, err)
+	}
+	if _, err := (webBackend{th.Hub}).UserByEmail(ctx, "nobody@example.org"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UserByEmail(unknown): %v", err)
 	}
 }

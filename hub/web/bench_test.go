@@ -24,6 +24,14 @@ type fleetBackend struct{ r admin.StatusReply }
 var errReadOnly = errors.New("not in this test")
 
 func (b fleetBackend) Status(context.Context) (admin.StatusReply, error) { return b.r, nil }
+func (b fleetBackend) AgentStatus(_ context.Context, id string) (hub.AgentStatus, error) {
+	for _, s := range b.r.Status {
+		if s.AgentID == id {
+			return s, nil
+		}
+	}
+	return hub.AgentStatus{}, store.ErrNotFound
+}
 func (b fleetBackend) Audit(context.Context, admin.AuditRequest) (admin.AuditReply, error) {
 	return admin.AuditReply{}, nil
 }
@@ -47,6 +55,10 @@ func (b fleetBackend) User(_ context.Context, name string) (hub.User, error) {
 	if name == "alice" {
 		return hub.User{Name: "alice", Role: hub.RoleReadOnly}, nil
 	}
+	return hub.User{}, store.ErrNotFound
+}
+
+func (b fleetBackend) UserByEmail(context.Context, string) (hub.User, error) {
 	return hub.User{}, store.ErrNotFound
 }
 

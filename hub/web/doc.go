@@ -2,7 +2,9 @@
 // embedded CSS, no JavaScript) over the same operations as the admin API.
 //
 // Security: users log in with a name and password (bcrypt hashes kept by
-// the hub, see `certfleet-hub user add`); sessions are random 256-bit
+// the hub, see `certfleet-hub user add`), or, when the listener verifies
+// client certificates (Options.ClientCerts), by a certificate whose subject
+// CN or SAN e-mail names a user; sessions are random 256-bit
 // tokens in an HttpOnly, SameSite=Strict cookie (Secure over HTTPS); every
 // form carries the session's CSRF token and every POST checks it; failed
 // logins lock the name, and slow the source address, for a while. Admins

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/store"
 )
 
@@ -17,7 +18,24 @@ type loginData struct {
 
 // loginPage shows the form with a fresh login CSRF token, also set as a
 // cookie (double submit: a cross-site form cannot read the cookie).
+//
+// With a verified client certificate that names a user, it logs that user
+// in instead; one that names nobody is refused (403) on the form, which
+// still takes a password. After a logout (?out) the certificate is not
+// used, or logging out would be impossible.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if !r.URL.Query().Has("out") {
+		if _, ss, refused := s.certLogin(w, r); ss != nil {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		} else if refused {
+			leaf := s.clientLeaf(r)
+			s.opts.Log.Warn("web login by client certificate refused: no user has its CN or e-mail", "subject", leaf.Subject.String(),
+				"emails", leaf.EmailAddresses, "remote", clientAddr(r))
+			s.showLogin(w, r, http.StatusForbidden, "", certRefusal(leaf))
+			return
+		}
+	}
 	s.showLogin(w, r, http.StatusOK, "", "")
 }
 
@@ -69,12 +87,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sessions.succeed(name)
-	tok, _ := s.sessions.create(u.Name, u.Role)
+	s.startSession(w, u)
+	s.opts.Log.Info("web login", "user", u.Name, "role", u.Role, "by", "password", "remote", addr)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// startSession creates a session for u and sets its cookie.
+func (s *Server) startSession(w http.ResponseWriter, u hub.User) (string, *session) {
+	tok, ss := s.sessions.create(u.Name, u.Role)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, Secure: s.opts.Secure,
 		SameSite: http.SameSiteStrictMode, Expires: time.Now().Add(sessionTTL)})
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Path: "/login", MaxAge: -1})
-	s.opts.Log.Info("web login", "user", u.Name, "role", u.Role, "remote", addr)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	return tok, ss
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -82,5 +106,5 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, ss *session) {
 		s.sessions.drop(c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.opts.Secure, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	http.Redirect(w, r, "/login?out", http.StatusSeeOther)
 }

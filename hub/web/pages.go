@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,9 +14,14 @@ import (
 	"github.com/certfleet/certfleet/hub/admin"
 	"github.com/certfleet/certfleet/hub/metrics"
 	"github.com/certfleet/certfleet/hub/store"
+	"github.com/certfleet/certfleet/shared"
 )
 
 const agentsPerPage = 50
+
+// unmanagedWarnWithin marks an unmanaged certificate expiring: the same
+// two weeks as the hub's unmanaged_expiring alert.
+const unmanagedWarnWithin = 14 * 24 * time.Hour
 
 type overviewData struct {
 	States        []stateCount
@@ -154,6 +160,17 @@ type agentData struct {
 	Certs   []certRow
 	Records map[string]hub.CertRecord
 	Events  []store.AuditEvent
+	// Unmanaged are the certificates the agent found in its [inventory]
+	// paths; UnmanagedOmitted those it found but did not send.
+	Unmanaged        []unmanagedRow
+	UnmanagedOmitted int
+	Inventory        bool
+}
+
+// unmanagedRow is an unmanaged certificate with its expiry state.
+type unmanagedRow struct {
+	shared.UnmanagedCert
+	State string // expired, expiring (within 14 days), valid
 }
 
 func (s *Server) agent(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -184,6 +201,23 @@ func (s *Server) agent(w http.ResponseWriter, r *http.Request, ss *session) {
 		if c.AgentID == id {
 			d.Records[c.CertName] = c
 		}
+	}
+	if as, err := s.opts.Backend.AgentStatus(r.Context(), id); err == nil {
+		for _, u := range as.Report.Unmanaged {
+			row := unmanagedRow{UnmanagedCert: u, State: metrics.StateValid}
+			switch left := u.NotAfter.Sub(st.Now); {
+			case left < 0:
+				row.State = metrics.StateExpired
+			case left < unmanagedWarnWithin:
+				row.State = metrics.StateExpiring
+			}
+			d.Unmanaged = append(d.Unmanaged, row)
+		}
+		d.UnmanagedOmitted = as.Report.UnmanagedOmitted
+		d.Inventory = len(d.Unmanaged) > 0 || d.UnmanagedOmitted > 0
+	} else if !errors.Is(err, store.ErrNotFound) {
+		s.backendError(w, r, ss, "read the agent's status", err)
+		return
 	}
 	if d.Events, _, err = s.auditEvents(r, id, "", "", 20); err != nil {
 		s.backendError(w, r, ss, "read the audit log", err)

@@ -35,6 +35,10 @@ type Options struct {
 	Zone string
 	// Metrics, when set, is served at /metrics without login.
 	Metrics http.Handler
+	// ClientCerts logs in by client certificate: a certificate the TLS
+	// listener verified against its client CAs logs in as the user named
+	// by its subject CN, else the user whose e-mail is in its SANs.
+	ClientCerts bool
 }
 
 // Server is the dashboard's HTTP handler.
@@ -122,10 +126,17 @@ type handler func(w http.ResponseWriter, r *http.Request, ss *session)
 // CSRF token on every POST.
 func (s *Server) authed(admin bool, fn handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(sessionCookie)
+		var tok string
 		var ss *session
-		if err == nil {
-			ss = s.sessions.get(c.Value)
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			tok, ss = c.Value, s.sessions.get(c.Value)
+		}
+		if ss == nil && r.Method == http.MethodGet {
+			// A page opened with a client certificate that names a user
+			// logs in. Only on GET: a browser sends the certificate with
+			// cross-site requests too, and a POST needs the session's
+			// CSRF token, which a new session's page has not shown yet.
+			tok, ss, _ = s.certLogin(w, r)
 		}
 		if ss == nil {
 			if r.Method == http.MethodGet {
@@ -140,7 +151,7 @@ func (s *Server) authed(admin bool, fn handler) http.HandlerFunc {
 		u, err := s.opts.Backend.User(r.Context(), ss.user)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			s.sessions.drop(c.Value)
+			s.sessions.drop(tok)
 			s.fail(w, r, nil, http.StatusUnauthorized, "your account was removed")
 			return
 		case err != nil:

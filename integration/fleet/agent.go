@@ -35,6 +35,9 @@ type Agent struct {
 	// HubTOML, when set, is written as the config's [hub] table (keys
 	// only), e.g. proxy_url or urls; call WriteConfig after setting it.
 	HubTOML string
+	// ExtraTOML, when set, ends the config (whole tables, such as
+	// [inventory]); call WriteConfig after setting it.
+	ExtraTOML string
 	// Netns, when set, is the network namespace Start runs the agent in
 	// (`ip netns exec`).
 	Netns string
@@ -111,6 +114,7 @@ func (a *Agent) WriteConfig(certs ...CertSpec) error {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString(a.ExtraTOML)
 	return os.WriteFile(a.Config, []byte(b.String()), 0o600)
 }
 

@@ -53,7 +53,7 @@ func NewRoot(out, errOut io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.creds, "creds", os.Getenv("CERTFLEET_CREDS"), "admin credentials file (env CERTFLEET_CREDS; default: <data_dir>/nats/admin.creds)")
 	root.PersistentFlags().StringVar(&g.caFile, "ca", os.Getenv("CERTFLEET_CA"), "CA bundle for the hub's NATS TLS (env CERTFLEET_CA; default: <data_dir>/tls/ca.pem)")
 	root.Version = Version
-	root.AddCommand(initCmd(g), runCmd(g), agentCmd(g), domainCmd(g), statusCmd(g), auditCmd(g), renewCmd(g), checkConfigCmd(g), versionCmd(g), natsSetupCmd(g), acmednsCmd(g), tsigCmd(g), relayCmd(g), userCmd(g), serviceCmd(g))
+	root.AddCommand(initCmd(g), runCmd(g), agentCmd(g), domainCmd(g), statusCmd(g), certCmd(g), auditCmd(g), renewCmd(g), checkConfigCmd(g), versionCmd(g), natsSetupCmd(g), acmednsCmd(g), tsigCmd(g), relayCmd(g), userCmd(g), serviceCmd(g))
 	return root
 }
 

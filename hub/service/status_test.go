@@ -8,6 +8,7 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/fleet"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -36,6 +37,10 @@ func TestStatusPages(t *testing.T) {
 			}
 		}
 	}
+	th.awaitFleet(t, "every agent", func(s *fleet.Snapshot) bool {
+		a := s.Get(fmt.Sprintf("agent%03d", agents-1))
+		return s.Len() == agents && a != nil && len(a.Requests) == 1 && a.Requests[0].RequestID[:2] == "r2"
+	})
 	seen := map[string]bool{}
 	after, pages := "", 0
 	for {

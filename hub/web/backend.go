@@ -11,6 +11,8 @@ import (
 // operations, called in-process.
 type Backend interface {
 	Status(ctx context.Context) (admin.StatusReply, error)
+	// Cert is one certificate, with its PEM chain when asked for.
+	Cert(ctx context.Context, req admin.CertRequest) (admin.CertReply, error)
 	Audit(ctx context.Context, req admin.AuditRequest) (admin.AuditReply, error)
 	Renew(ctx context.Context, req admin.RenewRequest) error
 	AgentAdd(ctx context.Context, req admin.AgentAddRequest) (admin.AgentAddReply, error)

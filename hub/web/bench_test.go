@@ -24,6 +24,14 @@ type fleetBackend struct{ r admin.StatusReply }
 var errReadOnly = errors.New("not in this test")
 
 func (b fleetBackend) Status(context.Context) (admin.StatusReply, error) { return b.r, nil }
+func (b fleetBackend) Cert(_ context.Context, req admin.CertRequest) (admin.CertReply, error) {
+	for _, c := range b.r.Certs {
+		if c.AgentID == req.Agent && c.CertName == req.Name {
+			return admin.CertReply{Agent: req.Agent, Name: req.Name, Cert: &c}, nil
+		}
+	}
+	return admin.CertReply{Agent: req.Agent, Name: req.Name}, nil
+}
 func (b fleetBackend) Audit(context.Context, admin.AuditRequest) (admin.AuditReply, error) {
 	return admin.AuditReply{}, nil
 }

@@ -63,7 +63,7 @@ func (h *Hub) adminStatus(_ context.Context, data []byte) (any, error) {
 			alerts[a.ID()] = al
 			return a.Size() + alertSize(al)
 		}})
-	r := newStatusReply(now, len(p.Agents))
+	r := newStatusReply(now, p.Agents)
 	for _, a := range p.Agents {
 		r.add(a, alerts[a.ID()])
 	}
@@ -78,9 +78,16 @@ func (h *Hub) adminStatus(_ context.Context, data []byte) (any, error) {
 // statusReply builds a StatusReply agent by agent.
 type statusReply struct{ admin.StatusReply }
 
-func newStatusReply(now time.Time, n int) *statusReply {
-	return &statusReply{admin.StatusReply{Now: now, Agents: make([]hub.Agent, 0, n), Status: make([]hub.AgentStatus, 0, n),
-		Certs: []hub.CertRecord{}, Requests: []hub.RequestState{}, Alerts: []admin.Alert{}}}
+// newStatusReply makes a reply with room for agents, so adding them
+// never grows a slice.
+func newStatusReply(now time.Time, agents []*fleet.Agent) *statusReply {
+	certs, reqs := 0, 0
+	for _, a := range agents {
+		certs += len(a.Certs)
+		reqs += len(a.Requests)
+	}
+	return &statusReply{admin.StatusReply{Now: now, Agents: make([]hub.Agent, 0, len(agents)), Status: make([]hub.AgentStatus, 0, len(agents)),
+		Certs: make([]hub.CertRecord, 0, certs), Requests: make([]hub.RequestState, 0, reqs), Alerts: []admin.Alert{}}}
 }
 
 func (r *statusReply) add(a *fleet.Agent, alerts []admin.Alert) {
@@ -98,7 +105,7 @@ func (r *statusReply) add(a *fleet.Agent, alerts []admin.Alert) {
 func (h *Hub) wholeFleet() admin.StatusReply {
 	now := time.Now().UTC()
 	all := h.fleet.All()
-	r := newStatusReply(now, len(all))
+	r := newStatusReply(now, all)
 	for _, a := range all {
 		r.add(a, h.agentAlerts(a, now))
 	}

@@ -160,7 +160,9 @@ func TestStatusOfRemovedAgentDropped(t *testing.T) {
 func TestStatusPatchMerge(t *testing.T) {
 	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	rep := func(v string) *shared.StatusReport { return &shared.StatusReport{AgentVersion: v, Hostname: "host-" + v} }
+	rep := func(v string) *shared.StatusReport {
+		return &shared.StatusReport{AgentVersion: v, Hostname: "host-" + v}
+	}
 	stored := hub.AgentStatus{AgentID: "web1", Report: *rep("stored"), Reported: at(10), LastSeen: at(10), Connected: true}
 	cases := []struct {
 		name      string

@@ -159,7 +159,7 @@ the end (with --json: one JSON object per page and line).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.Limit = pages.limit
-			return g.withAdmin(func(c *admin.Client) error {
+			return g.withAdmin(func(c adminCaller) error {
 				header := true
 				return pages.follow(g, "agents", func(after string) (string, error) {
 					req.After = after

@@ -29,11 +29,17 @@ type globals struct {
 	caFile     string
 	out        io.Writer
 	errOut     io.Writer
+	// dial, when set, replaces the admin connection (tests).
+	dial func() (adminCaller, func(), error)
 }
 
 // NewRoot builds the command tree.
 func NewRoot(out, errOut io.Writer) *cobra.Command {
-	g := &globals{out: out, errOut: errOut}
+	return newRoot(&globals{out: out, errOut: errOut})
+}
+
+func newRoot(g *globals) *cobra.Command {
+	out, errOut := g.out, g.errOut
 	root := &cobra.Command{
 		Use:           "certfleet-hub",
 		Short:         "certfleet hub: challenge DNS, ACME and NATS for a fleet of agents",

@@ -68,10 +68,19 @@ func (g *globals) call(ctx context.Context, verb string, req, reply any) error {
 	return c.Call(ctx, verb, req, reply)
 }
 
+// adminCaller sends admin requests; *admin.Client is the real one.
+type adminCaller interface {
+	Call(ctx context.Context, verb string, req, reply any) error
+}
+
 // withAdmin connects as admin, runs fn, and closes: one connection for
-// every page of a listing.
-func (g *globals) withAdmin(fn func(c *admin.Client) error) error {
-	c, closeFn, err := g.adminClient()
+// every page of a listing. Tests set g.dial to answer without a hub.
+func (g *globals) withAdmin(fn func(c adminCaller) error) error {
+	dial := g.dial
+	if dial == nil {
+		dial = func() (adminCaller, func(), error) { return g.adminClient() }
+	}
+	c, closeFn, err := dial()
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ Filters select whole agents:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.Limit, req.Expiring = pages.limit, time.Duration(expiring)
-			return g.withAdmin(func(c *admin.Client) error {
+			return g.withAdmin(func(c adminCaller) error {
 				p := &statusPrinter{g: g}
 				err := pages.follow(g, "agents", func(after string) (string, error) {
 					req.After = after
@@ -266,7 +266,7 @@ as it arrives (with --json: one JSON object per page and line).`,
 			if pages.all && pages.after == "" {
 				pages.after = "0"
 			}
-			return g.withAdmin(func(c *admin.Client) error {
+			return g.withAdmin(func(c adminCaller) error {
 				return pages.follow(g, "events", func(after string) (string, error) {
 					req.After = after
 					var page admin.AuditReply

@@ -235,4 +235,3 @@ func TestParseDayDuration(t *testing.T) {
 		})
 	}
 }
-

@@ -129,6 +129,7 @@ func TestStatusOverMaxPayload(t *testing.T) {
 		total += a.Size()
 	}
 	maxPayload := int(th.nc.MaxPayload())
+	t.Logf("the fleet view holds %d bytes of agents", total)
 	if total < 4*maxPayload {
 		t.Fatalf("the fleet takes %d bytes, not several times the %d max payload", total, maxPayload)
 	}

@@ -96,6 +96,10 @@ type AgentStatus struct {
 	AgentID  string              `json:"agent_id"`
 	Report   shared.StatusReport `json:"report"`
 	LastSeen time.Time           `json:"last_seen"`
+	// Reported is when a hub received Report (zero before this field
+	// existed): several hubs write an agent's status, and an older report
+	// must not replace a newer one.
+	Reported time.Time `json:"reported,omitzero"`
 	// Connected is true while the agent is known to be connected: set
 	// when it is heard from, cleared by the server's disconnect events
 	// (embedded NATS only). Ask Online, which also bounds the silence.
@@ -114,13 +118,23 @@ func (s AgentStatus) Online(now time.Time) bool {
 	return s.Connected && !s.LastSeen.IsZero() && now.Sub(s.LastSeen) < OfflineAfter
 }
 
+// Request states: queued until a hub takes it, ordering while its ACME
+// order runs, retrying between attempts, then issued or failed for good.
+const (
+	RequestQueued   = "queued"
+	RequestOrdering = "ordering"
+	RequestRetrying = "retrying"
+	RequestIssued   = "issued"
+	RequestFailed   = "failed"
+)
+
 // RequestState tracks one certificate request from acceptance to result.
 type RequestState struct {
 	AgentID   string   `json:"agent_id"`
 	RequestID string   `json:"request_id"`
 	CertName  string   `json:"cert_name"`
 	Names     []string `json:"names"`
-	State     string   `json:"state"` // queued, ordering, issued, failed
+	State     string   `json:"state"` // one of the Request* states
 	Attempts  int      `json:"attempts"`
 	// CA is the [[ca]] the request is (or was last) ordered from, and
 	// CAAttempts the attempts made there; after repeated failures the hub

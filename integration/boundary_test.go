@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -135,6 +136,17 @@ func TestBoundaryReplySubjects(t *testing.T) {
 	// The hub answers alice normally: her credentials work.
 	if err := helloErr(nc, "alice"); err != nil {
 		t.Fatal(err)
+	}
+	// The hub writes what it saw of both (connections, hello) within a
+	// second or so (statuses are written in batches): wait for it, so only
+	// the hostile messages below could change the store.
+	if err := fleet.Await(c, 30*time.Second, func() (bool, error) {
+		st := hubStatus(t, env).Status
+		return len(st) == 2 && slices.ContainsFunc(st, func(s hub.AgentStatus) bool {
+			return s.AgentID == "alice" && s.Report.AgentVersion == "test"
+		}), nil
+	}); err != nil {
+		t.Fatalf("the hub did not record both agents' connections: %v", err)
 	}
 	before := storeState(t, env)
 	agentsBefore, err := env.Hub(c, "agent", "list", "--json")

@@ -34,6 +34,7 @@ const (
 	VerbStatus       = "status"
 	VerbAudit        = "audit"
 	VerbRenew        = "renew"
+	VerbCertShow     = "cert.show"
 )
 
 // Subject returns the subject of verb.
@@ -101,14 +102,36 @@ type DomainCheckReply struct {
 	Findings []delegation.Finding `json:"findings"`
 }
 
-// AgentList lists agents.
+// AgentListRequest asks for one page of the registered agents: those
+// whose id matches Agent (a path.Match glob; empty for all), after the
+// agent id After, at most Limit of them (0 for DefaultAgentListLimit).
+type AgentListRequest struct {
+	Agent string `json:"agent,omitempty"`
+	After string `json:"after,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+}
+
+// Page sizes of the agent list.
+const (
+	DefaultAgentListLimit = 500
+	MaxAgentListLimit     = 1000
+)
+
+// AgentList lists agents. Next, when set, is the After of the next page.
 type AgentList struct {
 	Agents []hub.Agent `json:"agents"`
 	// Warnings are things the admin must know about the action.
 	Warnings []string `json:"warnings,omitempty"`
-	// Damaged are stored entries that could not be read.
-	Damaged []hub.Damaged `json:"damaged,omitempty"`
+	// Damaged are stored entries that could not be read (on the first
+	// page; at most MaxDamagedListed, DamagedTotal counts them all).
+	Damaged      []hub.Damaged `json:"damaged,omitempty"`
+	DamagedTotal int           `json:"damaged_total,omitempty"`
+	Next         string        `json:"next,omitempty"`
 }
+
+// MaxDamagedListed bounds the damaged entries one reply lists, so a store
+// full of garbage cannot push a reply over the payload limit.
+const MaxDamagedListed = 100
 
 // DomainList lists domains.
 type DomainList struct {
@@ -120,11 +143,16 @@ type DomainList struct {
 
 // StatusRequest asks for one page of the fleet view: agents whose id
 // matches Agent (a path.Match glob; empty for all), after the agent id
-// After, at most Limit of them (0 for DefaultStatusLimit).
+// After, at most Limit of them (0 for DefaultStatusLimit). The filters
+// select agents, each shown whole: Expiring, when set, keeps agents with a
+// certificate that expires within it (or has expired); State keeps agents
+// in any of the given states (see States).
 type StatusRequest struct {
-	Agent string `json:"agent,omitempty"`
-	After string `json:"after,omitempty"`
-	Limit int    `json:"limit,omitempty"`
+	Agent    string        `json:"agent,omitempty"`
+	After    string        `json:"after,omitempty"`
+	Limit    int           `json:"limit,omitempty"`
+	Expiring time.Duration `json:"expiring,omitempty"`
+	State    []string      `json:"state,omitempty"`
 	// Unmanaged asks for the unmanaged certificates agents reported
 	// (status[].report.unmanaged); without it they are left out and only
 	// counted (UnmanagedCounts). With it a page may hold fewer agents
@@ -137,12 +165,40 @@ type StatusRequest struct {
 // stays below NATS's default 1 MiB max payload.
 const UnmanagedPageBudget = 512 << 10
 
-// Page sizes of the fleet view: every reply stays far below NATS's
-// default 1 MiB max payload, whatever the fleet's size.
+// Page sizes of the fleet view. The hub also ends a page early when the
+// next agent would take the reply near the server's max payload, so every
+// reply fits whatever the agents hold.
 const (
 	DefaultStatusLimit = 200
 	MaxStatusLimit     = 500
 )
+
+// Agent states a status request can filter by. An agent is in every
+// state that applies to it.
+const (
+	// StateOK: online, and no certificate failed, expiring or expired.
+	StateOK = "ok"
+	// StateFailed: a certificate's last attempt failed on the agent, or
+	// the hub's latest request for it failed or waits for a retry.
+	StateFailed = "failed"
+	// StatePending: a certificate not issued yet, or a request the hub has
+	// queued or is ordering.
+	StatePending = "pending"
+	// StateExpiring: a certificate past its renewal time with under a
+	// sixth of its lifetime left (its renewal is late).
+	StateExpiring = "expiring"
+	// StateExpired: a certificate past its expiry.
+	StateExpired = "expired"
+	// StateOnline and StateOffline: connected and heard from within
+	// hub.OfflineAfter, or not (but heard from at some time).
+	StateOnline  = "online"
+	StateOffline = "offline"
+	// StateNever: registered but never heard from.
+	StateNever = "never"
+)
+
+// States lists every state a status request can filter by.
+var States = []string{StateOK, StateFailed, StatePending, StateExpiring, StateExpired, StateOnline, StateOffline, StateNever}
 
 // StatusReply is one page of the fleet view. Certificates come without
 // their PEM chains, and requests only as the latest per certificate.
@@ -158,9 +214,11 @@ type StatusReply struct {
 	Dropped map[string]uint64 `json:"dropped,omitempty"`
 	Now     time.Time         `json:"now"`
 	// Damaged are stored entries that could not be read; the rest is
-	// listed without them.
-	Damaged []hub.Damaged `json:"damaged,omitempty"`
-	Next    string        `json:"next,omitempty"`
+	// listed without them. Only the first page lists them, at most
+	// MaxDamagedListed; DamagedTotal counts them all.
+	Damaged      []hub.Damaged `json:"damaged,omitempty"`
+	DamagedTotal int           `json:"damaged_total,omitempty"`
+	Next         string        `json:"next,omitempty"`
 	// UnmanagedCounts is, per agent of the page that reported any, how
 	// many unmanaged certificates it found (listed and omitted), whether
 	// or not the request asked for the lists.
@@ -176,18 +234,57 @@ type Alert struct {
 	Since    time.Time `json:"since,omitzero"`
 }
 
-// AuditRequest filters the audit log.
+// AuditRequest filters the audit log. Without After the reply holds the
+// newest Limit matching events (0 for DefaultAuditLimit). With After, a
+// position in the log ("0" for its start, else a reply's Next), it holds
+// the first Limit matching events after that position, and Next for the
+// following page: that is how a whole log is read, oldest first.
 type AuditRequest struct {
 	Agent string    `json:"agent,omitempty"`
 	Since time.Time `json:"since,omitzero"`
 	Limit int       `json:"limit,omitempty"`
+	After string    `json:"after,omitempty"`
 }
+
+// Page sizes of the audit log.
+const (
+	DefaultAuditLimit = 1000
+	MaxAuditLimit     = 10000
+)
 
 // AuditReply holds audit events, oldest first.
 type AuditReply struct {
 	Events []json.RawMessage `json:"events"`
 	// Damaged are stored events that could not be read, by sequence.
 	Damaged []hub.Damaged `json:"damaged,omitempty"`
+	// Next, when paging with After, is the After of the following page;
+	// empty at the end of the log.
+	Next string `json:"next,omitempty"`
+	// Omitted counts the oldest matching events left out of a reply
+	// without After because they would not fit the server's max payload;
+	// page with After to read them.
+	Omitted int `json:"omitted,omitempty"`
+}
+
+// CertRequest asks for one certificate of an agent (its block name), with
+// the PEM chain when Chain is set.
+type CertRequest struct {
+	Agent string `json:"agent"`
+	Name  string `json:"name"`
+	Chain bool   `json:"chain,omitempty"`
+}
+
+// CertReply is what the hub knows of one certificate: its record of the
+// latest issued (Cert, nil when the hub issued none yet; its Chain only
+// when asked for), the agent's last report of the block (Reported, nil
+// when it reported none) and the latest request for it (Request).
+type CertReply struct {
+	Agent    string             `json:"agent"`
+	Name     string             `json:"name"`
+	Cert     *hub.CertRecord    `json:"cert,omitempty"`
+	Reported *shared.CertStatus `json:"reported,omitempty"`
+	Request  *hub.RequestState  `json:"request,omitempty"`
+	Now      time.Time          `json:"now"`
 }
 
 // RenewRequest asks an agent to renew now.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
 	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/shared"
@@ -40,51 +41,61 @@ func (c Condition) Key() string { return c.Kind + "/" + c.Agent + "/" + c.Cert }
 
 // Evaluate returns the conditions that hold in r under ch's thresholds.
 func Evaluate(ch config.AlarmConfig, r admin.StatusReply) []Condition {
+	status := map[string]*hub.AgentStatus{}
+	for i := range r.Status {
+		status[r.Status[i].AgentID] = &r.Status[i]
+	}
 	var out []Condition
-	now := r.Now
-	seen := map[string]bool{}
+	for _, a := range r.Agents {
+		out = append(out, EvaluateAgent(ch, r.Now, a, status[a.ID])...)
+	}
+	return out
+}
+
+// EvaluateAgent returns the conditions that hold at now for agent a, whose
+// latest status is st (nil when it was never heard from), under ch's
+// thresholds.
+func EvaluateAgent(ch config.AlarmConfig, now time.Time, a hub.Agent, st *hub.AgentStatus) []Condition {
+	var out []Condition
 	offline := ch.OfflineFor.D()
-	for _, s := range r.Status {
-		seen[s.AgentID] = true
-		if offline > 0 && now.Sub(s.LastSeen) > offline {
-			out = append(out, Condition{Kind: KindOffline, Agent: s.AgentID, Since: s.LastSeen,
-				Message: fmt.Sprintf("agent %s not heard from since %s (%s ago)", s.AgentID, s.LastSeen.Format(time.RFC3339), now.Sub(s.LastSeen).Round(time.Minute))})
+	if st == nil {
+		if offline > 0 && now.Sub(a.Created) > offline {
+			out = append(out, Condition{Kind: KindOffline, Agent: a.ID, Since: a.Created,
+				Message: fmt.Sprintf("agent %s registered %s but never connected", a.ID, a.Created.Format(time.RFC3339))})
 		}
-		for _, c := range s.Report.Certificates {
-			if within := ch.ExpiringWithin.D(); within > 0 && !c.NotAfter.IsZero() && c.NotAfter.Sub(now) < within {
-				left := c.NotAfter.Sub(now).Round(time.Minute)
-				msg := fmt.Sprintf("certificate %s on %s expires %s (in %s)", c.Name, s.AgentID, c.NotAfter.Format(time.RFC3339), left)
-				if left < 0 {
-					msg = fmt.Sprintf("certificate %s on %s expired %s", c.Name, s.AgentID, c.NotAfter.Format(time.RFC3339))
-				}
-				out = append(out, Condition{Kind: KindExpiring, Agent: s.AgentID, Cert: c.Name, Since: c.NotAfter.Add(-within), Message: msg})
+		return out
+	}
+	s := *st
+	if offline > 0 && now.Sub(s.LastSeen) > offline {
+		out = append(out, Condition{Kind: KindOffline, Agent: s.AgentID, Since: s.LastSeen,
+			Message: fmt.Sprintf("agent %s not heard from since %s (%s ago)", s.AgentID, s.LastSeen.Format(time.RFC3339), now.Sub(s.LastSeen).Round(time.Minute))})
+	}
+	for _, c := range s.Report.Certificates {
+		if within := ch.ExpiringWithin.D(); within > 0 && !c.NotAfter.IsZero() && c.NotAfter.Sub(now) < within {
+			left := c.NotAfter.Sub(now).Round(time.Minute)
+			msg := fmt.Sprintf("certificate %s on %s expires %s (in %s)", c.Name, s.AgentID, c.NotAfter.Format(time.RFC3339), left)
+			if left < 0 {
+				msg = fmt.Sprintf("certificate %s on %s expired %s", c.Name, s.AgentID, c.NotAfter.Format(time.RFC3339))
 			}
-			failed := c.LastResult == "failed"
-			if failed && ch.ReloadFailedOn() && string(c.LastErrorCode) == reloadFailedCode {
-				out = append(out, Condition{Kind: KindReloadFailed, Agent: s.AgentID, Cert: c.Name, Since: c.LastAttempt,
-					Message: fmt.Sprintf("certificate %s on %s: reload failed, previous files restored: %s", c.Name, s.AgentID, c.LastError)})
-			}
-			if n := ch.FailedAttempts; failed && n > 0 && c.Attempts >= n {
-				out = append(out, Condition{Kind: KindRenewalFailed, Agent: s.AgentID, Cert: c.Name, Since: c.LastAttempt,
-					Message: fmt.Sprintf("certificate %s on %s: renewal failed %d times, last: %s", c.Name, s.AgentID, c.Attempts, c.LastError)})
-			}
+			out = append(out, Condition{Kind: KindExpiring, Agent: s.AgentID, Cert: c.Name, Since: c.NotAfter.Add(-within), Message: msg})
 		}
-		if within := ch.ExpiringWithin.D(); within > 0 && ch.UnmanagedExpiringOn() {
-			for _, u := range s.Report.Unmanaged {
-				if u.NotAfter.IsZero() || u.NotAfter.Sub(now) >= within {
-					continue
-				}
-				out = append(out, Condition{Kind: KindUnmanagedExpiring, Agent: s.AgentID, Cert: u.Path, Since: u.NotAfter.Add(-within),
-					Message: unmanagedMessage(s.AgentID, u, now)})
-			}
+		failed := c.LastResult == "failed"
+		if failed && ch.ReloadFailedOn() && string(c.LastErrorCode) == reloadFailedCode {
+			out = append(out, Condition{Kind: KindReloadFailed, Agent: s.AgentID, Cert: c.Name, Since: c.LastAttempt,
+				Message: fmt.Sprintf("certificate %s on %s: reload failed, previous files restored: %s", c.Name, s.AgentID, c.LastError)})
+		}
+		if n := ch.FailedAttempts; failed && n > 0 && c.Attempts >= n {
+			out = append(out, Condition{Kind: KindRenewalFailed, Agent: s.AgentID, Cert: c.Name, Since: c.LastAttempt,
+				Message: fmt.Sprintf("certificate %s on %s: renewal failed %d times, last: %s", c.Name, s.AgentID, c.Attempts, c.LastError)})
 		}
 	}
-	if offline > 0 {
-		for _, a := range r.Agents {
-			if !seen[a.ID] && now.Sub(a.Created) > offline {
-				out = append(out, Condition{Kind: KindOffline, Agent: a.ID, Since: a.Created,
-					Message: fmt.Sprintf("agent %s registered %s but never connected", a.ID, a.Created.Format(time.RFC3339))})
+	if within := ch.ExpiringWithin.D(); within > 0 && ch.UnmanagedExpiringOn() {
+		for _, u := range s.Report.Unmanaged {
+			if u.NotAfter.IsZero() || u.NotAfter.Sub(now) >= within {
+				continue
 			}
+			out = append(out, Condition{Kind: KindUnmanagedExpiring, Agent: s.AgentID, Cert: u.Path, Since: u.NotAfter.Add(-within),
+				Message: unmanagedMessage(s.AgentID, u, now)})
 		}
 	}
 	return out

@@ -230,22 +230,41 @@ cut at once on the embedded NATS; the revocation survives restarts.`,
 
 func agentListCmd(g *globals) *cobra.Command {
 	var asJSON bool
+	var req admin.AgentListRequest
+	var pages pageFlags
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List registered agents",
-		Args:  cobra.NoArgs,
+		Long: `list shows the registered agents (those matching --agent, a glob), by id, one
+page at a time (` + fmt.Sprint(admin.DefaultAgentListLimit) + ` unless --limit says otherwise); --all follows the pages to
+the end (with --json: one JSON object per page and line).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var rep admin.AgentList
-			if err := g.call(cmd.Context(), admin.VerbAgentList, struct{}{}, &rep); err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(g, rep)
-			}
-			return printAgents(g, rep)
+			req.Limit = pages.limit
+			return g.withAdmin(func(c adminCaller) error {
+				header := true
+				return pages.follow(g, "agents", func(after string) (string, error) {
+					req.After = after
+					var page admin.AgentList
+					if err := c.Call(cmd.Context(), admin.VerbAgentList, req, &page); err != nil {
+						return "", err
+					}
+					switch {
+					case asJSON && pages.all:
+						return page.Next, printJSONLine(g, page)
+					case asJSON:
+						return page.Next, printJSON(g, page)
+					}
+					err := printAgents(g, page, header)
+					header = false
+					return page.Next, err
+				})
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cliusage.JSONFlag(cmd, &asJSON)
+	cmd.Flags().StringVar(&req.Agent, "agent", "", "only agents whose id matches this glob")
+	pages.register(cmd, "agents", "start after this agent id (the cursor a previous page printed)")
 	return cmd
 }
 
@@ -255,10 +274,14 @@ func printJSON(g *globals, v any) error {
 }
 
 // printDamaged reports stored entries the hub could not read, one line
-// each, so one bad entry shows up instead of hiding the listing.
-func printDamaged(g *globals, bad []hub.Damaged) {
+// each, so one bad entry shows up instead of hiding the listing; total,
+// when set, counts those the hub did not list.
+func printDamaged(g *globals, bad []hub.Damaged, total int) {
 	for _, d := range bad {
 		fmt.Fprintf(g.out, "damaged entry %s: %s\n", safe(d.Store+"/"+d.Key), safe(d.Error))
+	}
+	if total > len(bad) {
+		fmt.Fprintf(g.out, "... and %d more damaged entries\n", total-len(bad))
 	}
 }
 
@@ -269,15 +292,17 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04")
 }
 
-func printAgents(g *globals, rep admin.AgentList) error {
+func printAgents(g *globals, rep admin.AgentList, header bool) error {
 	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT\tALLOW\tCREDENTIALS EXPIRE\tCREATED")
+	if header {
+		fmt.Fprintln(tw, "AGENT\tALLOW\tCREDENTIALS EXPIRE\tCREATED")
+	}
 	for _, a := range rep.Agents {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", safe(a.ID), safeList(a.Allow, ","), fmtTime(a.CredsExpire), fmtTime(a.Created))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	printDamaged(g, rep.Damaged)
+	printDamaged(g, rep.Damaged, rep.DamagedTotal)
 	return nil
 }

@@ -31,12 +31,18 @@ type globals struct {
 	caFile     string
 	out        io.Writer
 	errOut     io.Writer
+	// dial, when set, replaces the admin connection (tests).
+	dial func() (adminCaller, func(), error)
 }
 
 // NewRoot builds the command tree. run starts the hub for `run`; nil
 // leaves that command out (tests of the admin commands).
 func NewRoot(out, errOut io.Writer, run Runner) *cobra.Command {
-	g := &globals{out: out, errOut: errOut}
+	return newRoot(&globals{out: out, errOut: errOut}, run)
+}
+
+func newRoot(g *globals, run Runner) *cobra.Command {
+	out, errOut := g.out, g.errOut
 	root := &cobra.Command{
 		Use:   "certfleet-hub",
 		Short: "certfleet hub: challenge DNS, ACME and NATS for a fleet of agents",
@@ -58,7 +64,7 @@ func NewRoot(out, errOut io.Writer, run Runner) *cobra.Command {
 	root.AddCommand(
 		withConfig(initCmd(g)), withConfig(checkConfigCmd(g)), withConfig(serviceCmd(g)),
 		withAdmin(agentCmd(g)), withAdmin(domainCmd(g)), withAdmin(statusCmd(g)), withAdmin(auditCmd(g)),
-		withAdmin(renewCmd(g)), withAdmin(acmednsCmd(g)), withAdmin(tsigCmd(g)), withAdmin(userCmd(g)),
+		withAdmin(renewCmd(g)), withAdmin(certCmd(g)), withAdmin(acmednsCmd(g)), withAdmin(tsigCmd(g)), withAdmin(userCmd(g)),
 		versionCmd(g), natsSetupCmd(g), relayCmd(g),
 	)
 	if run != nil {

@@ -77,6 +77,29 @@ func (g *globals) completeAgentThenCert(cmd *cobra.Command, args []string, toCom
 	return nil, noFiles
 }
 
+// completeAgentSlashCert completes the one AGENT/CERT argument: agent
+// ids (with the slash, no space after) until one is typed whole, then
+// that agent's certificate block names.
+func (g *globals) completeAgentSlashCert(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, noFiles
+	}
+	agent, prefix, ok := strings.Cut(toComplete, "/")
+	if !ok {
+		var out []cobra.Completion
+		for _, c := range g.agentIDs(cmd, toComplete) {
+			id, desc, _ := strings.Cut(c, "\t")
+			out = append(out, cobra.CompletionWithDesc(id+"/", desc))
+		}
+		return out, noFiles | cobra.ShellCompDirectiveNoSpace
+	}
+	var out []cobra.Completion
+	for _, name := range g.certNames(cmd, agent, prefix) {
+		out = append(out, agent+"/"+name)
+	}
+	return out, noFiles
+}
+
 // agentIDs lists agents whose id starts with prefix, each described by
 // its allow list. The hub filters by a glob, so the reply holds only
 // those agents.

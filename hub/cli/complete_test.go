@@ -94,6 +94,14 @@ func TestCompletionFromHub(t *testing.T) {
 			}
 		})
 	}
+	// cert show AGENT/CERT: the agent with its slash and no space, then
+	// that agent's blocks.
+	if got, d := clitest.Complete(t, runHub, "cert", "show", cfg, "we"); !slices.Equal(got, []string{"web1/"}) || d != cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace {
+		t.Errorf("cert show we<TAB> = %v (directive %d), want [web1/] without a space", got, d)
+	}
+	if got := complete("cert", "show", cfg, "web1/"); !slices.Equal(got, []string{"web1/web"}) {
+		t.Errorf("cert show web1/<TAB> = %v, want [web1/web]", got)
+	}
 }
 
 // TestCompletionWithoutHub: with no hub to ask, completion offers nothing

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -78,4 +79,70 @@ func (g *globals) call(ctx context.Context, verb string, req, reply any) error {
 	}
 	defer closeFn()
 	return c.Call(ctx, verb, req, reply)
+}
+
+// adminCaller sends admin requests; *admin.Client is the real one.
+type adminCaller interface {
+	Call(ctx context.Context, verb string, req, reply any) error
+}
+
+// withAdmin connects as admin, runs fn, and closes: one connection for
+// every page of a listing. Tests set g.dial to answer without a hub.
+func (g *globals) withAdmin(fn func(c adminCaller) error) error {
+	dial := g.dial
+	if dial == nil {
+		dial = func() (adminCaller, func(), error) { return g.adminClient() }
+	}
+	c, closeFn, err := dial()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return fn(c)
+}
+
+// pageFlags are the paging flags of a listing.
+type pageFlags struct {
+	limit int
+	after string
+	all   bool
+}
+
+func (p *pageFlags) register(cmd *cobra.Command, what, afterHelp string) {
+	cmd.Flags().IntVar(&p.limit, "limit", 0, "at most this many "+what+" per page (default: the hub's page size)")
+	cmd.Flags().StringVar(&p.after, "after", "", afterHelp)
+	cmd.Flags().BoolVar(&p.all, "all", false, "follow the pages to the end, printing each as it arrives")
+}
+
+// follow asks for pages from p.after on: one page, or with --all every
+// page until next is empty. fetch gets the cursor and returns the next
+// one. Without --all a remaining page is pointed at on standard error, so
+// a cut listing never looks complete.
+func (p *pageFlags) follow(g *globals, what string, fetch func(after string) (next string, err error)) error {
+	after := p.after
+	for {
+		next, err := fetch(after)
+		if err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		if !p.all {
+			fmt.Fprintf(g.errOut, "more %s follow: add --after %s (or --all for every page)\n", what, safe(next))
+			return nil
+		}
+		after = next
+	}
+}
+
+// printJSONLine prints v as one line of JSON: --all --json prints one
+// page per line (JSON Lines), so a long listing streams.
+func printJSONLine(g *globals, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = g.out.Write(append(cliusage.SafeJSON(b), '\n'))
+	return err
 }

@@ -116,7 +116,7 @@ func domainListCmd(g *globals) *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			printDamaged(g, rep.Damaged)
+			printDamaged(g, rep.Damaged, 0)
 			return nil
 		},
 	}

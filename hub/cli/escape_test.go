@@ -150,7 +150,7 @@ func TestAgentListIsTerminalSafe(t *testing.T) {
 	g := &globals{out: &out, errOut: &out}
 	rep := admin.AgentList{Agents: []hub.Agent{{ID: "web1", Allow: hostile}},
 		Damaged: []hub.Damaged{{Store: "certfleet_agents", Key: "garbage", Error: "decode revision 3: invalid character"}}}
-	if err := printAgents(g, rep); err != nil {
+	if err := printAgents(g, rep, true); err != nil {
 		t.Fatal(err)
 	}
 	terminalSafe(t, out.String())

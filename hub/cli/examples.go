@@ -12,11 +12,14 @@ import (
 // command that sets its own Example keeps it.
 var fleetExamples = map[string]string{
 	"status": `  certfleet-hub status
-  certfleet-hub status --agent 'web*'
+  certfleet-hub status --agent 'web*' --state failed,expiring
+  certfleet-hub status --expiring 14d --all
+  certfleet-hub status --unmanaged
   certfleet-hub status --json | jq '.alerts'`,
 	"audit": `  certfleet-hub audit --agent web1 --since 24h
-  certfleet-hub audit --json`,
+  certfleet-hub audit --after 0 --all --json`,
 	"agent list": `  certfleet-hub agent list
+  certfleet-hub agent list --agent 'web*' --limit 50
   certfleet-hub agent list --json | jq -r '.agents[].id'`,
 }
 

@@ -12,84 +12,134 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/internal/cliusage"
 	"github.com/certfleet/certfleet/shared"
 )
 
 func statusCmd(g *globals) *cobra.Command {
 	var asJSON, unmanaged bool
-	var agent string
-	var limit int
+	var req admin.StatusRequest
+	var expiring dayDuration
+	var pages pageFlags
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the fleet: agents, their certificates, expiry, last result, alerts",
-		Long: `status shows every agent (or those matching --agent, a glob such as 'web*'),
-their certificates, expiry, renewal time and last result, then the alerts.
-The hub answers in pages of at most ` + fmt.Sprint(admin.DefaultStatusLimit) + ` agents, so no reply grows with
-the fleet; status asks for every page unless --limit is given.
+		Long: `status shows agents (those matching --agent, a glob such as 'web*', and the
+filters), their certificates, expiry, renewal time and last result, then the
+alerts. The hub answers one page at a time (` + fmt.Sprint(admin.DefaultStatusLimit) + ` agents unless --limit says
+otherwise, fewer when they hold much), so no reply grows with the fleet;
+--all follows the pages to the end, printing each as it arrives (with
+--json: one JSON object per page and line).
+
+Filters select whole agents:
+  --expiring 14d   a certificate expires within 14 days (or has expired)
+  --state S        the agent is in state S (repeat or comma-separate for any of):
+                   ` + strings.Join(admin.States, ", ") + `
+                   ok: online, nothing failed, expiring or expired;
+                   failed: a certificate's last attempt failed, or the hub's
+                   request for it failed or waits for a retry;
+                   pending: not issued yet, or queued or ordering at the hub;
+                   expiring: renewal late (under a sixth of the lifetime left);
+                   never: registered, never connected.
+
 --unmanaged also lists the certificates agents found in their [inventory]
 paths that certfleet does not manage (--json always includes them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := fetchStatus(cmd, g, agent, limit, unmanaged || asJSON)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(g, rep)
-			}
-			if err := printStatus(g, rep); err != nil {
-				return err
-			}
-			return printUnmanaged(g, rep, unmanaged)
+			req.Limit, req.Expiring = pages.limit, time.Duration(expiring)
+			req.Unmanaged = unmanaged || asJSON
+			return g.withAdmin(func(c adminCaller) error {
+				p := &statusPrinter{g: g, unmanaged: unmanaged}
+				err := pages.follow(g, "agents", func(after string) (string, error) {
+					req.After = after
+					var page admin.StatusReply
+					if err := c.Call(cmd.Context(), admin.VerbStatus, req, &page); err != nil {
+						return "", err
+					}
+					switch {
+					case asJSON && pages.all:
+						return page.Next, printJSONLine(g, page)
+					case asJSON:
+						return page.Next, printJSON(g, page)
+					}
+					return page.Next, p.page(page)
+				})
+				if err != nil || asJSON {
+					return err
+				}
+				return p.finish()
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cliusage.JSONFlag(cmd, &asJSON)
 	cmd.Flags().BoolVar(&unmanaged, "unmanaged", false, "also list the certificates agents found that certfleet does not manage")
-	cmd.Flags().StringVar(&agent, "agent", "", "only agents whose id matches this glob")
-	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many agents (default: all)")
+	cmd.Flags().StringVar(&req.Agent, "agent", "", "only agents whose id matches this glob")
+	cmd.Flags().Var(&expiring, "expiring", "only agents with a certificate expiring within this (e.g. 14d, 36h)")
+	cmd.Flags().StringSliceVar(&req.State, "state", nil, "only agents in this state ("+strings.Join(admin.States, ", ")+")")
+	pages.register(cmd, "agents", "start after this agent id (the cursor a previous page printed)")
 	return cmd
 }
 
-// fetchStatus gathers the fleet view page by page, merged into one.
-func fetchStatus(cmd *cobra.Command, g *globals, agent string, limit int, unmanaged bool) (admin.StatusReply, error) {
-	var all admin.StatusReply
-	req := admin.StatusRequest{Agent: agent, Limit: admin.DefaultStatusLimit, Unmanaged: unmanaged}
-	for {
-		if limit > 0 {
-			req.Limit = min(admin.DefaultStatusLimit, limit-len(all.Agents))
-		}
-		var page admin.StatusReply
-		if err := g.call(cmd.Context(), admin.VerbStatus, req, &page); err != nil {
-			return all, err
-		}
-		all.Agents = append(all.Agents, page.Agents...)
-		all.Status = append(all.Status, page.Status...)
-		all.Certs = append(all.Certs, page.Certs...)
-		all.Requests = append(all.Requests, page.Requests...)
-		all.Alerts = append(all.Alerts, page.Alerts...)
-		for id, n := range page.UnmanagedCounts {
-			if all.UnmanagedCounts == nil {
-				all.UnmanagedCounts = map[string]int{}
-			}
-			all.UnmanagedCounts[id] = n
-		}
-		if req.After == "" {
-			// Every page lists the store's damaged entries.
-			all.Damaged = page.Damaged
-		}
-		all.Dropped, all.Now = page.Dropped, page.Now
-		if page.Next == "" || (limit > 0 && len(all.Agents) >= limit) {
-			all.Next = page.Next
-			return all, nil
-		}
-		req.After = page.Next
-	}
+// statusPrinter prints status pages as they come: the rows of each, then
+// the alerts and damaged entries of all of them at the end.
+type statusPrinter struct {
+	g            *globals
+	header       bool
+	agents       int
+	alerts       []admin.Alert
+	damaged      []hub.Damaged
+	damagedTotal int
+	// unmanaged: list the unmanaged certificates (not only count them);
+	// um gathers them (and their counts) from every page.
+	unmanaged bool
+	um        admin.StatusReply
 }
 
-// printStatus prints one row per agent certificate, joining the agent's own
-// report (what is installed) with the hub's records (what was issued and
-// what is in flight).
+func (p *statusPrinter) page(r admin.StatusReply) error {
+	if err := printStatusRows(p.g, r, !p.header); err != nil {
+		return err
+	}
+	p.header = true
+	p.agents += len(r.Agents)
+	p.alerts = append(p.alerts, r.Alerts...)
+	if r.Damaged != nil {
+		p.damaged, p.damagedTotal = r.Damaged, r.DamagedTotal
+	}
+	for id, n := range r.UnmanagedCounts {
+		if p.um.UnmanagedCounts == nil {
+			p.um.UnmanagedCounts = map[string]int{}
+		}
+		p.um.UnmanagedCounts[id] = n
+	}
+	for _, st := range r.Status {
+		if len(st.Report.Unmanaged) > 0 {
+			p.um.Status = append(p.um.Status, st)
+		}
+	}
+	return nil
+}
+
+func (p *statusPrinter) finish() error {
+	if p.agents == 0 {
+		fmt.Fprintln(p.g.errOut, "no agent matches")
+	}
+	printStatusTail(p.g, p.alerts, p.damaged, p.damagedTotal)
+	return printUnmanaged(p.g, p.um, p.unmanaged)
+}
+
+// printStatus prints one whole reply.
 func printStatus(g *globals, r admin.StatusReply) error {
+	if err := printStatusRows(g, r, true); err != nil {
+		return err
+	}
+	printStatusTail(g, r.Alerts, r.Damaged, r.DamagedTotal)
+	return nil
+}
+
+// printStatusRows prints one row per agent certificate, joining the
+// agent's own report (what is installed) with the hub's records (what was
+// issued and what is in flight).
+func printStatusRows(g *globals, r admin.StatusReply, header bool) error {
 	status := map[string]hub.AgentStatus{}
 	for _, s := range r.Status {
 		status[s.AgentID] = s
@@ -107,7 +157,9 @@ func printStatus(g *globals, r admin.StatusReply) error {
 	}
 	sort.Slice(r.Agents, func(i, j int) bool { return r.Agents[i].ID < r.Agents[j].ID })
 	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT\tLAST SEEN\tCERT\tNAMES\tNOT AFTER\tRENEW AT\tLAST RESULT")
+	if header {
+		fmt.Fprintln(tw, "AGENT\tLAST SEEN\tCERT\tNAMES\tNOT AFTER\tRENEW AT\tLAST RESULT")
+	}
 	for _, a := range r.Agents {
 		s, seen := status[a.ID]
 		last := "never"
@@ -177,20 +229,21 @@ func printStatus(g *globals, r admin.StatusReply) error {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\n", safe(a.ID), last)
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(r.Alerts) > 0 {
-		fmt.Fprintf(g.out, "\n%d alert(s):\n", len(r.Alerts))
-		for _, al := range r.Alerts {
+	return tw.Flush()
+}
+
+// printStatusTail prints the alerts and the damaged entries.
+func printStatusTail(g *globals, alerts []admin.Alert, damaged []hub.Damaged, damagedTotal int) {
+	if len(alerts) > 0 {
+		fmt.Fprintf(g.out, "\n%d alert(s):\n", len(alerts))
+		for _, al := range alerts {
 			fmt.Fprintf(g.out, "  %-10s %s %s: %s\n", safe(strings.ToUpper(al.Kind)), safe(al.Agent), safe(al.CertName), safe(al.Message))
 		}
 	}
-	if len(r.Damaged) > 0 {
+	if len(damaged) > 0 {
 		fmt.Fprintln(g.out)
-		printDamaged(g, r.Damaged)
+		printDamaged(g, damaged, damagedTotal)
 	}
-	return nil
 }
 
 func ago(now, t time.Time) string {
@@ -213,34 +266,55 @@ func expiry(now, t time.Time) string {
 }
 
 func auditCmd(g *globals) *cobra.Command {
-	var agent string
-	var since time.Duration
-	var limit int
+	var req admin.AuditRequest
+	var since dayDuration
 	var asJSON bool
+	var pages pageFlags
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Read the audit log (enrollments, requests, issuances, refusals, revocations)",
-		Args:  cobra.NoArgs,
+		Long: `audit prints the newest events of the audit log, oldest first (at most
+` + fmt.Sprint(admin.DefaultAuditLimit) + ` unless --limit says otherwise, and what fits one reply). To read more,
+page forward: --after 0 starts at the beginning of the log, --after POS where
+a previous page ended, and --all follows the pages to the end, printing each
+as it arrives (with --json: one JSON object per page and line).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			req := admin.AuditRequest{Agent: agent, Limit: limit}
+			req.Limit = pages.limit
 			if since > 0 {
-				req.Since = time.Now().Add(-since)
+				req.Since = time.Now().Add(-time.Duration(since))
 			}
-			var rep admin.AuditReply
-			if err := g.call(cmd.Context(), admin.VerbAudit, req, &rep); err != nil {
-				return err
+			if pages.all && pages.after == "" {
+				pages.after = "0"
 			}
-			if asJSON {
-				return printJSON(g, rep)
-			}
-			printAudit(g, rep)
-			return nil
+			return g.withAdmin(func(c adminCaller) error {
+				return pages.follow(g, "events", func(after string) (string, error) {
+					req.After = after
+					var page admin.AuditReply
+					if err := c.Call(cmd.Context(), admin.VerbAudit, req, &page); err != nil {
+						return "", err
+					}
+					var err error
+					switch {
+					case asJSON && pages.all:
+						err = printJSONLine(g, page)
+					case asJSON:
+						err = printJSON(g, page)
+					default:
+						printAudit(g, page)
+					}
+					if page.Omitted > 0 {
+						fmt.Fprintf(g.errOut, "%d older matching events did not fit the reply: page with --after 0 (or --all)\n", page.Omitted)
+					}
+					return page.Next, err
+				})
+			})
 		},
 	}
-	cmd.Flags().StringVar(&agent, "agent", "", "only this agent's events")
-	cmd.Flags().DurationVar(&since, "since", 0, "only events newer than this (e.g. 24h)")
-	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many events (newest)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&req.Agent, "agent", "", "only this agent's events")
+	cmd.Flags().Var(&since, "since", "only events newer than this (e.g. 24h, 7d)")
+	cliusage.JSONFlag(cmd, &asJSON)
+	pages.register(cmd, "events", "page forward from this position in the log (0: its start; else where a previous page ended)")
 	return cmd
 }
 
@@ -265,5 +339,5 @@ func printAudit(g *globals, rep admin.AuditReply) {
 		fmt.Fprintf(g.out, "%s  %-14s %-12s %-10s %s %s\n", ev.Time.UTC().Format(time.RFC3339), safe(ev.Kind), safe(ev.Agent),
 			safe(ev.CertName), safeList(ev.Names, ","), safe(ev.Detail))
 	}
-	printDamaged(g, rep.Damaged)
+	printDamaged(g, rep.Damaged, 0)
 }

@@ -53,7 +53,7 @@ func TestCommandTree(t *testing.T) {
 
 			"agent add": adminCmd, "agent remove": adminCmd, "agent revoke-key": adminCmd, "agent list": adminCmd,
 			"domain add": adminCmd, "domain remove": adminCmd, "domain list": adminCmd, "domain check": adminCmd,
-			"status": adminCmd, "audit": adminCmd, "renew": adminCmd,
+			"status": adminCmd, "audit": adminCmd, "renew": adminCmd, "cert show": adminCmd,
 			"acmedns register": adminCmd, "acmedns list": adminCmd, "acmedns remove": adminCmd,
 			"acmedns import": adminCmd, "acmedns check": adminCmd,
 			"tsig add": adminCmd, "tsig list": adminCmd, "tsig remove": adminCmd,

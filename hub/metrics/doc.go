@@ -1,7 +1,8 @@
 // Package metrics is the hub's Prometheus endpoint. Fleet-wide gauges are
-// read from a Fleet snapshot at scrape time (cached briefly, so several
-// scrapers do not each list the whole store); event counters (orders) are
-// kept in memory since the hub started.
+// read from a Fleet snapshot at scrape time (the hub builds it from its
+// in-memory fleet view, hub/fleet, and it is cached briefly, so several
+// scrapers do not each walk the fleet); event counters (orders) are kept in
+// memory since the hub started.
 //
 // Cardinality is bounded: labels come from fixed sets (states, DNS types
 // and rcodes, drop reasons, error codes), the configured [[ca]] names, or

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/fleet"
 	"github.com/certfleet/certfleet/hub/natsauth"
 	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
@@ -38,6 +38,7 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 		admin.VerbStatus:       h.adminStatus,
 		admin.VerbAudit:        h.adminAudit,
 		admin.VerbRenew:        h.adminRenew,
+		admin.VerbCertShow:     h.adminCertShow,
 	}
 	maps.Copy(handlers, h.acmednsAdminHandlers())
 	maps.Copy(handlers, h.tsigAdminHandlers())
@@ -175,6 +176,7 @@ func (h *Hub) adminAgentAdd(ctx context.Context, data []byte) (any, error) {
 		}
 		h.audit(ctx, store.AuditEvent{Kind: store.AuditEnrolled, Agent: req.Name, Names: allow, Detail: "allow list updated"})
 	}
+	h.awaitFleet(ctx, a.ID, func(x *fleet.Agent) bool { return x != nil && x.Record.Updated.Equal(a.Updated) })
 	reply.Agent = a
 	return reply, nil
 }
@@ -228,7 +230,9 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 	if err := h.store.DeleteAgent(ctx, req.Name); err != nil {
 		return nil, err
 	}
-	// Its fleet rows go too; the audit log keeps the history.
+	// Its fleet rows go too, and its buffered status; the audit log
+	// keeps the history.
+	h.statusW.forget(req.Name)
 	if err := h.store.DeleteStatus(ctx, req.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.log.Warn("remove agent status", "agent", req.Name, "err", err)
 	}
@@ -240,6 +244,7 @@ func (h *Hub) adminAgentRemove(ctx context.Context, data []byte) (any, error) {
 		}
 	}
 	h.audit(ctx, store.AuditEvent{Kind: store.AuditRevoked, Agent: req.Name, Detail: detail})
+	h.awaitFleet(ctx, req.Name, func(x *fleet.Agent) bool { return x == nil })
 	return admin.AgentList{Agents: []hub.Agent{a}, Warnings: warnings}, nil
 }
 
@@ -332,14 +337,6 @@ func (h *Hub) adminAgentRevokeKey(ctx context.Context, data []byte) (any, error)
 	}
 	h.audit(ctx, store.AuditEvent{Kind: store.AuditRevoked, Agent: agent, Detail: "key " + req.Key + " revoked"})
 	return admin.RevokeKeyReply{Key: req.Key, Agent: agent, Warnings: warnings}, nil
-}
-
-func (h *Hub) adminAgentList(ctx context.Context, _ []byte) (any, error) {
-	agents, bad, err := h.store.ListAgents(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return admin.AgentList{Agents: agents, Damaged: bad}, nil
 }
 
 // newLabel returns a random CNAME target label: unguessable, so nobody can
@@ -437,122 +434,6 @@ func (h *Hub) adminDomainCheck(ctx context.Context, data []byte) (any, error) {
 		return nil, err
 	}
 	return admin.DomainCheckReply{Findings: f}, nil
-}
-
-func (h *Hub) adminStatus(ctx context.Context, data []byte) (any, error) {
-	var req admin.StatusRequest
-	if err := decodeAdmin(data, &req); err != nil {
-		return nil, err
-	}
-	if _, err := path.Match(req.Agent, ""); err != nil {
-		return nil, shared.Errorf(shared.CodeBadRequest, "--agent %q: %v", req.Agent, err)
-	}
-	limit := req.Limit
-	switch {
-	case limit <= 0:
-		limit = admin.DefaultStatusLimit
-	case limit > admin.MaxStatusLimit:
-		return nil, shared.Errorf(shared.CodeBadRequest, "limit %d: at most %d per page", limit, admin.MaxStatusLimit)
-	}
-	r, err := h.fleetView(ctx, req.Agent, req.After, limit)
-	if err != nil {
-		return nil, err
-	}
-	shapeUnmanaged(&r, req.Unmanaged, admin.UnmanagedPageBudget)
-	return r, nil
-}
-
-// fleetView builds the fleet view of the agents whose id matches glob
-// ("" for all) and sorts after after, at most limit of them (0 for no
-// limit: the hub's own alerts look at everything).
-func (h *Hub) fleetView(ctx context.Context, glob, after string, limit int) (admin.StatusReply, error) {
-	var r admin.StatusReply
-	agents, bad, err := h.store.ListAgents(ctx)
-	if err != nil {
-		return r, err
-	}
-	r.Damaged = append(r.Damaged, bad...)
-	slices.SortFunc(agents, func(a, b hub.Agent) int { return strings.Compare(a.ID, b.ID) })
-	page := map[string]bool{}
-	for _, a := range agents {
-		if a.ID <= after && after != "" {
-			continue
-		}
-		if ok, _ := path.Match(glob, a.ID); glob != "" && !ok {
-			continue
-		}
-		if limit > 0 && len(r.Agents) == limit {
-			r.Next = r.Agents[len(r.Agents)-1].ID
-			break
-		}
-		r.Agents = append(r.Agents, a)
-		page[a.ID] = true
-	}
-	status, bad, err := h.store.ListStatus(ctx)
-	if err != nil {
-		return r, err
-	}
-	r.Damaged = append(r.Damaged, bad...)
-	for _, s := range status {
-		if page[s.AgentID] {
-			r.Status = append(r.Status, s)
-		}
-	}
-	certs, bad, err := h.store.ListCerts(ctx, "")
-	if err != nil {
-		return r, err
-	}
-	r.Damaged = append(r.Damaged, bad...)
-	for _, c := range certs {
-		if page[c.AgentID] {
-			c.Chain = "" // fetched per certificate, not with the fleet
-			r.Certs = append(r.Certs, c)
-		}
-	}
-	reqs, bad, err := h.store.ListRequests(ctx)
-	if err != nil {
-		return r, err
-	}
-	r.Damaged = append(r.Damaged, bad...)
-	latest := map[string]int{}
-	for _, q := range reqs {
-		if !page[q.AgentID] {
-			continue
-		}
-		k := q.AgentID + "/" + q.CertName
-		if i, ok := latest[k]; ok {
-			if r.Requests[i].Updated.Before(q.Updated) {
-				r.Requests[i] = q
-			}
-			continue
-		}
-		latest[k] = len(r.Requests)
-		r.Requests = append(r.Requests, q)
-	}
-	r.Now = time.Now().UTC()
-	r.Dropped = h.drops.counts()
-	r.Alerts = h.alerts(r)
-	return r, nil
-}
-
-func (h *Hub) adminAudit(ctx context.Context, data []byte) (any, error) {
-	var req admin.AuditRequest
-	if err := decodeAdmin(data, &req); err != nil {
-		return nil, err
-	}
-	evs, bad, err := h.store.ReadAudit(ctx, store.AuditFilter{Agent: req.Agent, Since: req.Since, Limit: req.Limit})
-	if err != nil {
-		return nil, err
-	}
-	out := admin.AuditReply{Events: []json.RawMessage{}, Damaged: bad}
-	for _, ev := range evs {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return nil, err
-		}
-		out.Events = append(out.Events, b)
-	}
-	return out, nil
 }
 
 func (h *Hub) adminRenew(ctx context.Context, data []byte) (any, error) {

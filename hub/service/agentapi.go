@@ -163,12 +163,8 @@ func (h *Hub) onHello(ctx context.Context, id string, data []byte) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	h.touch(ctx, id, func(s *hub.AgentStatus) {
-		s.Report.AgentVersion = capText(req.AgentVersion, maxVersionLen)
-		if req.Hostname != "" {
-			s.Report.Hostname = capText(req.Hostname, maxHostnameLen)
-		}
-	})
+	h.statusW.record(id, &statusPatch{hello: &helloInfo{version: capText(req.AgentVersion, maxVersionLen), hostname: capText(req.Hostname, maxHostnameLen)},
+		seen: time.Now().UTC(), connected: true})
 	if h.credsDue(a, time.Now()) {
 		// Back after a while (or still on layout-1 credentials): its JWT is
 		// due; renew it once the hello is answered.
@@ -257,25 +253,8 @@ func (h *Hub) onStatus(ctx context.Context, id string, data []byte) ([]byte, err
 		h.log.Warn("agent status report: unmanaged certificate fields over the protocol's bounds were cut",
 			"agent", id, "fields_cut", cut, "entries", len(rep.Unmanaged))
 	}
-	if err := h.store.PutStatus(ctx, hub.AgentStatus{AgentID: id, Report: rep, LastSeen: time.Now().UTC(), Connected: true}); err != nil {
-		return nil, err
-	}
+	// Buffered (statuswriter.go): the answer does not wait for the write.
+	now := time.Now().UTC()
+	h.statusW.record(id, &statusPatch{report: &rep, reported: now, seen: now, connected: true})
 	return shared.Encode(&shared.Ack{})
-}
-
-// touch records that the agent was seen, keeping its last report.
-func (h *Hub) touch(ctx context.Context, id string, mod func(*hub.AgentStatus)) {
-	s, err := h.store.GetStatus(ctx, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return
-	}
-	s.AgentID = id
-	s.LastSeen = time.Now().UTC()
-	s.Connected = true
-	if mod != nil {
-		mod(&s)
-	}
-	if err := h.store.PutStatus(ctx, s); err != nil {
-		h.log.Warn("record agent status", "agent", id, "err", err)
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/certfleet/certfleet/hub/admin"
 	"github.com/certfleet/certfleet/hub/alarm"
 	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/hub/store"
@@ -59,27 +58,27 @@ func (h *Hub) runAlarms(ctx context.Context) error {
 	}
 }
 
-// deliverAlarms evaluates every channel's thresholds on the fleet view and
-// sends what changed: newly raised conditions and cleared ones.
+// deliverAlarms evaluates every channel's thresholds on the whole fleet
+// (the snapshot, agent by agent) and sends what changed: newly raised
+// conditions and cleared ones.
 func (h *Hub) deliverAlarms(ctx context.Context) {
-	// The whole fleet, unmanaged certificates included: the admin
-	// API's pages would show a channel only the first page.
-	r, err := h.fleetView(ctx, "", "", 0)
-	if err != nil {
-		h.log.Warn("read fleet for alarms", "err", err)
-		return
-	}
+	now := time.Now().UTC()
+	all := h.fleet.All()
 	for _, ch := range h.alarmChans {
-		if err := h.deliverChannel(ctx, ch, r); err != nil {
+		var held []alarm.Condition
+		for _, a := range all {
+			held = append(held, alarm.EvaluateAgent(ch.cfg, now, a.Record, a.Status)...)
+		}
+		if err := h.deliverChannel(ctx, ch, held); err != nil {
 			h.log.Warn("alarm channel", "channel", ch.cfg.Name, "err", err)
 		}
 	}
 }
 
-func (h *Hub) deliverChannel(ctx context.Context, ch alarmChannel, r admin.StatusReply) error {
+func (h *Hub) deliverChannel(ctx context.Context, ch alarmChannel, conds []alarm.Condition) error {
 	now := time.Now().UTC()
 	held := map[string]alarm.Condition{}
-	for _, c := range alarm.Evaluate(ch.cfg, r) {
+	for _, c := range conds {
 		held[c.Key()] = c
 	}
 	recs, bad, err := h.store.ListAlarms(ctx, ch.cfg.Name)

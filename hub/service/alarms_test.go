@@ -13,6 +13,7 @@ import (
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/alarm"
 	"github.com/certfleet/certfleet/hub/config"
+	"github.com/certfleet/certfleet/hub/fleet"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -68,7 +69,7 @@ func TestAlarmsSentOnceAcrossHubs(t *testing.T) {
 		ExpiringWithin: config.Duration(14 * 24 * time.Hour), FailedAttempts: 3, OfflineFor: config.Duration(time.Hour)}
 	newHub := func() *Hub {
 		// Same store and connection, fresh in-memory state.
-		h := &Hub{cfg: th.cfg, log: th.log, store: th.store, nc: th.nc, drops: th.drops}
+		h := &Hub{cfg: th.cfg, log: th.log, store: th.store, nc: th.nc, drops: th.drops, fleet: th.fleet}
 		h.cfg.Alarm = []config.AlarmConfig{ch}
 		h.alarmChans = []alarmChannel{{cfg: ch, sender: &alarm.Webhook{URL: srv.URL, Secret: "s", Attempts: 1}}}
 		return h
@@ -86,6 +87,10 @@ func TestAlarmsSentOnceAcrossHubs(t *testing.T) {
 		if err := th.store.PutStatus(ctx, st); err != nil {
 			t.Fatal(err)
 		}
+		th.awaitFleet(t, "the new certificate", func(s *fleet.Snapshot) bool {
+			a := s.Get("web1")
+			return a != nil && a.Status != nil && a.Status.Report.Certificates[0].NotAfter.Equal(notAfter)
+		})
 	}
 	putCert(now.Add(5 * 24 * time.Hour))
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/fleet"
 	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
 )
@@ -45,6 +46,8 @@ func TestAdminListingsReportDamaged(t *testing.T) {
 	if _, err := th.js.Publish(ctx, shared.SubjectAudit+".refused", []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}
+
+	th.awaitFleet(t, "the agents and the damaged entries", func(s *fleet.Snapshot) bool { return s.Len() == 2 && len(s.Damaged()) == 3 })
 
 	cl := &admin.Client{NC: th.nc, Timeout: 10 * time.Second}
 	keys := func(bad []hub.Damaged) string {

@@ -2,4 +2,9 @@
 // JetStream store, serves the challenge DNS, answers agents and the admin
 // CLI, and works the durable queue of certificate requests through the ACME
 // CA. Hub.Run blocks until its context is cancelled.
+//
+// Every listing (admin status and agent list, alerts, alarms, metrics, the
+// dashboard) reads the hub's fleet view (hub/fleet), which the store's
+// watches keep current; agents' status reports are buffered and written
+// once a second per agent (statuswriter.go).
 package service

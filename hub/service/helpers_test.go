@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certfleet/certfleet/hub/config"
+	"github.com/certfleet/certfleet/hub/fleet"
 	"github.com/certfleet/certfleet/hub/store"
 )
 
@@ -76,7 +77,26 @@ func newTestHub(tb testing.TB) *testHub {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := &Hub{cfg: cfg, log: log, ready: make(chan struct{}), inflight: map[string]int{}, store: st, nc: nc,
 		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst), reqLimit: newAgentLimiter(agentReqRate, agentReqBurst), drops: newDrops(log)}
+	feed, err := fleet.Open(ctx, st)
+	if err != nil {
+		tb.Fatalf("open fleet view: %v", err)
+	}
+	tb.Cleanup(feed.Close)
+	h.fleetFeed, h.fleet = feed, feed.Snapshot()
+	// Not started: a test flushes when it wants the statuses written.
+	h.statusW = newStatusWriter(st, log, func(id string) bool { return h.fleet.Get(id) != nil })
 	return &testHub{Hub: h, js: js, nc: nc, logs: logs}
+}
+
+// awaitFleet waits until the hub's fleet view satisfies cond: the view
+// learns of the test's store writes through its watches.
+func (th *testHub) awaitFleet(tb testing.TB, what string, cond func(s *fleet.Snapshot) bool) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := th.fleet.Await(ctx, cond); err != nil {
+		tb.Fatalf("fleet view never showed %s: %v", what, err)
+	}
 }
 
 // consume runs the hub's request queue until the test ends.

@@ -22,7 +22,7 @@ func (h *Hub) housekeeping(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		h.renewCreds(ctx)
-		h.publishAlerts(ctx, raised)
+		h.publishAlerts(raised)
 		now := time.Now()
 		h.msgLimit.prune(now)
 		h.reqLimit.prune(now)
@@ -52,14 +52,9 @@ func (h *Hub) credsDue(a hub.Agent, now time.Time) bool {
 }
 
 func (h *Hub) renewCreds(ctx context.Context) {
-	agents, bad, err := h.store.ListAgents(ctx)
-	if err != nil {
-		h.log.Warn("list agents for credential renewal", "err", err)
-		return
-	}
-	h.logDamaged("agents for credential renewal", bad)
 	now := time.Now()
-	for _, a := range agents {
+	for _, fa := range h.fleet.All() {
+		a := fa.Record
 		// Layout-1 agents are moved when they say hello.
 		if h.credsDue(a, now) && a.CredsExpire.After(now) && a.Account == h.auth.AgentsAccountPublicKey() {
 			h.sendCreds(ctx, a)
@@ -67,14 +62,11 @@ func (h *Hub) renewCreds(ctx context.Context) {
 	}
 }
 
-func (h *Hub) publishAlerts(ctx context.Context, raised map[string]bool) {
-	r, err := h.fleetView(ctx, "", "", 0)
-	if err != nil {
-		h.log.Warn("compute alerts", "err", err)
-		return
-	}
+// publishAlerts publishes the alerts that appeared since the last call,
+// derived from the fleet snapshot agent by agent.
+func (h *Hub) publishAlerts(raised map[string]bool) {
 	now := map[string]bool{}
-	for _, a := range r.Alerts {
+	for _, a := range h.fleetAlerts(time.Now().UTC()) {
 		key := a.Kind + "/" + a.Agent + "/" + a.CertName
 		now[key] = true
 		if raised[key] {

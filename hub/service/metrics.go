@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/certfleet/certfleet/hub/admin"
 	"github.com/certfleet/certfleet/hub/metrics"
 	"github.com/certfleet/certfleet/shared"
 )
@@ -50,7 +49,8 @@ func (h *Hub) stopMetrics() {
 	}
 }
 
-// fleetSnapshot reads what the metrics export from the store.
+// fleetSnapshot gathers what the metrics export: the fleet from the
+// snapshot (every agent, no listing), the queue depth from the store.
 func (h *Hub) fleetSnapshot(ctx context.Context) (metrics.Fleet, error) {
 	var f metrics.Fleet
 	if h.dns != nil {
@@ -58,26 +58,25 @@ func (h *Hub) fleetSnapshot(ctx context.Context) (metrics.Fleet, error) {
 		f.DNS = &st
 	}
 	f.Dropped = h.drops.counts()
-	rep, err := h.adminStatus(ctx, nil)
-	if err != nil {
-		return f, err
-	}
-	r := rep.(admin.StatusReply)
-	f.AgentsRegistered = len(r.Agents)
+	now := time.Now()
 	silent := h.cfg.Agents.SilentAfter.D()
-	for _, s := range r.Status {
-		if r.Now.Sub(s.LastSeen) <= silent {
-			f.AgentsOnline++
-		}
-		for _, c := range s.Report.Certificates {
-			f.Certs = append(f.Certs, metrics.Cert{Agent: s.AgentID, Name: c.Name, NotBefore: c.NotBefore,
-				NotAfter: c.NotAfter, RenewAt: c.RenewAt, LastResult: c.LastResult})
-		}
-	}
 	f.Requests = map[string]int{}
-	for _, q := range r.Requests {
-		f.Requests[q.State]++
+	for _, a := range h.fleet.All() {
+		f.AgentsRegistered++
+		if s := a.Status; s != nil {
+			if now.Sub(s.LastSeen) <= silent {
+				f.AgentsOnline++
+			}
+			for _, c := range s.Report.Certificates {
+				f.Certs = append(f.Certs, metrics.Cert{Agent: s.AgentID, Name: c.Name, NotBefore: c.NotBefore,
+					NotAfter: c.NotAfter, RenewAt: c.RenewAt, LastResult: c.LastResult})
+			}
+		}
+		for _, q := range a.Requests {
+			f.Requests[q.State]++
+		}
 	}
+	var err error
 	if f.QueueDepth, err = h.store.QueueDepth(ctx); err != nil {
 		return f, err
 	}

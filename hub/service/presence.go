@@ -65,7 +65,7 @@ func (h *Hub) watchPresence(ctx context.Context) error {
 		online  bool
 	}{{fmt.Sprintf("$SYS.ACCOUNT.%s.CONNECT", acc), true}, {fmt.Sprintf("$SYS.ACCOUNT.%s.DISCONNECT", acc), false}} {
 		online := ev.online
-		sub, err := h.sysnc.Subscribe(ev.subject, func(m *nats.Msg) { h.onPresence(ctx, m.Data, online) })
+		sub, err := h.sysnc.Subscribe(ev.subject, func(m *nats.Msg) { h.onPresence(m.Data, online) })
 		if err != nil {
 			return fmt.Errorf("subscribe to connection events: %w", err)
 		}
@@ -84,15 +84,13 @@ func (h *Hub) watchPresence(ctx context.Context) error {
 }
 
 // resetPresence clears "connected" on the statuses last touched before
-// the hub started.
+// the hub started. It reads the fleet snapshot (loaded before the hub
+// started serving) and writes only the agents it clears, each revision-
+// checked against a newer event.
 func (h *Hub) resetPresence(ctx context.Context, started time.Time) {
-	list, _, err := h.store.ListStatus(ctx)
-	if err != nil {
-		h.log.Warn("reset agent presence", "err", err)
-		return
-	}
-	for _, s := range list {
-		if !s.Connected || !s.LastSeen.Before(started) {
+	for _, a := range h.fleet.All() {
+		s := a.Status
+		if s == nil || !s.Connected || !s.LastSeen.Before(started) {
 			continue
 		}
 		_, err := h.store.UpdateStatus(ctx, s.AgentID, func(cur *hub.AgentStatus) error {
@@ -107,7 +105,7 @@ func (h *Hub) resetPresence(ctx context.Context, started time.Time) {
 	}
 }
 
-func (h *Hub) onPresence(ctx context.Context, data []byte, online bool) {
+func (h *Hub) onPresence(data []byte, online bool) {
 	id, err := agentOfEvent(data)
 	if err != nil {
 		h.log.Debug("connection event without an agent", "err", err)
@@ -124,13 +122,7 @@ func (h *Hub) onPresence(ctx context.Context, data []byte, online bool) {
 		delete(h.presence.conns, id)
 	}
 	h.presence.mu.Unlock()
-	_, err = h.store.UpdateStatus(ctx, id, func(s *hub.AgentStatus) error {
-		s.Connected = connected
-		// Seen until now, whichever way it went.
-		s.LastSeen = time.Now().UTC()
-		return nil
-	})
-	if err != nil {
-		h.log.Warn("record agent presence", "agent", id, "err", err)
-	}
+	// Seen until now, whichever way it went; written with the next flush
+	// of statuses (statuswriter.go), after any report it follows.
+	h.statusW.record(id, &statusPatch{seen: time.Now().UTC(), connected: connected})
 }

@@ -23,11 +23,11 @@ import (
 
 // Request states kept in the requests bucket.
 const (
-	stateQueued   = "queued"
-	stateOrdering = "ordering"
-	stateRetrying = "retrying"
-	stateIssued   = "issued"
-	stateFailed   = "failed"
+	stateQueued   = hub.RequestQueued
+	stateOrdering = hub.RequestOrdering
+	stateRetrying = hub.RequestRetrying
+	stateIssued   = hub.RequestIssued
+	stateFailed   = hub.RequestFailed
 )
 
 // maxAttempts bounds retries of transient failures before the request is

@@ -19,6 +19,7 @@ import (
 	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/hub/delegation"
 	"github.com/certfleet/certfleet/hub/dnsserver"
+	"github.com/certfleet/certfleet/hub/fleet"
 	"github.com/certfleet/certfleet/hub/issuer"
 	"github.com/certfleet/certfleet/hub/metrics"
 	"github.com/certfleet/certfleet/hub/natsauth"
@@ -56,6 +57,13 @@ type Hub struct {
 
 	watches []*store.Watch
 	acmedns *acmednsServer // nil unless [acmedns] is enabled
+
+	// fleet is this hub's view of the fleet, kept current by fleetFeed
+	// from the store's watches; every listing reads it. statusW buffers
+	// the agents' status writes (statuswriter.go).
+	fleet     *fleet.Snapshot
+	fleetFeed *fleet.Feed
+	statusW   *statusWriter
 
 	// Agent intake: the subscriptions (agent and admin), the workers that
 	// run admitted agent requests, per-agent budgets and drop counters.
@@ -117,6 +125,9 @@ func (h *Hub) Ready() <-chan struct{} { return h.ready }
 // It returns nil on a clean stop.
 func (h *Hub) Run(ctx context.Context) (err error) {
 	defer h.shutdown()
+	// Before NATS closes, after the intake stopped: the buffered agent
+	// statuses are written.
+	defer h.closeStatus()
 	if err := h.start(ctx); err != nil {
 		h.stopIntake()
 		return err
@@ -143,9 +154,10 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 5)
-	h.wg.Add(4)
+	errc := make(chan error, 6)
+	h.wg.Add(5)
 	go func() { defer h.wg.Done(); errc <- h.syncDNS(ctx) }()
+	go func() { defer h.wg.Done(); errc <- h.fleetFeed.Run(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.consume(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.housekeeping(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.runAlarms(ctx) }()
@@ -209,6 +221,14 @@ func (h *Hub) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
+
+	// The fleet view is whole before anything reads it.
+	if h.fleetFeed, err = fleet.Open(ctx, h.store); err != nil {
+		return err
+	}
+	h.fleet = h.fleetFeed.Snapshot()
+	h.statusW = newStatusWriter(h.store, h.log, func(id string) bool { return h.fleet.Get(id) != nil })
+	h.statusW.start()
 
 	h.dns, err = dnsserver.New(dnsserver.Config{
 		Listen: h.cfg.DNS.Listen, Domain: h.cfg.DNS.Domain, NSName: h.cfg.DNS.NSName, NSAdmin: h.cfg.DNS.NSAdmin,
@@ -396,7 +416,17 @@ func (h *Hub) revoke(pub string) error {
 	return h.auth.Revoke(h.sysnc, pub)
 }
 
+// closeStatus writes the buffered agent statuses.
+func (h *Hub) closeStatus() {
+	if h.statusW != nil {
+		h.statusW.Close()
+	}
+}
+
 func (h *Hub) shutdown() {
+	if h.fleetFeed != nil {
+		h.fleetFeed.Close()
+	}
 	h.stopWeb()
 	h.stopMetrics()
 	h.stopACMEDNS()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/fleet"
 	"github.com/certfleet/certfleet/hub/alarm"
 	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/hub/store"
@@ -33,6 +34,8 @@ func TestStatusUnmanagedHostile(t *testing.T) {
 	if err := th.store.PutAgent(ctx, hub.Agent{ID: "web1", Allow: []string{"www.example.test"}, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	// Status writes are buffered for agents the fleet view knows.
+	th.awaitFleet(t, "web1", func(s *fleet.Snapshot) bool { return s.Get("web1") != nil })
 	send := func(rep *shared.StatusReport) {
 		t.Helper()
 		b, err := shared.Encode(rep)
@@ -40,6 +43,7 @@ func TestStatusUnmanagedHostile(t *testing.T) {
 			t.Fatal(err)
 		}
 		th.serve(ctx, th.onStatus, "web1", "corr1", shared.Up("web1", shared.VerbStatus), b)
+		th.statusW.flush(ctx)
 	}
 	notAfter := time.Now().Add(24 * time.Hour)
 
@@ -124,6 +128,14 @@ func TestStatusUnmanagedPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	th.awaitFleet(t, "every agent's status", func(s *fleet.Snapshot) bool {
+		for _, a := range s.All() {
+			if a.Status == nil {
+				return false
+			}
+		}
+		return s.Len() == agents
+	})
 	cases := []struct {
 		name      string
 		unmanaged bool

@@ -224,8 +224,14 @@ func call[T any](ctx context.Context, fn func(context.Context, []byte) (any, err
 	return zero, fmt.Errorf("unexpected reply %T", rep)
 }
 
-func (b webBackend) Status(ctx context.Context) (admin.StatusReply, error) {
-	return call[admin.StatusReply](ctx, b.h.adminStatus, nil)
+// Status is the whole fleet from the snapshot: the dashboard runs in the
+// hub, so no payload limit applies, and it pages and counts itself.
+func (b webBackend) Status(context.Context) (admin.StatusReply, error) {
+	return b.h.wholeFleet(), nil
+}
+
+func (b webBackend) Cert(ctx context.Context, req admin.CertRequest) (admin.CertReply, error) {
+	return call[admin.CertReply](ctx, b.h.adminCertShow, req)
 }
 
 func (b webBackend) AgentStatus(ctx context.Context, id string) (hub.AgentStatus, error) {

@@ -136,29 +136,15 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, []h
 	if limit <= 0 {
 		limit = DefaultAuditLimit
 	}
-	cctx, cancel := s.callCtx(ctx)
-	stream, err := s.js.Stream(cctx, shared.StreamAudit)
-	var info *jetstream.StreamInfo
-	if err == nil {
-		info, err = stream.Info(cctx)
-	}
-	cancel()
+	st, err := s.auditState(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read audit: %w", err)
+		return nil, nil, err
 	}
-	st := info.State
 	if st.Msgs == 0 || (!f.Since.IsZero() && st.LastTime.Before(f.Since)) {
 		return nil, nil, nil
 	}
 
-	cfg := jetstream.ConsumerConfig{
-		AckPolicy:     jetstream.AckNonePolicy,
-		FilterSubject: shared.SubjectAudit + ".>",
-		MemoryStorage: true,
-		// Removed by the server soon after the last fetch, should our
-		// delete fail.
-		InactiveThreshold: 2*s.opts.Timeout + time.Second,
-	}
+	cfg := auditConsumer(s.opts.Timeout)
 	switch {
 	case !f.Since.IsZero():
 		since := f.Since
@@ -169,11 +155,148 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, []h
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = st.LastSeq - uint64(limit) + 1
 	}
-	cctx, cancel = s.callCtx(ctx)
+	var out []AuditEvent
+	var damaged []hub.Damaged
+	err = s.scanAudit(ctx, cfg, st.LastSeq, func(seq uint64, ev AuditEvent, err error) bool {
+		if err != nil {
+			damaged = append(damaged, damagedAudit(seq, err))
+			if len(damaged) >= 2*limit {
+				damaged = append(damaged[:0:0], damaged[len(damaged)-limit:]...)
+			}
+			return false
+		}
+		if !f.matches(ev) {
+			return false
+		}
+		out = append(out, ev)
+		// Keep memory bounded on long scans: only the newest limit count.
+		if len(out) >= 2*limit {
+			out = append(out[:0:0], out[len(out)-limit:]...)
+		}
+		return false
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	if len(damaged) > limit {
+		damaged = damaged[len(damaged)-limit:]
+	}
+	return out, damaged, nil
+}
+
+// AuditEntry is an audit event and its position in the log (its stream
+// sequence).
+type AuditEntry struct {
+	Seq   uint64
+	Event AuditEvent
+}
+
+// ReadAuditAfter pages through the log forward: it returns, oldest first,
+// the first f.Limit events (0 means DefaultAuditLimit) matching f whose
+// position is after after (0 for the start of the log), and the damaged
+// events met on the way (at most as many). more says the read stopped at
+// the limit: the next page starts after the last entry returned. It reads
+// the stream as it was when called.
+func (s *Store) ReadAuditAfter(ctx context.Context, f AuditFilter, after uint64) (entries []AuditEntry, damaged []hub.Damaged, more bool, err error) {
+	if f.Agent != "" {
+		if err := shared.ValidateAgentID(f.Agent); err != nil {
+			return nil, nil, false, fmt.Errorf("read audit: %w", err)
+		}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultAuditLimit
+	}
+	st, err := s.auditState(ctx)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if st.Msgs == 0 || after >= st.LastSeq || (!f.Since.IsZero() && st.LastTime.Before(f.Since)) {
+		return nil, nil, false, nil
+	}
+	cfg := auditConsumer(s.opts.Timeout)
+	if after == 0 && !f.Since.IsZero() {
+		since := f.Since
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &since
+	} else if after > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = after + 1
+	}
+	err = s.scanAudit(ctx, cfg, st.LastSeq, func(seq uint64, ev AuditEvent, err error) bool {
+		if seq <= after {
+			return false
+		}
+		if err != nil {
+			if len(damaged) < limit {
+				damaged = append(damaged, damagedAudit(seq, err))
+			}
+			return false
+		}
+		if !f.matches(ev) {
+			return false
+		}
+		if len(entries) == limit {
+			more = true
+			return true
+		}
+		entries = append(entries, AuditEntry{Seq: seq, Event: ev})
+		return false
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return entries, damaged, more, nil
+}
+
+func (f AuditFilter) matches(ev AuditEvent) bool {
+	return (f.Agent == "" || ev.Agent == f.Agent) && (f.Since.IsZero() || !ev.Time.Before(f.Since))
+}
+
+func damagedAudit(seq uint64, err error) hub.Damaged {
+	return hub.Damaged{Store: shared.StreamAudit, Key: strconv.FormatUint(seq, 10), Error: truncate(err.Error(), maxDamagedError)}
+}
+
+// auditState is the audit stream's state now.
+func (s *Store) auditState(ctx context.Context) (jetstream.StreamState, error) {
+	cctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	stream, err := s.js.Stream(cctx, shared.StreamAudit)
+	var info *jetstream.StreamInfo
+	if err == nil {
+		info, err = stream.Info(cctx)
+	}
+	if err != nil {
+		return jetstream.StreamState{}, fmt.Errorf("read audit: %w", err)
+	}
+	return info.State, nil
+}
+
+// auditConsumer is the configuration of a one-off reader of the whole
+// audit stream; the caller sets where it starts.
+func auditConsumer(timeout time.Duration) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		AckPolicy:     jetstream.AckNonePolicy,
+		FilterSubject: shared.SubjectAudit + ".>",
+		MemoryStorage: true,
+		// Removed by the server soon after the last fetch, should our
+		// delete fail.
+		InactiveThreshold: 2*timeout + time.Second,
+	}
+}
+
+// scanAudit reads the stream with a consumer made from cfg, up to lastSeq,
+// handing visit every event (or why it is not a readable event) in order
+// until visit returns true.
+func (s *Store) scanAudit(ctx context.Context, cfg jetstream.ConsumerConfig, lastSeq uint64, visit func(seq uint64, ev AuditEvent, err error) (stop bool)) error {
+	cctx, cancel := s.callCtx(ctx)
 	cons, err := s.js.CreateConsumer(cctx, shared.StreamAudit, cfg)
 	cancel()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read audit: %w", err)
+		return fmt.Errorf("read audit: %w", err)
 	}
 	defer func() {
 		cctx, cancel := s.callCtx(context.WithoutCancel(ctx))
@@ -184,53 +307,39 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, []h
 	// A pull waits until its batch is full, so ask for exactly what is
 	// pending: every fetch then returns at once.
 	remaining := cons.CachedInfo().NumPending
-	var out []AuditEvent
-	var damaged []hub.Damaged
 	for remaining > 0 {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, fmt.Errorf("read audit: %w", err)
+			return fmt.Errorf("read audit: %w", err)
 		}
 		n := min(remaining, 256)
 		batch, err := cons.Fetch(int(n), jetstream.FetchMaxWait(s.opts.Timeout))
 		if err != nil {
-			return nil, nil, fmt.Errorf("read audit: %w", err)
+			return fmt.Errorf("read audit: %w", err)
 		}
 		got, done := uint64(0), false
 		for msg := range batch.Messages() {
 			got++
+			if done {
+				continue // drain the batch
+			}
 			meta, err := msg.Metadata()
 			if err != nil {
-				return nil, nil, fmt.Errorf("read audit: %w", err)
+				return fmt.Errorf("read audit: %w", err)
 			}
-			if meta.Sequence.Stream >= st.LastSeq {
+			seq := meta.Sequence.Stream
+			if seq >= lastSeq {
 				done = true
 			}
-			if meta.Sequence.Stream > st.LastSeq {
+			if seq > lastSeq {
 				continue
 			}
 			ev, err := decodeAuditEvent(msg.Data())
-			if err != nil {
-				damaged = append(damaged, hub.Damaged{Store: shared.StreamAudit,
-					Key: strconv.FormatUint(meta.Sequence.Stream, 10), Error: truncate(err.Error(), maxDamagedError)})
-				if len(damaged) >= 2*limit {
-					damaged = append(damaged[:0:0], damaged[len(damaged)-limit:]...)
-				}
-				continue
-			}
-			if f.Agent != "" && ev.Agent != f.Agent {
-				continue
-			}
-			if !f.Since.IsZero() && ev.Time.Before(f.Since) {
-				continue
-			}
-			out = append(out, ev)
-			// Keep memory bounded on long scans: only the newest limit count.
-			if len(out) >= 2*limit {
-				out = append(out[:0:0], out[len(out)-limit:]...)
+			if visit(seq, ev, err) {
+				done = true
 			}
 		}
 		if err := batch.Error(); err != nil {
-			return nil, nil, fmt.Errorf("read audit: %w", err)
+			return fmt.Errorf("read audit: %w", err)
 		}
 		// Events aged out meanwhile end the read short, not in a loop.
 		if done || got == 0 {
@@ -238,13 +347,7 @@ func (s *Store) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, []h
 		}
 		remaining -= min(got, remaining)
 	}
-	if len(out) > limit {
-		out = out[len(out)-limit:]
-	}
-	if len(damaged) > limit {
-		damaged = damaged[len(damaged)-limit:]
-	}
-	return out, damaged, nil
+	return nil
 }
 
 // decodeAuditEvent decodes one stored event and refuses what no hub wrote:

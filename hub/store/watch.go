@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/hub"
 )
 
 // Watch is a running bucket watch. Its callback runs on one goroutine,
@@ -43,7 +45,25 @@ func (w *Watch) Err() error {
 // then follows changes on a goroutine. A removal (delete, purge, TTL
 // expiry) is reported with the last value fn saw for the key, because the
 // removal itself carries none; removals of keys fn never saw are skipped.
+// An entry that does not decode ends the watch.
 func watchBucket[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, fn func(put bool, key string, v T)) (*Watch, error) {
+	return watchBucketSpec(ctx, s, kv, fn, watchSpec[T]{})
+}
+
+// watchSpec tunes watchBucketSpec.
+type watchSpec[T any] struct {
+	// check, when set, refuses a decoded value as foreign to its key.
+	check func(key string, v T) error
+	// damaged, when set, is told of every entry that does not decode or
+	// that check refuses (d set), and again with d nil once that key is
+	// removed or holds a readable value, instead of the watch ending: a
+	// view that lists its damaged entries stays useful with them.
+	damaged func(key string, d *hub.Damaged)
+}
+
+// watchBucketSpec is watchBucket with the damaged-entry handling of spec.
+// A readable value that turns unreadable is reported to fn as removed.
+func watchBucketSpec[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, fn func(put bool, key string, v T), spec watchSpec[T]) (*Watch, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	kw, err := s.startWatch(wctx, cancel, kv, jetstream.AllKeys)
 	if err != nil {
@@ -51,18 +71,41 @@ func watchBucket[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, fn
 		return nil, err
 	}
 	known := map[string]T{}
+	bad := map[string]bool{}
+	forget := func(key string) {
+		if v, ok := known[key]; ok {
+			delete(known, key)
+			fn(false, key, v)
+		}
+		if bad[key] {
+			delete(bad, key)
+			spec.damaged(key, nil)
+		}
+	}
 	apply := func(e jetstream.KeyValueEntry) error {
 		if e.Operation() != jetstream.KeyValuePut {
-			v, ok := known[e.Key()]
-			if ok {
-				delete(known, e.Key())
-				fn(false, e.Key(), v)
-			}
+			forget(e.Key())
 			return nil
 		}
 		var v T
-		if err := json.Unmarshal(e.Value(), &v); err != nil {
-			return fmt.Errorf("decode key %s: %w", e.Key(), err)
+		err := json.Unmarshal(e.Value(), &v)
+		if err != nil {
+			err = fmt.Errorf("decode revision %d: %w", e.Revision(), err)
+		} else if spec.check != nil {
+			err = spec.check(e.Key(), v)
+		}
+		if err != nil {
+			if spec.damaged == nil {
+				return fmt.Errorf("key %s: %w", e.Key(), err)
+			}
+			forget(e.Key())
+			bad[e.Key()] = true
+			spec.damaged(e.Key(), &hub.Damaged{Store: e.Bucket(), Key: e.Key(), Error: truncate(err.Error(), maxDamagedError)})
+			return nil
+		}
+		if bad[e.Key()] {
+			delete(bad, e.Key())
+			spec.damaged(e.Key(), nil)
 		}
 		known[e.Key()] = v
 		fn(true, e.Key(), v)

@@ -14,6 +14,8 @@ type Backend interface {
 	// AgentStatus returns one agent's latest status, its unmanaged
 	// certificates included (which Status leaves out).
 	AgentStatus(ctx context.Context, id string) (hub.AgentStatus, error)
+	// Cert is one certificate, with its PEM chain when asked for.
+	Cert(ctx context.Context, req admin.CertRequest) (admin.CertReply, error)
 	Audit(ctx context.Context, req admin.AuditRequest) (admin.AuditReply, error)
 	Renew(ctx context.Context, req admin.RenewRequest) error
 	AgentAdd(ctx context.Context, req admin.AgentAddRequest) (admin.AgentAddReply, error)

@@ -32,6 +32,14 @@ func (b fleetBackend) AgentStatus(_ context.Context, id string) (hub.AgentStatus
 	}
 	return hub.AgentStatus{}, store.ErrNotFound
 }
+func (b fleetBackend) Cert(_ context.Context, req admin.CertRequest) (admin.CertReply, error) {
+	for _, c := range b.r.Certs {
+		if c.AgentID == req.Agent && c.CertName == req.Name {
+			return admin.CertReply{Agent: req.Agent, Name: req.Name, Cert: &c}, nil
+		}
+	}
+	return admin.CertReply{Agent: req.Agent, Name: req.Name}, nil
+}
 func (b fleetBackend) Audit(context.Context, admin.AuditRequest) (admin.AuditReply, error) {
 	return admin.AuditReply{}, nil
 }

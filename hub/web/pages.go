@@ -249,14 +249,19 @@ func (s *Server) cert(w http.ResponseWriter, r *http.Request, ss *session) {
 			d.Row, found = c, true
 		}
 	}
-	for _, c := range st.Certs {
-		if c.AgentID == id && c.CertName == name {
-			d.Record, found = c, true
-		}
-	}
-	if !found {
+	if !found && !slices.ContainsFunc(st.Certs, func(c hub.CertRecord) bool { return c.AgentID == id && c.CertName == name }) {
 		s.fail(w, r, ss, http.StatusNotFound, "no certificate "+strconv.Quote(name)+" on agent "+strconv.Quote(id))
 		return
+	}
+	// The fleet view carries no PEM chains; this certificate's comes on
+	// its own.
+	rep, err := s.opts.Backend.Cert(r.Context(), admin.CertRequest{Agent: id, Name: name, Chain: true})
+	if err != nil {
+		s.backendError(w, r, ss, "read the certificate", err)
+		return
+	}
+	if rep.Cert != nil {
+		d.Record = *rep.Cert
 	}
 	if d.Record.Chain != "" {
 		if d.Chain, err = parseChain(d.Record.Chain); err != nil {

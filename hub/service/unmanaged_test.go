@@ -11,9 +11,9 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/admin"
-	"github.com/certfleet/certfleet/hub/fleet"
 	"github.com/certfleet/certfleet/hub/alarm"
 	"github.com/certfleet/certfleet/hub/config"
+	"github.com/certfleet/certfleet/hub/fleet"
 	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
 )

@@ -35,6 +35,32 @@ type Fleet struct {
 	Dropped map[string]uint64
 	// DNS holds the challenge DNS server's counters; nil when not running.
 	DNS *dnsserver.Stats
+	// Unmanaged are the expiry times of the certificates agents found in
+	// their [inventory] paths that certfleet does not manage (exported
+	// as counts by state only: their paths would be unbounded labels).
+	Unmanaged []time.Time
+}
+
+// Unmanaged certificate states.
+const (
+	UnmanagedExpired  = "expired"
+	UnmanagedExpiring = "expiring_14d" // expires within UnmanagedWarn
+	UnmanagedValid    = "valid"
+)
+
+// UnmanagedWarn is how far ahead an unmanaged certificate counts as
+// expiring, as the hub's status alert does.
+const UnmanagedWarn = 14 * 24 * time.Hour
+
+// UnmanagedState classifies an unmanaged certificate expiring at notAfter.
+func UnmanagedState(notAfter, now time.Time) string {
+	switch left := notAfter.Sub(now); {
+	case left < 0:
+		return UnmanagedExpired
+	case left < UnmanagedWarn:
+		return UnmanagedExpiring
+	}
+	return UnmanagedValid
 }
 
 // Cert is one certificate an agent reported.

@@ -77,6 +77,8 @@ var (
 	descCerts = prometheus.NewDesc(namespace+"_certificates", "Certificates reported by agents, by state.", []string{"state"}, nil)
 	descLeft  = prometheus.NewDesc(namespace+"_certificate_expiry_seconds",
 		"Seconds until the certificate expires (negative once expired).", []string{"agent", "cert"}, nil)
+	descUnmanaged = prometheus.NewDesc(namespace+"_unmanaged_certificates",
+		"Certificates agents found in their [inventory] paths that certfleet does not manage, by state (expired, expiring_14d, valid).", []string{"state"}, nil)
 	descAgents     = prometheus.NewDesc(namespace+"_agents", "Enrolled agents.", nil, nil)
 	descOnline     = prometheus.NewDesc(namespace+"_agents_connected", "Agents heard from within agents.silent_after.", nil, nil)
 	descQueue      = prometheus.NewDesc(namespace+"_queue_depth", "Certificate requests in the durable queue (waiting or being ordered).", nil, nil)
@@ -172,6 +174,13 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for s, n := range byState {
 		gauge(descCerts, float64(n), s)
+	}
+	um := map[string]int{UnmanagedExpired: 0, UnmanagedExpiring: 0, UnmanagedValid: 0}
+	for _, na := range f.Unmanaged {
+		um[UnmanagedState(na, now)]++
+	}
+	for s, n := range um {
+		gauge(descUnmanaged, float64(n), s)
 	}
 	gauge(descAgents, float64(f.AgentsRegistered))
 	gauge(descOnline, float64(f.AgentsOnline))

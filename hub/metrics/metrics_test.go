@@ -78,7 +78,8 @@ func TestCollectorCachesAndReportsFailure(t *testing.T) {
 	m := New(func(context.Context) (Fleet, error) {
 		calls++
 		return Fleet{AgentsRegistered: 2, AgentsOnline: 1, QueueDepth: 3, Dropped: map[string]uint64{"rate_limited": 4},
-			Certs: []Cert{{Agent: "a", Name: "web", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)}}}, fail
+			Unmanaged: []time.Time{now.Add(-time.Hour), now.Add(24 * time.Hour), now.Add(13 * 24 * time.Hour), now.Add(60 * 24 * time.Hour)},
+			Certs:     []Cert{{Agent: "a", Name: "web", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)}}}, fail
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	clock := now
 	m.fleet.now = func() time.Time { return clock }
@@ -93,6 +94,11 @@ func TestCollectorCachesAndReportsFailure(t *testing.T) {
 	}
 	if v := value(fams["certfleet_certificate_expiry_seconds"], "agent", "a"); v != 90*24*3600 {
 		t.Errorf("expiry seconds %v", v)
+	}
+	for state, want := range map[string]float64{UnmanagedExpired: 1, UnmanagedExpiring: 2, UnmanagedValid: 1} {
+		if v := value(fams["certfleet_unmanaged_certificates"], "state", state); v != want {
+			t.Errorf("unmanaged certificates %s: %v, want %v", state, v, want)
+		}
 	}
 	if v := value(fams["certfleet_orders_total"], "result", "issued"); v != 1 {
 		t.Errorf("orders %v", v)

@@ -71,6 +71,11 @@ func (h *Hub) fleetSnapshot(ctx context.Context) (metrics.Fleet, error) {
 				f.Certs = append(f.Certs, metrics.Cert{Agent: s.AgentID, Name: c.Name, NotBefore: c.NotBefore,
 					NotAfter: c.NotAfter, RenewAt: c.RenewAt, LastResult: c.LastResult})
 			}
+			for _, u := range s.Report.Unmanaged {
+				if !u.NotAfter.IsZero() {
+					f.Unmanaged = append(f.Unmanaged, u.NotAfter)
+				}
+			}
 		}
 		for _, q := range a.Requests {
 			f.Requests[q.State]++

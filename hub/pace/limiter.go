@@ -115,10 +115,13 @@ type Token struct {
 var errHeld = errors.New("held by the CA's Retry-After")
 
 // Acquire waits for a slot (and for any Retry-After hold to end) and takes
-// it. It fails only when ctx ends.
+// it. It fails only when ctx has ended, even with slots free.
 func (l *Limiter) Acquire(ctx context.Context) (*Token, error) {
 	var err error
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("wait for an order slot: %w", err)
+		}
 		tok, wait, changed := l.try()
 		if tok != nil {
 			return tok, nil

@@ -76,6 +76,9 @@ func newTestHub(tb testing.TB) *testHub {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := &Hub{cfg: cfg, log: log, ready: make(chan struct{}), inflight: map[string]int{}, store: st, nc: nc,
 		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst), reqLimit: newAgentLimiter(agentReqRate, agentReqBurst), drops: newDrops(log)}
+	if err := h.setupPacing(); err != nil {
+		tb.Fatal(err)
+	}
 	return &testHub{Hub: h, js: js, nc: nc, logs: logs}
 }
 

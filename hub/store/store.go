@@ -126,7 +126,7 @@ type Store struct {
 	opts Options
 
 	agents, domains, certs, results, requests, status, challenges, agentKeys, acme, acmedns, tsig, alarms, users jetstream.KeyValue
-	pacing, waiting                                                                                            jetstream.KeyValue
+	pacing, waiting                                                                                              jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }

@@ -144,14 +144,21 @@ func printStatus(g *globals, r admin.StatusReply) error {
 			}
 			if q, ok := reqs[a.ID+"/"+b]; ok && q.State != "issued" {
 				result = "hub: " + q.State
-				if q.Attempts > 1 || !q.NextTry.IsZero() {
-					result += fmt.Sprintf(" (attempt %d", q.Attempts)
-					if !q.NextTry.IsZero() {
-						result += ", next " + fmtTime(q.NextTry)
-					}
-					result += ")"
+				var when []string
+				if q.Attempts > 1 || (q.Attempts > 0 && !q.NextTry.IsZero()) {
+					when = append(when, fmt.Sprintf("attempt %d", q.Attempts))
 				}
-				if q.LastError != "" {
+				if !q.NextTry.IsZero() {
+					when = append(when, "next "+fmtTime(q.NextTry))
+				}
+				if len(when) > 0 {
+					result += " (" + strings.Join(when, ", ") + ")"
+				}
+				switch {
+				case q.State == "waiting" && q.WaitReason != "":
+					// Waiting for the CA's budget: why, not the last error.
+					result += ": " + q.WaitReason
+				case q.LastError != "":
 					result += ": " + q.LastError
 				}
 			}

@@ -32,11 +32,20 @@ const (
 	// warmup is how many samples make a baseline before latency can
 	// count as blown up.
 	warmup = 5
-	// baselineWindow: the baseline is the mean of the first samples, then
-	// an average over about this many, so a lasting change of the CA's
-	// speed becomes the new normal instead of pinning the limit down.
-	baselineWindow = 50
-	// recentWeight is the weight of a new sample in the recent latency.
+	// The baseline is the latency of the CA without congestion. It
+	// follows the recent latency down within about baselineDown rounds of
+	// the limit, and up only over about baselineUp rounds and only while
+	// the recent latency is within settled of it: latency that climbs
+	// with the load is congestion, never the new normal. At a limit of 1
+	// the hub adds no load at all, so whatever latency it sees then is the
+	// CA's own: the baseline takes it (a CA that became slower for good
+	// is learnt so). Measured in rounds, not samples: at 64 orders in
+	// flight, 64 samples are one round.
+	baselineDown = 4
+	baselineUp   = 200
+	settled      = 1.25
+	// recentWeight is the largest weight of a new sample in the recent
+	// latency (at small limits; about two per round at large ones).
 	recentWeight = 0.25
 	// backoff is the factor applied on a drop.
 	backoff = 0.5
@@ -70,6 +79,7 @@ type Limiter struct {
 	threshold float64 // slow start (+1 per sample) below it, +1/limit above
 	inflight  int
 	peak      int
+	peakLimit int
 	holdUntil time.Time
 	lastDrop  time.Time
 	baseline  float64 // seconds
@@ -222,11 +232,22 @@ func (l *Limiter) sample(start, now time.Time, x float64, busy int) {
 	if l.samples == 0 {
 		l.recent = x
 	} else {
-		l.recent += recentWeight * (x - l.recent)
+		l.recent += min(recentWeight, 2/l.limit) * (x - l.recent)
 	}
 	blown := l.samples >= warmup && l.recent > l.cfg.Tolerance*l.baseline
 	l.samples++
-	l.baseline += (x - l.baseline) / float64(min(l.samples, baselineWindow))
+	// The baseline follows the smoothed latency, not single samples: a
+	// noisy CA's fast orders would otherwise pull it to its minimum.
+	switch {
+	case l.samples <= warmup:
+		l.baseline += (x - l.baseline) / float64(l.samples)
+	case busy <= 1 && l.limit < 2:
+		l.baseline += (l.recent - l.baseline) / baselineDown
+	case l.recent < l.baseline:
+		l.baseline += (l.recent - l.baseline) / (baselineDown * l.limit)
+	case l.recent <= settled*l.baseline:
+		l.baseline += (l.recent - l.baseline) / (baselineUp * l.limit)
+	}
 	if blown {
 		l.drop(start, now)
 		return
@@ -242,6 +263,7 @@ func (l *Limiter) sample(start, now time.Time, x float64, busy int) {
 		l.limit += 1 / l.limit
 	}
 	l.limit = min(l.limit, float64(l.cfg.Max))
+	l.peakLimit = max(l.peakLimit, l.capacity())
 }
 
 // drop halves the limit, once per round: orders that started before the
@@ -260,8 +282,10 @@ func (l *Limiter) drop(start, now time.Time) {
 type Stats struct {
 	Limit    int // orders allowed in flight now
 	InFlight int
-	// Peak is the most orders that were in flight at once.
-	Peak int
+	// Peak is the most orders that were in flight at once, PeakLimit the
+	// highest limit reached.
+	Peak      int
+	PeakLimit int
 	// Drops counts the times the limit was cut.
 	Drops int
 	// HoldUntil is when a Retry-After hold ends; zero or past when none.
@@ -274,7 +298,7 @@ type Stats struct {
 func (l *Limiter) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Stats{Limit: l.capacity(), InFlight: l.inflight, Peak: l.peak, Drops: l.drops,
+	return Stats{Limit: l.capacity(), InFlight: l.inflight, Peak: l.peak, PeakLimit: max(l.peakLimit, l.capacity()), Drops: l.drops,
 		HoldUntil: l.holdUntil, Baseline: time.Duration(l.baseline * float64(time.Second))}
 }
 

@@ -2,6 +2,7 @@ package pace
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -168,6 +169,65 @@ func TestLimiter(t *testing.T) {
 			}
 			if got := l.Limit(); got != 64 {
 				t.Fatalf("limit %d after 150 good rounds, want back at 64", got)
+			}
+		}},
+		{"a CA that slows with load holds the limit near its knee", func(t *testing.T, l *Limiter, clk *fakeClock) {
+			// Latency is 1s up to 16 orders at once, then grows with the
+			// load (the CA, or the hub, is saturated): more concurrency
+			// than 16 buys nothing.
+			sum, rounds := 0, 0
+			for i := range 300 {
+				toks := fill(t, l)
+				latency := max(time.Second, time.Duration(len(toks))*time.Second/16)
+				clk.Add(latency)
+				for _, tok := range toks {
+					tok.Done(Success, latency, time.Time{})
+				}
+				if i >= 100 {
+					sum, rounds = sum+len(toks), rounds+1
+				}
+			}
+			avg := float64(sum) / float64(rounds)
+			if avg < 8 || avg > 40 {
+				t.Fatalf("on average %.1f orders in flight against a CA that saturates at 16, want 8 to 40", avg)
+			}
+			if l.Stats().Drops == 0 {
+				t.Fatal("latency growing with the load never cut the limit")
+			}
+		}},
+		{"noisy latency without congestion still grows to max", func(t *testing.T, l *Limiter, clk *fakeClock) {
+			// Orders take 0.3s or 0.7s at random (poll intervals), whatever
+			// the load.
+			rng := rand.New(rand.NewPCG(1, 2))
+			for range 100 {
+				toks := fill(t, l)
+				clk.Add(700 * time.Millisecond)
+				for _, tok := range toks {
+					lat := 300 * time.Millisecond
+					if rng.IntN(2) == 0 {
+						lat = 700 * time.Millisecond
+					}
+					tok.Done(Success, lat, time.Time{})
+				}
+			}
+			if s := l.Stats(); s.Limit != 64 {
+				t.Fatalf("limit %d after 100 rounds of noisy but steady latency (%d drops), want 64", s.Limit, s.Drops)
+			}
+		}},
+		{"a CA that became slower for good is learnt", func(t *testing.T, l *Limiter, clk *fakeClock) {
+			for range 10 {
+				round(t, l, clk, Success, time.Second)
+			}
+			low := 64
+			for range 300 {
+				round(t, l, clk, Success, 4*time.Second)
+				low = min(low, l.Limit())
+			}
+			if low > 2 {
+				t.Fatalf("the limit only fell to %d when every order took 4x as long", low)
+			}
+			if got := l.Limit(); got != 64 {
+				t.Fatalf("limit %d after 300 rounds at the new, steady latency, want back at 64", got)
 			}
 		}},
 		{"no signal leaves the limit", func(t *testing.T, l *Limiter, clk *fakeClock) {

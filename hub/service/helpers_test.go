@@ -113,3 +113,16 @@ func eventually(tb testing.TB, within time.Duration, what string, cond func() bo
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// runWaiting releases waiting requests until the test ends.
+func (th *testHub) runWaiting(tb testing.TB) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- th.Hub.runWaiting(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("run waiting: %v", err)
+		}
+	})
+}

@@ -35,6 +35,20 @@ type Fleet struct {
 	Dropped map[string]uint64
 	// DNS holds the challenge DNS server's counters; nil when not running.
 	DNS *dnsserver.Stats
+	// Issuance is this hub's issuance pace; nil before it runs.
+	Issuance *Issuance
+}
+
+// Issuance is this hub's issuance pace (see package pace).
+type Issuance struct {
+	// Limit is how many orders may be in flight now, InFlight how many
+	// are, Drops how often the limit was cut.
+	Limit, InFlight, Drops int
+	// HeldUntil is when a CA's Retry-After stops holding new orders.
+	HeldUntil time.Time
+	// Waiting counts requests waiting outside the queue for a CA budget
+	// or Retry-After, as this hub sees them.
+	Waiting int
 }
 
 // Cert is one certificate an agent reported.

@@ -78,7 +78,8 @@ func TestCollectorCachesAndReportsFailure(t *testing.T) {
 	m := New(func(context.Context) (Fleet, error) {
 		calls++
 		return Fleet{AgentsRegistered: 2, AgentsOnline: 1, QueueDepth: 3, Dropped: map[string]uint64{"rate_limited": 4},
-			Certs: []Cert{{Agent: "a", Name: "web", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)}}}, fail
+			Issuance: &Issuance{Limit: 12, InFlight: 7, Drops: 2, HeldUntil: now.Add(30 * time.Second), Waiting: 40},
+			Certs:    []Cert{{Agent: "a", Name: "web", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)}}}, fail
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	clock := now
 	m.fleet.now = func() time.Time { return clock }
@@ -93,6 +94,18 @@ func TestCollectorCachesAndReportsFailure(t *testing.T) {
 	}
 	if v := value(fams["certfleet_certificate_expiry_seconds"], "agent", "a"); v != 90*24*3600 {
 		t.Errorf("expiry seconds %v", v)
+	}
+	for name, want := range map[string]float64{"certfleet_issuance_concurrency_limit": 12, "certfleet_issuance_orders_in_flight": 7,
+		"certfleet_issuance_concurrency_cuts_total": 2, "certfleet_issuance_held_seconds": 30, "certfleet_issuance_waiting": 40} {
+		f := fams[name]
+		if f == nil || len(f.GetMetric()) != 1 {
+			t.Errorf("%s missing", name)
+			continue
+		}
+		m := f.GetMetric()[0]
+		if got := m.GetGauge().GetValue() + m.GetCounter().GetValue(); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
 	}
 	if v := value(fams["certfleet_orders_total"], "result", "issued"); v != 1 {
 		t.Errorf("orders %v", v)

@@ -5,7 +5,7 @@
 // while order latency stays near its baseline and the slots are in use,
 // halves when the CA answers 429/rateLimited, fails with a server error
 // or its latency blows up, and stops handing out slots until the CA's
-// Retry-After (bounded by LimiterConfig.MaxHold).
+// Retry-After when that is short (LimiterConfig.MaxHold).
 //
 // Budgets pace orders to a CA's published rate limits (Let's Encrypt's
 // new orders per account per 3 hours, certificates per registered domain

@@ -28,7 +28,7 @@ const (
 // Limiter defaults.
 const (
 	DefaultTolerance = 2.0
-	DefaultMaxHold   = 5 * time.Minute
+	DefaultMaxHold   = time.Minute
 	// warmup is how many samples make a baseline before latency can
 	// count as blown up.
 	warmup = 5
@@ -60,10 +60,12 @@ type LimiterConfig struct {
 	// Tolerance: recent latency above Tolerance times the baseline is a
 	// blow-up. Default DefaultTolerance.
 	Tolerance float64
-	// MaxHold bounds how long a Retry-After stops new orders. A long
-	// Retry-After is usually about one limit (one domain's weekly
-	// certificates) that the refused request waits out on its own; other
-	// orders should not stop for hours. Default DefaultMaxHold.
+	// MaxHold: a Retry-After up to this long stops every new order until
+	// then; it is what request-rate limits and an account's order budget
+	// answer (Let's Encrypt: seconds, and 36 s for one new order). A
+	// longer one is about one budget, such as one domain's weekly
+	// certificates: the refused request waits it out alone, and orders
+	// for other names go on. Default DefaultMaxHold.
 	MaxHold time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -212,14 +214,8 @@ func (l *Limiter) done(start time.Time, sig Signal, latency time.Duration, retry
 		l.drop(start, now)
 	case RateLimited:
 		l.drop(start, now)
-		if retryAfter.After(now) {
-			until := retryAfter
-			if limit := now.Add(l.cfg.MaxHold); until.After(limit) {
-				until = limit
-			}
-			if until.After(l.holdUntil) {
-				l.holdUntil = until
-			}
+		if retryAfter.After(now) && !retryAfter.After(now.Add(l.cfg.MaxHold)) && retryAfter.After(l.holdUntil) {
+			l.holdUntil = retryAfter
 		}
 	}
 	close(l.changed)

@@ -58,6 +58,11 @@ func (h *Hub) fleetSnapshot(ctx context.Context) (metrics.Fleet, error) {
 		f.DNS = &st
 	}
 	f.Dropped = h.drops.counts()
+	if h.limiter != nil {
+		ls := h.limiter.Stats()
+		f.Issuance = &metrics.Issuance{Limit: ls.Limit, InFlight: ls.InFlight, Drops: ls.Drops, HeldUntil: ls.HoldUntil,
+			Waiting: h.waiting.size()}
+	}
 	rep, err := h.adminStatus(ctx, nil)
 	if err != nil {
 		return f, err

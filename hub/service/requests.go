@@ -387,6 +387,7 @@ func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Ms
 	if t, ok := issuer.RetryAfter(err); ok && time.Until(t) > delay {
 		delay = time.Until(t)
 	}
+	limitedBy := st.CA
 	if from := st.CA; h.nextCA(st) {
 		// Another CA has its own limits: try it soon.
 		delay = backoff(h.cfg.Issuance.RetryBase.D(), 0)
@@ -399,7 +400,7 @@ func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Ms
 	st.WaitReason = ""
 	if _, limited := issuer.RetryAfter(err); limited {
 		// The CA's Retry-After can be hours: wait outside the queue.
-		reason := fmt.Sprintf("CA %s rate-limited the order; retry after its Retry-After", st.CA)
+		reason := fmt.Sprintf("CA %s rate-limited the order; retry after its Retry-After", limitedBy)
 		log.Warn("certificate request rate-limited; will retry", "attempt", st.Attempts, "next_try", st.NextTry, "err", err)
 		if h.park(ctx, log, msg, st, hub.WaitingRequest{Kind: hub.WaitRetry, NotBefore: st.NextTry, Reason: reason}) {
 			return

@@ -31,7 +31,20 @@ const (
 	// store writes; the rest waits for the next round.
 	maxReleasesPerRound    = 256
 	maxReschedulesPerRound = 256
+	// maxWaitStep bounds how far ahead a waiting request is next looked
+	// at, however long its budget keeps it waiting: each look rewrites
+	// the parking and the request's state, which would otherwise expire
+	// (store.Options.ResultTTL) while a large rollout waits its turn.
+	maxWaitStep = 7 * 24 * time.Hour
 )
+
+// nextLook is when a request that may go at notBefore is looked at next.
+func nextLook(notBefore time.Time) time.Time {
+	if limit := time.Now().Add(maxWaitStep); notBefore.After(limit) {
+		return limit.UTC()
+	}
+	return notBefore.UTC()
+}
 
 // waitKeys returns the budget keys a waiting request waits for.
 func (h *Hub) waitKeys(w hub.WaitingRequest) []string {
@@ -92,7 +105,7 @@ func (h *Hub) park(ctx context.Context, log *slog.Logger, msg jetstream.Msg, st 
 	}
 	w.AgentID, w.RequestID, w.Request = st.AgentID, st.RequestID, msg.Data()
 	w.CA, w.Names, w.Parked, w.Since = st.CA, st.Names, now, st.WaitingSince
-	w.NotBefore = w.NotBefore.UTC()
+	w.NotBefore = nextLook(w.NotBefore)
 	if err := h.store.PutWaiting(ctx, w); err != nil {
 		log.Warn("park request", "err", err)
 		return false
@@ -235,7 +248,7 @@ func (h *Hub) releaseDue(ctx context.Context) time.Time {
 // hub's view and the request's state (what status shows).
 func (h *Hub) rescheduleWaiting(ctx context.Context, w hub.WaitingRequest, notBefore time.Time, reason string) {
 	now := time.Now()
-	notBefore = notBefore.UTC()
+	notBefore = nextLook(notBefore)
 	if err := h.store.Reschedule(ctx, w.AgentID, w.RequestID, w.Parked, h.instance, now, notBefore, reason); err != nil {
 		h.log.Debug("reschedule waiting request", "agent", w.AgentID, "request", w.RequestID, "err", err)
 		return

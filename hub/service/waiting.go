@@ -126,12 +126,14 @@ func (h *Hub) park(ctx context.Context, log *slog.Logger, msg jetstream.Msg, st 
 
 // staleCopy reports whether msg is a copy of a request that another
 // message or a parking now carries: left by a crash between the steps of
-// parking or releasing. Handling it would run the request twice.
+// parking or releasing. Handling it would run the request twice. A
+// request whose state says it waits but that no parking holds (its
+// parking was lost) is handled: it goes on, or waits again.
 func (h *Hub) staleCopy(msg jetstream.Msg, st hub.RequestState) bool {
 	if st.QueueMsgID != "" && store.MsgID(msg) != st.QueueMsgID {
 		return true
 	}
-	return st.State == stateWaiting || (st.State == stateRetrying && h.waiting.parked(st.AgentID, st.RequestID))
+	return (st.State == stateWaiting || st.State == stateRetrying) && h.waiting.parked(st.AgentID, st.RequestID)
 }
 
 // runWaiting follows the waiting bucket and releases waiting requests

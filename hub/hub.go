@@ -118,10 +118,12 @@ func (s AgentStatus) Online(now time.Time) bool {
 	return s.Connected && !s.LastSeen.IsZero() && now.Sub(s.LastSeen) < OfflineAfter
 }
 
-// Request states: queued until a hub takes it, ordering while its ACME
-// order runs, retrying between attempts, then issued or failed for good.
+// Request states: queued until a hub takes it, waiting (outside the
+// queue) for a CA's rate-limit budget, ordering while its ACME order runs,
+// retrying between attempts, then issued or failed for good.
 const (
 	RequestQueued   = "queued"
+	RequestWaiting  = "waiting"
 	RequestOrdering = "ordering"
 	RequestRetrying = "retrying"
 	RequestIssued   = "issued"
@@ -147,6 +149,62 @@ type RequestState struct {
 	LastError string    `json:"last_error,omitempty"`
 	NextTry   time.Time `json:"next_try,omitzero"`
 	Updated   time.Time `json:"updated"`
+	// WaitReason says why a waiting request waits: the CA budget it waits
+	// for (state "waiting") or the CA's rate limit (state "retrying").
+	// NextTry is when it is next tried.
+	WaitReason string `json:"wait_reason,omitempty"`
+	// PaidCA names the [[ca]] whose budgets were already spent for the
+	// request's next order, when a waiting request was released; the
+	// order then spends none again.
+	PaidCA string `json:"paid_ca,omitempty"`
+	// QueueMsgID is the id of the queue message that carries the request
+	// since it was last released from waiting: another copy (left by a
+	// crash between parking steps) is stale and dropped.
+	QueueMsgID string `json:"queue_msg_id,omitempty"`
+	// WaitingSince is when the request first waited; it keeps its place
+	// among the waiting when it has to wait again.
+	WaitingSince time.Time `json:"waiting_since,omitzero"`
+}
+
+// Kinds of WaitingRequest.
+const (
+	// WaitBudget: the request waits for room in its CA's budgets
+	// ([ca.limits]).
+	WaitBudget = "budget"
+	// WaitRetry: the CA rate-limited the request; it is retried at
+	// NotBefore (the CA's Retry-After).
+	WaitRetry = "retry"
+)
+
+// WaitingRequest is a request parked outside the request queue, and so
+// outside the consumer's window of unacknowledged messages, until it may
+// be ordered: a 10,000-host rollout waiting for its CA's budget holds no
+// queue slot that a renewal needs. A hub queues it again, in priority
+// order, once its time has come.
+type WaitingRequest struct {
+	AgentID   string `json:"agent_id"`
+	RequestID string `json:"request_id"`
+	// Request is the queue message's body (a shared.CertRequest), queued
+	// again as it is.
+	Request []byte   `json:"request"`
+	CA      string   `json:"ca"`
+	Names   []string `json:"names"`
+	Kind    string   `json:"kind"` // WaitBudget or WaitRetry
+	// Renewal: the request renews a certificate in use (same names); Due
+	// is when that certificate expires.
+	Renewal bool      `json:"renewal,omitempty"`
+	Due     time.Time `json:"due,omitzero"`
+	// NotBefore is when the request may be tried again.
+	NotBefore time.Time `json:"not_before"`
+	Reason    string    `json:"reason"`
+	// Parked is when this parking began; it tells one parking of a
+	// request from a later one. Since is when the request first waited.
+	Parked time.Time `json:"parked"`
+	Since  time.Time `json:"since"`
+	// Claim is the hub instance releasing the request, until ClaimUntil;
+	// a hub that dies while releasing leaves it to others after that.
+	Claim      string    `json:"claim,omitempty"`
+	ClaimUntil time.Time `json:"claim_until,omitzero"`
 }
 
 // Damaged is a stored entry that could not be read as what its place

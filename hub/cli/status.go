@@ -38,7 +38,7 @@ Filters select whole agents:
                    ok: online, nothing failed, expiring or expired;
                    failed: a certificate's last attempt failed, or the hub's
                    request for it failed or waits for a retry;
-                   pending: not issued yet, or queued or ordering at the hub;
+                   pending: not issued yet, or queued, waiting for a CA budget or ordering at the hub;
                    expiring: renewal late (under a sixth of the lifetime left);
                    never: registered, never connected.
 
@@ -208,14 +208,21 @@ func printStatusRows(g *globals, r admin.StatusReply, header bool) error {
 			}
 			if q, ok := reqs[a.ID+"/"+b]; ok && q.State != "issued" {
 				result = "hub: " + q.State
-				if q.Attempts > 1 || !q.NextTry.IsZero() {
-					result += fmt.Sprintf(" (attempt %d", q.Attempts)
-					if !q.NextTry.IsZero() {
-						result += ", next " + fmtTime(q.NextTry)
-					}
-					result += ")"
+				var when []string
+				if q.Attempts > 1 || (q.Attempts > 0 && !q.NextTry.IsZero()) {
+					when = append(when, fmt.Sprintf("attempt %d", q.Attempts))
 				}
-				if q.LastError != "" {
+				if !q.NextTry.IsZero() {
+					when = append(when, "next "+fmtTime(q.NextTry))
+				}
+				if len(when) > 0 {
+					result += " (" + strings.Join(when, ", ") + ")"
+				}
+				switch {
+				case q.State == "waiting" && q.WaitReason != "":
+					// Waiting for the CA's budget: why, not the last error.
+					result += ": " + q.WaitReason
+				case q.LastError != "":
 					result += ": " + q.LastError
 				}
 			}

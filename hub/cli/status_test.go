@@ -84,3 +84,33 @@ func TestPrintUnmanaged(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusWaiting: a request waiting for a CA budget shows why and when
+// it is tried next, not its last error.
+func TestStatusWaiting(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	next := now.Add(36 * time.Second)
+	rep := admin.StatusReply{
+		Now:    now,
+		Agents: []hub.Agent{{ID: "web1"}, {ID: "web2"}},
+		Certs:  []hub.CertRecord{{AgentID: "web1", CertName: "www"}, {AgentID: "web2", CertName: "www"}},
+		Requests: []hub.RequestState{
+			{AgentID: "web1", CertName: "www", State: "waiting", Attempts: 0, NextTry: next, Updated: now,
+				WaitReason: "the budget of CA letsencrypt's new orders (300 per 3h) is used up", LastError: "old"},
+			{AgentID: "web2", CertName: "www", State: "retrying", Attempts: 2, NextTry: next, Updated: now,
+				WaitReason: "CA letsencrypt rate-limited the order", LastError: "rate_limited: too many new orders"},
+		},
+	}
+	var out bytes.Buffer
+	if err := printStatus(&globals{out: &out, errOut: &out}, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"hub: waiting (next " + fmtTime(next) + "): the budget of CA letsencrypt's new orders (300 per 3h) is used up",
+		"hub: retrying (attempt 2, next " + fmtTime(next) + "): rate_limited: too many new orders",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

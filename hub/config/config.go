@@ -28,11 +28,14 @@ const (
 	// every second query gets an empty truncated reply (so real resolvers
 	// retry over TCP) and the rest none, which caps what a spoofed flood
 	// can reflect at one victim.
-	DefaultRateLimit   = 100
-	DefaultConcurrency = 4
-	DefaultMaxNames    = 100
-	DefaultKeyType     = keytype.Default
-	DefaultCAName      = "letsencrypt"
+	DefaultRateLimit = 100
+	// DefaultConcurrency is where concurrency = "auto" starts, and
+	// DefaultMaxConcurrency where it stops growing.
+	DefaultConcurrency    = 4
+	DefaultMaxConcurrency = 64
+	DefaultMaxNames       = 100
+	DefaultKeyType        = keytype.Default
+	DefaultCAName         = "letsencrypt"
 	// DefaultRenewFraction: without ARI, advise renewal when a third of the
 	// lifetime remains (what Let's Encrypt recommends).
 	DefaultRenewFraction = 1.0 / 3
@@ -150,12 +153,18 @@ type CAConfig struct {
 	// rsa4096 (package keytype; the agent's old ecdsa-p256 and ecdsa-p384
 	// are read as ec256 and ec384, with a warning).
 	KeyType string `toml:"key_type"`
+	// RateLimits is [ca.limits]: the CA's rate limits the hub paces to.
+	RateLimits CALimits `toml:"limits"`
 }
 
 // IssuanceConfig governs how the hub orders certificates.
 type IssuanceConfig struct {
-	Concurrency int `toml:"concurrency"` // orders in flight at once
-	MaxNames    int `toml:"max_names"`   // names per certificate
+	// Concurrency is the number of orders in flight to start from, or
+	// "auto"; the hub adapts it to the CA's answers and latency, up to
+	// MaxConcurrency.
+	Concurrency    Concurrency `toml:"concurrency"`
+	MaxConcurrency int         `toml:"max_concurrency"`
+	MaxNames       int         `toml:"max_names"` // names per certificate
 	// Resolvers ("ip:port") are asked whether a name's challenge is
 	// delegated to the hub before an order is placed.
 	Resolvers       []string `toml:"resolvers"`
@@ -200,7 +209,8 @@ func DefaultConfig() Config {
 			KeyType:   DefaultKeyType,
 		}},
 		Issuance: IssuanceConfig{
-			Concurrency:     DefaultConcurrency,
+			Concurrency:     ConcurrencyAuto,
+			MaxConcurrency:  DefaultMaxConcurrency,
 			MaxNames:        DefaultMaxNames,
 			Resolvers:       append([]string(nil), DefaultResolvers...),
 			CheckDelegation: true,

@@ -28,10 +28,9 @@ var (
 
 // Validation bounds.
 const (
-	maxTXTTTL      = 86400
-	maxConcurrency = 256
-	maxReplicas    = 5
-	minCredsTTL    = time.Minute
+	maxTXTTTL   = 86400
+	maxReplicas = 5
+	minCredsTTL = time.Minute
 	// maxCredsTTL matches natsauth.MaxAgentTTL: longer JWTs are refused
 	// when issued, so refuse them here, where the operator sees it.
 	maxCredsTTL    = 366 * 24 * time.Hour
@@ -59,6 +58,7 @@ func (c Config) Validate() error {
 	c.validateDNS(v)
 	c.validateNATS(v)
 	c.validateCA(v)
+	c.validateLimits(v)
 	c.validateIssuance(v)
 	c.validateAgents(v)
 	c.validateACMEDNS(v)
@@ -224,9 +224,7 @@ func (c Config) validateCA(v *validator) {
 
 func (c Config) validateIssuance(v *validator) {
 	is := c.Issuance
-	if is.Concurrency < 1 || is.Concurrency > maxConcurrency {
-		v.OutOfRange("issuance.concurrency", is.Concurrency, "want 1 to %d", maxConcurrency)
-	}
+	c.validateConcurrency(v)
 	if is.MaxNames < 1 || is.MaxNames > shared.MaxNames {
 		v.OutOfRange("issuance.max_names", is.MaxNames, "want 1 to %d", shared.MaxNames)
 	}

@@ -105,7 +105,13 @@ func TestValidateRejects(t *testing.T) {
 		{"ca eab_kid missing", func(c *Config) { c.CA[0].EABHMAC = "c2VjcmV0" }, "ca[0].eab_kid", configfile.ErrRequired, "required"},
 		{"ca eab_hmac not base64url", func(c *Config) { c.CA[0].EABKID, c.CA[0].EABHMAC = "kid-1", "not base64!" }, "ca[0].eab_hmac", configfile.ErrInvalid, "base64url"},
 		{"ca key_type bad", func(c *Config) { c.CA[0].KeyType = "dsa" }, "ca[0].key_type", configfile.ErrInvalid, "ec256"},
-		{"issuance.concurrency zero", func(c *Config) { c.Issuance.Concurrency = 0 }, "issuance.concurrency", configfile.ErrOutOfRange, "1 to 256"},
+		{"issuance.concurrency zero", func(c *Config) { c.Issuance.Concurrency = Fixed(0) }, "issuance.concurrency", configfile.ErrOutOfRange, `"auto" or 1 to 256`},
+		{"issuance.concurrency above max", func(c *Config) { c.Issuance.Concurrency = Fixed(65) }, "issuance.concurrency", configfile.ErrConflict, "max_concurrency (64)"},
+		{"issuance.max_concurrency zero", func(c *Config) { c.Issuance.MaxConcurrency = 0 }, "issuance.max_concurrency", configfile.ErrOutOfRange, "1 to 256"},
+		{"issuance.max_concurrency too high", func(c *Config) { c.Issuance.MaxConcurrency = 1000 }, "issuance.max_concurrency", configfile.ErrOutOfRange, "1 to 256"},
+		{"ca limits orders negative", func(c *Config) { c.CA[0].RateLimits.NewOrdersPer3h = ptr(-1) }, "ca[0].limits.new_orders_per_3h", configfile.ErrOutOfRange, "0 (no limit)"},
+		{"ca limits domain negative", func(c *Config) { c.CA[0].RateLimits.CertsPerDomainPerWeek = ptr(-5) }, "ca[0].limits.certs_per_domain_per_week", configfile.ErrOutOfRange, "0 (no limit)"},
+		{"ca limits reserve all", func(c *Config) { c.CA[0].RateLimits.RenewalReserve = ptr(1.0) }, "ca[0].limits.renewal_reserve", configfile.ErrOutOfRange, "0 to 0.9"},
 		{"issuance.max_names too many", func(c *Config) { c.Issuance.MaxNames = 101 }, "issuance.max_names", configfile.ErrOutOfRange, "1 to 100"},
 		{"issuance.resolvers no port", func(c *Config) { c.Issuance.Resolvers = []string{"1.1.1.1"} }, "issuance.resolvers[0]", configfile.ErrInvalid, "ip:port"},
 		{"issuance.resolvers name", func(c *Config) { c.Issuance.Resolvers = []string{"dns.google:53"} }, "issuance.resolvers[0]", configfile.ErrInvalid, "ip:port"},
@@ -179,7 +185,7 @@ func TestValidateAccepts(t *testing.T) {
 func TestValidateReportsEveryProblem(t *testing.T) {
 	cfg := validConfig(t)
 	cfg.LogLevel = "loud"
-	cfg.Issuance.Concurrency = -1
+	cfg.Issuance.Concurrency = Fixed(-1)
 	cfg.CA[0].KeyType = ""
 	got := fieldNames(cfg.Validate())
 	want := []string{"log_level", "ca[0].key_type", "issuance.concurrency"}
@@ -206,7 +212,10 @@ func TestDefaults(t *testing.T) {
 		{"dns.listen", d.DNS.Listen, ":53"},
 		{"nats.listen", d.NATS.Listen, ":4222"},
 		{"nats.sync_always", d.NATS.SyncAlways, true},
-		{"issuance.concurrency", d.Issuance.Concurrency, 4},
+		{"issuance.concurrency", d.Issuance.Concurrency, ConcurrencyAuto},
+		{"issuance.concurrency start", d.Issuance.Concurrency.Start(d.Issuance.MaxConcurrency), 4},
+		{"issuance.max_concurrency", d.Issuance.MaxConcurrency, 64},
+		{"default ca limits", d.DefaultCA().Limits(), Limits{NewOrdersPer3h: 300, CertsPerDomainPerWeek: 50, RenewalsExempt: true, RenewalReserve: 0.2}},
 		{"issuance.max_names", d.Issuance.MaxNames, 100},
 		{"issuance.check_delegation", d.Issuance.CheckDelegation, true},
 		{"agents.creds_ttl", d.Agents.CredsTTL.D(), 720 * time.Hour},
@@ -252,5 +261,52 @@ func TestHelpers(t *testing.T) {
 		if got := cfg.SlogLevel().String(); got != want {
 			t.Errorf("SlogLevel(%s) = %s", lvl, got)
 		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestConcurrencyAndLimitsParse(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		doc       string
+		start     int
+		maxN      int
+		limits    Limits
+		wantField string // a Validate error naming this field; "" = valid
+	}{
+		{"defaults", "", 4, 64, Limits{300, 50, true, 0.2}, ""},
+		{"auto with a low max", "[issuance]\nconcurrency = \"auto\"\nmax_concurrency = 2\n", 2, 2, Limits{300, 50, true, 0.2}, ""},
+		{"a number is the start", "[issuance]\nconcurrency = 8\n", 8, 64, Limits{300, 50, true, 0.2}, ""},
+		{"fixed", "[issuance]\nconcurrency = 4\nmax_concurrency = 4\n", 4, 4, Limits{300, 50, true, 0.2}, ""},
+		{"start above max", "[issuance]\nconcurrency = 100\n", 100, 64, Limits{300, 50, true, 0.2}, "issuance.concurrency"},
+		{"staging limits", "[[ca]]\nname = \"le\"\ndirectory = \"" + LetsEncryptStaging + "\"\n", 4, 64, Limits{1500, 30000, true, 0.2}, ""},
+		{"other CA: no limits", "[[ca]]\nname = \"own\"\ndirectory = \"https://ca.example.org/dir\"\n", 4, 64, Limits{0, 0, false, 0.2}, ""},
+		{"other CA with limits", "[[ca]]\nname = \"own\"\ndirectory = \"https://ca.example.org/dir\"\n[ca.limits]\nnew_orders_per_3h = 100\nrenewal_reserve = 0.3\n", 4, 64, Limits{100, 0, false, 0.3}, ""},
+		{"LE limit turned off", "[[ca]]\nname = \"le\"\ndirectory = \"" + LetsEncryptProduction + "\"\n[ca.limits]\ncerts_per_domain_per_week = 0\n", 4, 64, Limits{300, 0, true, 0.2}, ""},
+		{"negative limit", "[[ca]]\nname = \"own\"\ndirectory = \"https://ca.example.org/dir\"\n[ca.limits]\nnew_orders_per_3h = -3\n", 4, 64, Limits{-3, 0, false, 0.2}, "ca[0].limits.new_orders_per_3h"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(minimalTOML + tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Issuance.Concurrency.Start(cfg.Issuance.MaxConcurrency); got != tc.start {
+				t.Errorf("start %d, want %d", got, tc.start)
+			}
+			if cfg.Issuance.MaxConcurrency != tc.maxN {
+				t.Errorf("max %d, want %d", cfg.Issuance.MaxConcurrency, tc.maxN)
+			}
+			if got := cfg.DefaultCA().Limits(); got != tc.limits {
+				t.Errorf("limits %+v, want %+v", got, tc.limits)
+			}
+			got := fieldNames(cfg.Validate())
+			switch {
+			case tc.wantField == "" && len(got) > 0:
+				t.Errorf("Validate: %v", got)
+			case tc.wantField != "" && !slices.Equal(got, []string{tc.wantField}):
+				t.Errorf("Validate fields %v, want [%s]", got, tc.wantField)
+			}
+		})
 	}
 }

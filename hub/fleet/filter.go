@@ -78,7 +78,7 @@ func (a *Agent) States(now time.Time) []string {
 			switch q.State {
 			case hub.RequestFailed, hub.RequestRetrying:
 				failed = true
-			case hub.RequestQueued, hub.RequestOrdering:
+			case hub.RequestQueued, hub.RequestWaiting, hub.RequestOrdering:
 				pending = true
 			}
 		}

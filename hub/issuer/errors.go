@@ -169,3 +169,15 @@ func Rejected(err error) (Problem, bool) {
 	}
 	return p, true
 }
+
+// Overloaded reports whether err suggests that the CA is under load: it
+// could not be reached (network, timeout), answered with HTTP 5xx or
+// with a serverInternal problem. A rate limit is not overload; see
+// RetryAfter and ErrRateLimited.
+func Overloaded(err error) bool {
+	if errors.Is(err, ErrCAUnreachable) {
+		return true
+	}
+	p, ok := ProblemOf(err)
+	return ok && (p.Type == acme.ServerInternalErrorType || p.Status >= 500)
+}

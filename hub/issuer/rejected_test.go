@@ -42,3 +42,28 @@ func TestRejected(t *testing.T) {
 		})
 	}
 }
+
+func TestOverloaded(t *testing.T) {
+	prob := func(typ string, status int) error {
+		return classify("obtain", fmt.Errorf("new order: %w", &acme.ProblemDetails{Type: typ, Detail: "no", HTTPStatus: status}))
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"server internal", prob(acme.ServerInternalErrorType, 500), true},
+		{"bare 503", prob("about:blank", 503), true},
+		{"unreachable", fmt.Errorf("get directory: %w", ErrCAUnreachable), true},
+		{"rate limited", classify("obtain", &acme.RateLimitedError{ProblemDetails: &acme.ProblemDetails{Type: acme.RateLimitedErrorType, HTTPStatus: 429}}), false},
+		{"unauthorized", prob(acme.UnauthorizedErrorType, 403), false},
+		{"plain", fmt.Errorf("plain"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Overloaded(tt.err); got != tt.want {
+				t.Fatalf("Overloaded(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}

@@ -39,6 +39,8 @@ type Fleet struct {
 	// their [inventory] paths that certfleet does not manage (exported
 	// as counts by state only: their paths would be unbounded labels).
 	Unmanaged []time.Time
+	// Issuance is this hub's issuance pace; nil before it runs.
+	Issuance *Issuance
 }
 
 // Unmanaged certificate states.
@@ -61,6 +63,18 @@ func UnmanagedState(notAfter, now time.Time) string {
 		return UnmanagedExpiring
 	}
 	return UnmanagedValid
+}
+
+// Issuance is this hub's issuance pace (see package pace).
+type Issuance struct {
+	// Limit is how many orders may be in flight now, InFlight how many
+	// are, Drops how often the limit was cut.
+	Limit, InFlight, Drops int
+	// HeldUntil is when a CA's Retry-After stops holding new orders.
+	HeldUntil time.Time
+	// Waiting counts requests waiting outside the queue for a CA budget
+	// or Retry-After, as this hub sees them.
+	Waiting int
 }
 
 // Cert is one certificate an agent reported.

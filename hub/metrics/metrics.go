@@ -87,6 +87,11 @@ var (
 	descDNSQueries = prometheus.NewDesc(namespace+"_dns_queries_total", "Questions answered by the challenge DNS server, by query type.", []string{"type"}, nil)
 	descDNSRcodes  = prometheus.NewDesc(namespace+"_dns_responses_total", "Challenge DNS replies, by rcode.", []string{"rcode"}, nil)
 	descDNSOther   = prometheus.NewDesc(namespace+"_dns_packets_total", "Challenge DNS packets: received, truncated replies, rate limited, dropped.", []string{"kind"}, nil)
+	descLimit      = prometheus.NewDesc(namespace+"_issuance_concurrency_limit", "Orders this hub may have in flight now (adapted to the CA).", nil, nil)
+	descInFlight   = prometheus.NewDesc(namespace+"_issuance_orders_in_flight", "Orders this hub has in flight.", nil, nil)
+	descLimitCuts  = prometheus.NewDesc(namespace+"_issuance_concurrency_cuts_total", "Times the concurrency limit was cut (CA 429, server errors, latency).", nil, nil)
+	descHeld       = prometheus.NewDesc(namespace+"_issuance_held_seconds", "Seconds until a CA's Retry-After stops holding new orders (0: not held).", nil, nil)
+	descWaiting    = prometheus.NewDesc(namespace+"_issuance_waiting", "Requests waiting outside the queue for a CA budget or Retry-After.", nil, nil)
 	descScrapeOK   = prometheus.NewDesc(namespace+"_fleet_snapshot_ok", "1 when the fleet state could be read from the store at this scrape.", nil, nil)
 )
 
@@ -103,7 +108,8 @@ type fleetCollector struct {
 
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCerts, descLeft, descAgents, descOnline, descQueue, descRequests,
-		descDropped, descDNSQueries, descDNSRcodes, descDNSOther, descScrapeOK} {
+		descDropped, descDNSQueries, descDNSRcodes, descDNSOther, descLimit, descInFlight, descLimitCuts, descHeld,
+		descWaiting, descScrapeOK} {
 		ch <- d
 	}
 }
@@ -156,6 +162,14 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for reason, n := range f.Dropped {
 		counter(descDropped, n, reason)
+	}
+	if is := f.Issuance; is != nil {
+		// This process's own state: exported even when the store fails.
+		gauge(descLimit, float64(is.Limit))
+		gauge(descInFlight, float64(is.InFlight))
+		counter(descLimitCuts, uint64(is.Drops))
+		gauge(descHeld, max(0, is.HeldUntil.Sub(c.now()).Seconds()))
+		gauge(descWaiting, float64(is.Waiting))
 	}
 	if !ok {
 		return

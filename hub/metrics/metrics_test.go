@@ -78,6 +78,7 @@ func TestCollectorCachesAndReportsFailure(t *testing.T) {
 	m := New(func(context.Context) (Fleet, error) {
 		calls++
 		return Fleet{AgentsRegistered: 2, AgentsOnline: 1, QueueDepth: 3, Dropped: map[string]uint64{"rate_limited": 4},
+			Issuance:  &Issuance{Limit: 12, InFlight: 7, Drops: 2, HeldUntil: now.Add(30 * time.Second), Waiting: 40},
 			Unmanaged: []time.Time{now.Add(-time.Hour), now.Add(24 * time.Hour), now.Add(13 * 24 * time.Hour), now.Add(60 * 24 * time.Hour)},
 			Certs:     []Cert{{Agent: "a", Name: "web", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)}}}, fail
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -98,6 +99,18 @@ func TestCollectorCachesAndReportsFailure(t *testing.T) {
 	for state, want := range map[string]float64{UnmanagedExpired: 1, UnmanagedExpiring: 2, UnmanagedValid: 1} {
 		if v := value(fams["certfleet_unmanaged_certificates"], "state", state); v != want {
 			t.Errorf("unmanaged certificates %s: %v, want %v", state, v, want)
+		}
+	}
+	for name, want := range map[string]float64{"certfleet_issuance_concurrency_limit": 12, "certfleet_issuance_orders_in_flight": 7,
+		"certfleet_issuance_concurrency_cuts_total": 2, "certfleet_issuance_held_seconds": 30, "certfleet_issuance_waiting": 40} {
+		f := fams[name]
+		if f == nil || len(f.GetMetric()) != 1 {
+			t.Errorf("%s missing", name)
+			continue
+		}
+		m := f.GetMetric()[0]
+		if got := m.GetGauge().GetValue() + m.GetCounter().GetValue(); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
 	if v := value(fams["certfleet_orders_total"], "result", "issued"); v != 1 {

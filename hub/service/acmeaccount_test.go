@@ -12,7 +12,7 @@ import (
 )
 
 // useCA points th at ca with a data dir of its own.
-func useCA(t *testing.T, h *Hub, ca *pebble.CA) {
+func useCA(t testing.TB, h *Hub, ca *pebble.CA) {
 	t.Helper()
 	dir := t.TempDir()
 	bundle := filepath.Join(dir, "pebble-root.pem")

@@ -232,6 +232,9 @@ func (h *Hub) onFetch(ctx context.Context, id string, data []byte) ([]byte, erro
 	if st.LastError != "" {
 		msg += "; last error: " + st.LastError
 	}
+	if st.WaitReason != "" {
+		msg += "; " + st.WaitReason
+	}
 	if !st.NextTry.IsZero() {
 		msg += "; next attempt " + st.NextTry.Format(time.RFC3339)
 	}

@@ -1,7 +1,9 @@
 // Package service is the running hub: it starts (or joins) NATS, opens the
 // JetStream store, serves the challenge DNS, answers agents and the admin
 // CLI, and works the durable queue of certificate requests through the ACME
-// CA. Hub.Run blocks until its context is cancelled.
+// CA, as many at once as the CA takes (package pace) and paced to its rate
+// limits; requests that must wait are parked outside the queue and released
+// by priority (waiting.go). Hub.Run blocks until its context is cancelled.
 //
 // Every listing (admin status and agent list, alerts, alarms, metrics, the
 // dashboard) reads the hub's fleet view (hub/fleet), which the store's

@@ -85,6 +85,9 @@ func newTestHub(tb testing.TB) *testHub {
 	h.fleetFeed, h.fleet = feed, feed.Snapshot()
 	// Not started: a test flushes when it wants the statuses written.
 	h.statusW = newStatusWriter(st, log, func(id string) bool { return h.fleet.Get(id) != nil })
+	if err := h.setupPacing(); err != nil {
+		tb.Fatal(err)
+	}
 	return &testHub{Hub: h, js: js, nc: nc, logs: logs}
 }
 
@@ -129,4 +132,17 @@ func eventually(tb testing.TB, within time.Duration, what string, cond func() bo
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// runWaiting releases waiting requests until the test ends.
+func (th *testHub) runWaiting(tb testing.TB) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- th.Hub.runWaiting(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("run waiting: %v", err)
+		}
+	})
 }

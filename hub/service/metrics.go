@@ -59,6 +59,11 @@ func (h *Hub) fleetSnapshot(ctx context.Context) (metrics.Fleet, error) {
 	}
 	f.Dropped = h.drops.counts()
 	now := time.Now()
+	if h.limiter != nil {
+		ls := h.limiter.Stats()
+		f.Issuance = &metrics.Issuance{Limit: ls.Limit, InFlight: ls.InFlight, Drops: ls.Drops, HeldUntil: ls.HoldUntil,
+			Waiting: h.waiting.size()}
+	}
 	silent := h.cfg.Agents.SilentAfter.D()
 	f.Requests = map[string]int{}
 	for _, a := range h.fleet.All() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/certfleet/certfleet/hub/pace"
 	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
 )
@@ -38,12 +39,12 @@ func (h *Hub) safely(name string, fn func()) (panicked bool) {
 // handling panicked is terminated (a redelivery would panic again), audited
 // as failed, and failed for the agent with code internal, so it stops
 // waiting.
-func (h *Hub) handleRequestSafely(ctx context.Context, msg jetstream.Msg) {
+func (h *Hub) handleRequestSafely(ctx context.Context, msg jetstream.Msg, tok *pace.Token) {
 	if !h.safely("certificate request on "+msg.Subject(), func() {
 		if hook := requestHook; hook != nil {
 			hook(msg)
 		}
-		h.handleRequest(ctx, msg)
+		h.handleRequest(ctx, msg, tok)
 	}) {
 		return
 	}

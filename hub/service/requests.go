@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"math/big"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/issuer"
+	"github.com/certfleet/certfleet/hub/pace"
 	"github.com/certfleet/certfleet/hub/policy"
 	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
@@ -24,6 +26,7 @@ import (
 // Request states kept in the requests bucket.
 const (
 	stateQueued   = hub.RequestQueued
+	stateWaiting  = hub.RequestWaiting // for a CA budget, outside the queue (waiting.go)
 	stateOrdering = hub.RequestOrdering
 	stateRetrying = hub.RequestRetrying
 	stateIssued   = hub.RequestIssued
@@ -42,21 +45,17 @@ func backoff(base time.Duration, attempt int) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d)/4+1))
 }
 
-// consume works the durable request queue with cfg.Issuance.Concurrency
-// orders in flight until ctx ends.
+// consume works the durable request queue until ctx ends, with as many
+// orders in flight as the limiter allows (it adapts to the CA).
 func (h *Hub) consume(ctx context.Context) error {
 	cons := h.store.RequestConsumer()
-	n := h.cfg.Issuance.Concurrency
-	sem := make(chan struct{}, n)
+	var inflight sync.WaitGroup
 	for {
-		select {
-		case <-ctx.Done():
+		tok, err := h.limiter.Acquire(ctx)
+		if err != nil {
 			// Wait for in-flight orders: they finish or are handed back.
-			for range n {
-				sem <- struct{}{}
-			}
+			inflight.Wait()
 			return nil
-		case sem <- struct{}{}:
 		}
 		// The fetch ends with the hub's context, so a stopping hub does not
 		// sit out a pull request.
@@ -64,7 +63,7 @@ func (h *Hub) consume(ctx context.Context) error {
 		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
 			fcancel()
-			<-sem
+			tok.Release()
 			if ctx.Err() != nil {
 				continue
 			}
@@ -79,15 +78,17 @@ func (h *Hub) consume(ctx context.Context) error {
 		for msg := range batch.Messages() {
 			got = true
 			h.wg.Add(1)
+			inflight.Add(1)
 			go func() {
 				defer h.wg.Done()
-				defer func() { <-sem }()
-				h.handleRequestSafely(ctx, msg)
+				defer inflight.Done()
+				defer tok.Release()
+				h.handleRequestSafely(ctx, msg, tok)
 			}()
 		}
 		fcancel()
 		if !got {
-			<-sem
+			tok.Release()
 		}
 	}
 }
@@ -95,7 +96,9 @@ func (h *Hub) consume(ctx context.Context) error {
 // handleRequest processes one queued request and acks, naks or terminates
 // the message. Every outcome is recorded before the ack, so a crash at any
 // point redelivers the request and the records make the retry idempotent.
-func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
+// tok is the request's order slot; the order's outcome is fed back to the
+// limiter through it.
+func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg, tok *pace.Token) {
 	id, ok := shared.ParseQueueSubject(msg.Subject())
 	if !ok {
 		h.log.Warn("request on unexpected subject dropped", "subject", msg.Subject())
@@ -121,6 +124,10 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
 		if res, err := h.store.GetResult(ctx, id, req.RequestID); err == nil {
 			h.deliver(id, res)
 		}
+		_ = msg.Ack()
+		return
+	case err == nil && h.staleCopy(msg, st):
+		log.Info("stale copy of a request dropped; the request goes on without it", "state", st.State)
 		_ = msg.Ack()
 		return
 	case err == nil && st.State == stateRetrying && time.Until(st.NextTry) > time.Second:
@@ -189,6 +196,26 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 	}
+	if st.OrderURL == "" && st.PaidCA != st.CA {
+		// A new order: pace it to the CA's budgets. A resumed order was
+		// paid for when it was placed, a released one when released.
+		renewal, due := h.renewalOf(ctx, id, req, names)
+		ok, notBefore, reason, err := h.admitOrder(ctx, &st, renewal)
+		if err != nil {
+			log.Warn("check the CA's budgets; will retry", "err", err)
+			_ = msg.NakWithDelay(5 * time.Second)
+			return
+		}
+		if !ok {
+			if !h.park(ctx, log, msg, &st, hub.WaitingRequest{Kind: hub.WaitBudget, Renewal: renewal, Due: due,
+				NotBefore: notBefore, Reason: reason}) {
+				_ = msg.NakWithDelay(max(5*time.Second, time.Until(notBefore)))
+			}
+			return
+		}
+	}
+	// Whatever was paid pays for this order; a retry pays again.
+	st.PaidCA = ""
 	if st.Attempts == 0 {
 		h.audit(ctx, store.AuditEvent{Kind: store.AuditRequested, Agent: id, CertName: req.CertName, RequestID: req.RequestID, Names: names})
 	}
@@ -211,6 +238,8 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
 	defer release()
 	start := time.Now()
 	cert, err := h.obtain(octx, csr, req, &st)
+	sig, retryAt := paceSignal(err)
+	tok.Done(sig, time.Since(start), retryAt)
 	if err != nil {
 		if !shared.CodeOf(classify(err)).Permanent() {
 			h.retryLater(ctx, log, msg, id, req, &st, err)
@@ -284,8 +313,9 @@ func sameSerial(a, b string) bool {
 	return ok1 && ok2 && x.Cmp(y) == 0
 }
 
-// perAgentSlots is how many orders one agent may have in flight.
-func (h *Hub) perAgentSlots() int { return max(1, h.cfg.Issuance.Concurrency/2) }
+// perAgentSlots is how many orders one agent may have in flight: half of
+// the current limit.
+func (h *Hub) perAgentSlots() int { return max(1, h.limiter.Limit()/2) }
 
 func (h *Hub) acquireAgent(id string) bool {
 	h.inflightMu.Lock()
@@ -357,6 +387,7 @@ func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Ms
 	if t, ok := issuer.RetryAfter(err); ok && time.Until(t) > delay {
 		delay = time.Until(t)
 	}
+	limitedBy := st.CA
 	if from := st.CA; h.nextCA(st) {
 		// Another CA has its own limits: try it soon.
 		delay = backoff(h.cfg.Issuance.RetryBase.D(), 0)
@@ -366,6 +397,16 @@ func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Ms
 	st.LastError = perr.Error()
 	st.NextTry = time.Now().Add(delay).UTC()
 	st.Updated = time.Now().UTC()
+	st.WaitReason = ""
+	if _, limited := issuer.RetryAfter(err); limited {
+		// The CA's Retry-After can be hours: wait outside the queue.
+		reason := fmt.Sprintf("CA %s rate-limited the order; retry after its Retry-After", limitedBy)
+		log.Warn("certificate request rate-limited; will retry", "attempt", st.Attempts, "next_try", st.NextTry, "err", err)
+		if h.park(ctx, log, msg, st, hub.WaitingRequest{Kind: hub.WaitRetry, NotBefore: st.NextTry, Reason: reason}) {
+			return
+		}
+		st.State, st.WaitReason = stateRetrying, ""
+	}
 	if perr := h.store.PutRequest(ctx, *st); perr != nil {
 		log.Warn("record request state", "err", perr)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/certfleet/certfleet/hub/metrics"
 	"github.com/certfleet/certfleet/hub/natsauth"
 	"github.com/certfleet/certfleet/hub/natsserver"
+	"github.com/certfleet/certfleet/hub/pace"
 	"github.com/certfleet/certfleet/hub/store"
 )
 
@@ -54,6 +55,14 @@ type Hub struct {
 	// every order slot (fairness across the fleet).
 	inflightMu sync.Mutex
 	inflight   map[string]int
+
+	// Issuance pace (pacer.go, waiting.go): the adaptive limit on orders
+	// in flight, the CA budgets, this hub's view of the waiting requests,
+	// and this hub's id in claims on them.
+	limiter  *pace.Limiter
+	budgets  *pace.Budgets
+	waiting  *waitIndex
+	instance string
 
 	watches []*store.Watch
 	acmedns *acmednsServer // nil unless [acmedns] is enabled
@@ -154,11 +163,13 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 6)
-	h.wg.Add(5)
+	const components = 6
+	errc := make(chan error, components)
+	h.wg.Add(components)
 	go func() { defer h.wg.Done(); errc <- h.syncDNS(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.fleetFeed.Run(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.consume(ctx) }()
+	go func() { defer h.wg.Done(); errc <- h.runWaiting(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.housekeeping(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.runAlarms(ctx) }()
 	close(h.ready)
@@ -214,12 +225,15 @@ func (h *Hub) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	h.store, err = store.Open(ctx, js, store.Options{Replicas: h.cfg.NATS.Replicas, Concurrency: h.cfg.Issuance.Concurrency,
+	h.store, err = store.Open(ctx, js, store.Options{Replicas: h.cfg.NATS.Replicas,
 		// A request held by a hub that died is redelivered after this; a
 		// live hub keeps its requests with HoldRequest.
 		AckWait: requestAckWait})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
+	}
+	if err := h.setupPacing(); err != nil {
+		return err
 	}
 
 	// The fleet view is whole before anything reads it.

@@ -1,8 +1,9 @@
 // Package store keeps all of the hub's state in NATS JetStream: key-value
 // buckets for agents, delegated domains, certificates, request states,
-// results, agent status and live DNS-01 challenges; a work-queue stream of
-// agents' certificate requests with the hub's durable pull consumer; and the
-// audit stream.
+// results, agent status and live DNS-01 challenges, the CA rate-limit
+// budgets (see package pace) and the requests waiting outside the queue for
+// them; a work-queue stream of agents' certificate requests with the hub's
+// durable pull consumer; and the audit stream.
 //
 // Every accessor takes a context and gives each JetStream call its own
 // timeout (Options.Timeout), so a stalled server surfaces as an error rather

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,10 +27,40 @@ func (s *Store) Enqueue(ctx context.Context, agent, reqID string, data []byte) (
 	if err != nil {
 		return false, fmt.Errorf("enqueue: %w", err)
 	}
+	return s.publishRequest(ctx, agent, key, data)
+}
+
+// Requeue writes a request released from waiting into the queue again,
+// as message msgID (RequeueID), de-duplicated like Enqueue.
+func (s *Store) Requeue(ctx context.Context, agent, reqID, msgID string, data []byte) (duplicate bool, err error) {
+	key, err := requestKey(agent, reqID)
+	if err != nil {
+		return false, fmt.Errorf("requeue: %w", err)
+	}
+	if !strings.HasPrefix(msgID, key+"/") {
+		return false, fmt.Errorf("requeue %s: message id %q is not the request's", key, msgID)
+	}
+	return s.publishRequest(ctx, agent, msgID, data)
+}
+
+// RequeueID is the message id of a request released from the waiting
+// that began at parked: the same for every hub releasing that parking,
+// so the stream keeps one copy.
+func RequeueID(agent, reqID string, parked time.Time) string {
+	return agent + "." + reqID + "/w" + strconv.FormatInt(parked.UnixNano(), 36)
+}
+
+// MsgID returns the id a queue message was published with.
+func MsgID(msg jetstream.Msg) string {
+	return msg.Headers().Get(jetstream.MsgIDHeader)
+}
+
+func (s *Store) publishRequest(ctx context.Context, agent, msgID string, data []byte) (bool, error) {
+	key := msgID
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	msg := &nats.Msg{Subject: shared.QueueSubject(agent), Data: data}
-	ack, err := s.js.PublishMsg(cctx, msg, jetstream.WithMsgID(key), jetstream.WithExpectStream(shared.StreamRequests))
+	ack, err := s.js.PublishMsg(cctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(shared.StreamRequests))
 	if err != nil {
 		// The server reports the per-subject limit only in its text.
 		if strings.Contains(err.Error(), "maximum messages per subject exceeded") {

@@ -23,6 +23,8 @@ const (
 	BucketACME       = "certfleet_acme_accounts"
 	BucketACMEDNS    = "certfleet_acmedns"
 	BucketTSIG       = "certfleet_tsig"
+	BucketPacing     = "certfleet_pacing"
+	BucketWaiting    = "certfleet_waiting"
 	// ConsumerName is the hub's durable pull consumer on shared.StreamRequests.
 	ConsumerName = "hub"
 )
@@ -49,6 +51,9 @@ const (
 	// or hostile agent cannot fill the hub's disk. The queue has one subject
 	// per agent, so a full queue refuses only that agent's requests.
 	MaxQueuedPerAgent = 1000
+	// pacingMaxAge expires a CA budget not spent from for longer than
+	// its longest period (a week): it is full again, as a missing one.
+	pacingMaxAge = 8 * 24 * time.Hour
 	// challengeMaxAge backstops challenges whose TTL marker was missed.
 	challengeMaxAge = 24 * time.Hour
 	// challengeMarkerTTL keeps the removal marker of an expired or deleted
@@ -121,6 +126,7 @@ type Store struct {
 	opts Options
 
 	agents, domains, certs, results, requests, status, challenges, agentKeys, acme, acmedns, tsig, alarms, users jetstream.KeyValue
+	pacing, waiting                                                                                              jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -152,6 +158,8 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		}},
 		{&s.acmedns, jetstream.KeyValueConfig{Bucket: BucketACMEDNS, Description: "acme-dns API registrations and their TXT values"}},
 		{&s.tsig, jetstream.KeyValueConfig{Bucket: BucketTSIG, Description: "TSIG keys for RFC 2136 updates of challenge records"}},
+		{&s.pacing, jetstream.KeyValueConfig{Bucket: BucketPacing, Description: "CA rate-limit budgets, shared by the hubs", TTL: pacingMaxAge}},
+		{&s.waiting, jetstream.KeyValueConfig{Bucket: BucketWaiting, Description: "requests waiting outside the queue for a CA budget or Retry-After", TTL: opts.ResultTTL}},
 	}
 	for _, b := range buckets {
 		b.cfg.History = 1

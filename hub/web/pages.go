@@ -75,7 +75,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, ss *session) {
 		}
 	}
 	for _, q := range st.Requests {
-		if q.State == "queued" || q.State == "ordering" || q.State == "retrying" {
+		if q.State == "queued" || q.State == "waiting" || q.State == "ordering" || q.State == "retrying" {
 			d.QueuedOrdered++
 		}
 	}

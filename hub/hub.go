@@ -133,6 +133,13 @@ type RequestState struct {
 	LastError string    `json:"last_error,omitempty"`
 	NextTry   time.Time `json:"next_try,omitzero"`
 	Updated   time.Time `json:"updated"`
+	// Hub is the hub that drives the request while it is "ordering" (its
+	// id, see the hub's run file), and Held when that hub last said it
+	// still does. The holder rewrites the state every few seconds; another
+	// hub takes the request over only once the state has stopped changing
+	// (see package service).
+	Hub  string    `json:"hub,omitempty"`
+	Held time.Time `json:"held,omitzero"`
 }
 
 // Damaged is a stored entry that could not be read as what its place

@@ -146,7 +146,11 @@ type StatusReply struct {
 	// Dropped counts agent messages this hub dropped unanswered since it
 	// started, by reason (reply_subject, rate_limited, ...).
 	Dropped map[string]uint64 `json:"dropped,omitempty"`
-	Now     time.Time         `json:"now"`
+	// Hub is the id of the hub that answered (of the first page, when
+	// several hubs share the fleet; each request's "hub" names the one
+	// driving it).
+	Hub string    `json:"hub,omitempty"`
+	Now time.Time `json:"now"`
 	// Damaged are stored entries that could not be read; the rest is
 	// listed without them.
 	Damaged []hub.Damaged `json:"damaged,omitempty"`

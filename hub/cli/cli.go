@@ -49,8 +49,8 @@ func NewRoot(out, errOut io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", def, "config file (env CERTFLEET_HUB_CONFIG)")
 	// The admin connection's settings also come from the environment, as
 	// the nats CLI's do, so an operator sets them once per shell.
-	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("NATS_URL"), "hub NATS URL for admin commands (env NATS_URL; default: from the running hub's run file)")
-	root.PersistentFlags().StringVar(&g.creds, "creds", os.Getenv("CERTFLEET_CREDS"), "admin credentials file (env CERTFLEET_CREDS; default: <data_dir>/nats/admin.creds)")
+	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("NATS_URL"), "hub NATS URL for admin commands (env NATS_URL; default: nats.external.urls, else from the running hub's run file)")
+	root.PersistentFlags().StringVar(&g.creds, "creds", os.Getenv("CERTFLEET_CREDS"), "admin credentials file (env CERTFLEET_CREDS; default: <data_dir>/nats/admin.creds, else admin.creds next to nats.external.credentials)")
 	root.PersistentFlags().StringVar(&g.caFile, "ca", os.Getenv("CERTFLEET_CA"), "CA bundle for the hub's NATS TLS (env CERTFLEET_CA; default: <data_dir>/tls/ca.pem)")
 	root.Version = Version
 	root.AddCommand(initCmd(g), runCmd(g), agentCmd(g), domainCmd(g), statusCmd(g), auditCmd(g), renewCmd(g), checkConfigCmd(g), versionCmd(g), natsSetupCmd(g), acmednsCmd(g), tsigCmd(g), relayCmd(g), userCmd(g), serviceCmd(g))

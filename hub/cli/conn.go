@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/hub/service"
 )
 
@@ -21,7 +23,13 @@ func (g *globals) adminClient() (*admin.Client, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		if url == "" {
+		switch {
+		case url != "":
+		case cfg.NATS.External != nil:
+			// Every server of the deployment: whichever is up, and
+			// whichever hub answers (they share one queue group).
+			url = strings.Join(cfg.NATS.External.URLs, ",")
+		default:
 			rf, err := service.ReadRunFile(cfg.DataDir)
 			if err != nil {
 				return nil, nil, fmt.Errorf("find the hub: %w (or pass --nats-url)", err)
@@ -29,7 +37,7 @@ func (g *globals) adminClient() (*admin.Client, func(), error) {
 			url = rf.NATSURL
 		}
 		if creds == "" {
-			creds = filepath.Join(service.AuthDir(cfg.DataDir), "admin.creds")
+			creds = defaultAdminCreds(cfg)
 		}
 		switch {
 		case ca != "":
@@ -54,6 +62,19 @@ func (g *globals) adminClient() (*admin.Client, func(), error) {
 		return nil, nil, fmt.Errorf("connect to the hub at %s: %w", url, err)
 	}
 	return &admin.Client{NC: nc}, nc.Close, nil
+}
+
+// defaultAdminCreds is <data_dir>/nats/admin.creds, or with an external
+// NATS where that is missing, the admin.creds nats-setup wrote next to the
+// hub's credentials.
+func defaultAdminCreds(cfg config.Config) string {
+	p := filepath.Join(service.AuthDir(cfg.DataDir), "admin.creds")
+	if x := cfg.NATS.External; x != nil && x.Credentials != "" {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			return filepath.Join(filepath.Dir(x.Credentials), "admin.creds")
+		}
+	}
+	return p
 }
 
 // call connects as admin, sends one request to the hub, and closes.

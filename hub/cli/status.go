@@ -64,6 +64,8 @@ func fetchStatus(cmd *cobra.Command, g *globals, agent string, limit int) (admin
 		if req.After == "" {
 			// Every page lists the store's damaged entries.
 			all.Damaged = page.Damaged
+			// With several hubs each page may come from another one.
+			all.Hub = page.Hub
 		}
 		all.Dropped, all.Now = page.Dropped, page.Now
 		if page.Next == "" || (limit > 0 && len(all.Agents) >= limit) {
@@ -144,6 +146,10 @@ func printStatus(g *globals, r admin.StatusReply) error {
 			}
 			if q, ok := reqs[a.ID+"/"+b]; ok && q.State != "issued" {
 				result = "hub: " + q.State
+				if q.Hub != "" {
+					// Several hubs share the fleet: say which one drives it.
+					result += " on " + q.Hub
+				}
 				if q.Attempts > 1 || !q.NextTry.IsZero() {
 					result += fmt.Sprintf(" (attempt %d", q.Attempts)
 					if !q.NextTry.IsZero() {

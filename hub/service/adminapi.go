@@ -54,6 +54,12 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 			rctx, cancel := context.WithTimeout(ctx, 25*time.Second)
 			defer cancel()
 			reply, err := fn(rctx, m.Data)
+			for try := 1; err != nil && readOnlyVerbs[verb] && try < adminReadTries && store.Passing(err) && rctx.Err() == nil; try++ {
+				// A stream electing a leader (a NATS node died) answers
+				// nothing for a few seconds; a read is safe to repeat.
+				h.log.Debug("admin read failed for the moment; trying again", "verb", verb, "err", err)
+				reply, err = fn(rctx, m.Data)
+			}
 			var body []byte
 			if err == nil {
 				body, err = json.Marshal(reply)
@@ -85,6 +91,15 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 	}
 	return nil
 }
+
+// readOnlyVerbs change nothing, so the hub tries them again (up to
+// adminReadTries in all, within the request's time) when the store could
+// not answer for the moment.
+var readOnlyVerbs = map[string]bool{
+	admin.VerbStatus: true, admin.VerbAudit: true, admin.VerbAgentList: true, admin.VerbDomainList: true,
+}
+
+const adminReadTries = 3
 
 func decodeAdmin(data []byte, v any) error {
 	if len(data) > shared.MaxMessageSize {
@@ -461,7 +476,7 @@ func (h *Hub) adminStatus(ctx context.Context, data []byte) (any, error) {
 // ("" for all) and sorts after after, at most limit of them (0 for no
 // limit: the hub's own alerts look at everything).
 func (h *Hub) fleetView(ctx context.Context, glob, after string, limit int) (admin.StatusReply, error) {
-	var r admin.StatusReply
+	r := admin.StatusReply{Hub: h.id}
 	agents, bad, err := h.store.ListAgents(ctx)
 	if err != nil {
 		return r, err

@@ -12,7 +12,9 @@ import (
 // removed on a clean stop. The CLI reads it to find the hub, and tests and
 // supervisors read it to learn the addresses of ports configured as ":0".
 type RunFile struct {
-	PID     int    `json:"pid"`
+	PID int `json:"pid"`
+	// Hub is the hub's id among the hubs sharing its store (<data_dir>/hub-id).
+	Hub     string `json:"hub"`
 	NATSURL string `json:"nats_url"`
 	DNSUDP  string `json:"dns_udp"`
 	DNSTCP  string `json:"dns_tcp"`
@@ -43,7 +45,7 @@ func ReadRunFile(dataDir string) (RunFile, error) {
 }
 
 func (h *Hub) writeRunFile() error {
-	rf := RunFile{PID: os.Getpid(), NATSURL: h.clientURL(), DNSUDP: h.dns.UDPAddr().String(),
+	rf := RunFile{PID: os.Getpid(), Hub: h.id, NATSURL: h.clientURL(), DNSUDP: h.dns.UDPAddr().String(),
 		DNSTCP: h.dns.TCPAddr().String(), ACMEDNS: h.acmednsURL(), Started: time.Now().UTC(), Version: h.version}
 	rf.Web = h.webURL
 	if h.metricsAddr != "" {

@@ -49,10 +49,11 @@ func putValue(ctx context.Context, s *Store, kv jetstream.KeyValue, key string, 
 	if err != nil {
 		return err
 	}
-	cctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	_, err = kv.Put(cctx, key, b)
-	return err
+	// A put is safe to repeat: retried through a leader election.
+	return s.writing(ctx, func(cctx context.Context) error {
+		_, err := kv.Put(cctx, key, b)
+		return err
+	})
 }
 
 // createValue writes key only if it is absent (or deleted), optionally

@@ -148,7 +148,7 @@ func TestRequestQueue(t *testing.T) {
 		if m == nil {
 			t.Fatal("request not delivered")
 		}
-		release := s.HoldRequest(ctx, m)
+		release := s.HoldRequest(ctx, m, nil)
 		// Three AckWaits pass; held, the request must not come back.
 		if again := fetchOne(t, s, 3*s.Options().AckWait); again != nil {
 			t.Fatalf("held request redelivered (delivery %s)", requestID(t, again))

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certfleet/certfleet/shared"
@@ -120,7 +122,7 @@ type Store struct {
 	js   jetstream.JetStream
 	opts Options
 
-	agents, domains, certs, results, requests, status, challenges, agentKeys, acme, acmedns, tsig, alarms, users jetstream.KeyValue
+	agents, domains, certs, results, requests, status, challenges, agentKeys, acme, acmedns, tsig, alarms, users, leases jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -152,18 +154,20 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		}},
 		{&s.acmedns, jetstream.KeyValueConfig{Bucket: BucketACMEDNS, Description: "acme-dns API registrations and their TXT values"}},
 		{&s.tsig, jetstream.KeyValueConfig{Bucket: BucketTSIG, Description: "TSIG keys for RFC 2136 updates of challenge records"}},
+		{&s.leases, jetstream.KeyValueConfig{Bucket: BucketLeases, Description: "which hub does the work only one hub may do", TTL: LeaseTTL}},
 	}
 	for _, b := range buckets {
 		b.cfg.History = 1
 		b.cfg.Storage = jetstream.FileStorage
 		b.cfg.Replicas = opts.Replicas
-		cctx, cancel := s.callCtx(ctx)
-		kv, err := js.CreateOrUpdateKeyValue(cctx, b.cfg)
-		cancel()
+		err := s.retrying(ctx, func(cctx context.Context) error {
+			kv, err := js.CreateOrUpdateKeyValue(cctx, b.cfg)
+			*b.kv = kv
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("open store: bucket %s: %w", b.cfg.Bucket, err)
 		}
-		*b.kv = kv
 	}
 
 	streams := []jetstream.StreamConfig{{
@@ -192,30 +196,91 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		Discard:     jetstream.DiscardOld,
 	}}
 	for _, cfg := range streams {
-		cctx, cancel := s.callCtx(ctx)
-		_, err := js.CreateOrUpdateStream(cctx, cfg)
-		cancel()
+		err := s.retrying(ctx, func(cctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(cctx, cfg)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("open store: stream %s: %w", cfg.Name, err)
 		}
 	}
 
-	cctx, cancel := s.callCtx(ctx)
-	cons, err := js.CreateOrUpdateConsumer(cctx, shared.StreamRequests, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		Description:   "the hub's certificate request workers",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       opts.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: MaxWaiting,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+	var cons jetstream.Consumer
+	err := s.retrying(ctx, func(cctx context.Context) (err error) {
+		cons, err = js.CreateOrUpdateConsumer(cctx, shared.StreamRequests, jetstream.ConsumerConfig{
+			Durable:       ConsumerName,
+			Description:   "the hub's certificate request workers",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       opts.AckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: MaxWaiting,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		return err
 	})
-	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("open store: consumer %s: %w", ConsumerName, err)
 	}
 	s.consumer = cons
 	return s, nil
+}
+
+// openWithin bounds Open's retries of JetStream calls that fail because
+// JetStream is not available for the moment: a cluster electing leaders or
+// a node catching up after a restart answers late or not at all for a few
+// seconds, and a hub starting then must not give up.
+const openWithin = time.Minute
+
+// retrying is retryFor for Open's calls.
+func (s *Store) retrying(ctx context.Context, fn func(context.Context) error) error {
+	return s.retryFor(ctx, openWithin, fn)
+}
+
+// retryFor runs fn, each call bounded by the call timeout, again after a
+// growing pause while it fails for a passing reason, for up to within.
+func (s *Store) retryFor(ctx context.Context, within time.Duration, fn func(context.Context) error) error {
+	deadline := time.Now().Add(within)
+	pause := 100 * time.Millisecond
+	for {
+		cctx, cancel := s.callCtx(ctx)
+		err := fn(cctx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !Passing(err) || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// writeWithin bounds the retries of a write that failed for a passing
+// reason (see Passing): a stream whose leader died elects another within
+// seconds, and a hub must not lose what it was recording meanwhile.
+const writeWithin = 30 * time.Second
+
+// writing runs the write fn like retrying, for up to writeWithin. A write
+// that timed out may have been stored anyway: fn must be safe to repeat
+// (a plain put, a de-duplicated publish), or its caller must expect a
+// revision check to fail on its own earlier write.
+func (s *Store) writing(ctx context.Context, fn func(context.Context) error) error {
+	return s.retryFor(ctx, writeWithin, fn)
+}
+
+// Passing reports whether a JetStream call failed because JetStream could
+// not answer for the moment (no answer in time, nobody to answer, the
+// cluster unavailable: a stream electing a leader after a NATS node died)
+// rather than refused the request. Trying again soon may work.
+func Passing(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.Code == 503 || api.Code == 408
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 // callCtx bounds one JetStream call.

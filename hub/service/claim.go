@@ -136,7 +136,11 @@ func (c *requestClaim) beat(ctx context.Context) {
 	}
 	st := c.st
 	st.Held = time.Now().UTC()
-	err := c.saveLocked(ctx, st)
+	// Retried (through a leader election) only while the claim can still
+	// be confirmed in time.
+	bctx, cancel := context.WithDeadline(ctx, c.okAt.Add(c.ttl))
+	err := c.saveLocked(bctx, st)
+	cancel()
 	if err == nil {
 		return
 	}

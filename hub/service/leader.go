@@ -11,12 +11,13 @@ import (
 // Work that the hubs sharing a store must do once, not once per hub —
 // renewing agent credentials (two hubs would each sign and push a JWT)
 // and publishing alerts on NATS — runs on the hub holding the
-// housekeeping lease. A hub that dies loses it store.LeaseTTL after its
-// last renewal, and the next round of another hub's housekeeping does the
-// work from then on.
+// housekeeping lease. A hub that dies loses it the store's LeaseTTL (30 s)
+// after its last renewal, and the next round of another hub's housekeeping
+// does the work from then on.
 
-// leaseEvery is how often the lease is renewed or tried.
-const leaseEvery = store.LeaseTTL / 3
+// leaseEvery is how often the lease is renewed or tried: a third of its
+// time to live.
+func (h *Hub) leaseEvery() time.Duration { return h.store.Options().LeaseTTL / 3 }
 
 // leadership says whether this hub holds the housekeeping lease.
 type leadership struct{ held atomic.Bool }
@@ -28,7 +29,7 @@ func (h *Hub) tryLead(ctx context.Context) {
 		// Unknown: keep what we believed until the lease would have lapsed
 		// for the others (the next tries decide).
 		h.log.Warn("renew the housekeeping lease", "err", err)
-		if time.Since(h.leaseOK) < store.LeaseTTL {
+		if time.Since(h.leaseOK) < h.store.Options().LeaseTTL {
 			return
 		}
 		ok = false
@@ -47,15 +48,17 @@ func (h *Hub) tryLead(ctx context.Context) {
 // leading reports whether this hub holds the housekeeping lease.
 func (h *Hub) leading() bool { return h.lead.held.Load() }
 
-// keepLease renews or tries the lease every leaseEvery until ctx ends.
+// keepLease renews this hub's entry among the running hubs (peers.go) and
+// renews or tries the lease every leaseEvery until ctx ends.
 func (h *Hub) keepLease(ctx context.Context) error {
-	t := time.NewTicker(leaseEvery)
+	t := time.NewTicker(h.leaseEvery())
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			h.announce(ctx)
 			h.tryLead(ctx)
 		}
 	}

@@ -288,8 +288,10 @@ func (h *Hub) obtain(ctx context.Context, c *requestClaim, csr *x509.Certificate
 			// answers a challenge of an order it placed after that.
 			st.OrderURL = url
 			st.Updated = time.Now().UTC()
-			if err := c.save(ctx, st); err != nil {
-				return fmt.Errorf("record order %s: %w", url, err)
+			if err := c.save(ctx, st); errors.Is(err, errLost) {
+				return fmt.Errorf("%w: %w", issuer.ErrOrderUnrecorded, err)
+			} else if err != nil {
+				return err
 			}
 			return nil
 		}})

@@ -59,6 +59,8 @@ type Hub struct {
 	// confirmed at leaseOK (leader.go).
 	lead    leadership
 	leaseOK time.Time
+	// started is when this hub started, for the other hubs (peers.go).
+	started time.Time
 
 	auth    *natsauth.Authority
 	ns      *natsserver.Server // nil with an external NATS
@@ -163,6 +165,7 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 	errc := make(chan error, 6)
 	// Decided before housekeeping's first round, so a lone hub renews
 	// credentials at once.
+	h.announce(ctx)
 	h.tryLead(ctx)
 	h.wg.Add(5)
 	go func() { defer h.wg.Done(); errc <- h.keepLease(ctx) }()
@@ -199,6 +202,7 @@ func (h *Hub) start(ctx context.Context) error {
 	if h.id, err = loadHubID(dataDir); err != nil {
 		return err
 	}
+	h.started = time.Now().UTC()
 	if ext := h.cfg.NATS.External; ext != nil {
 		h.auth, err = natsauth.LoadExternal(ext.SigningKey, ext.Account, ext.Credentials)
 		if err != nil {
@@ -261,6 +265,9 @@ func (h *Hub) start(ctx context.Context) error {
 	}
 	if err := h.subscribeAdmin(ctx); err != nil {
 		return fmt.Errorf("subscribe admin subjects: %w", err)
+	}
+	if err := h.subscribePeers(ctx); err != nil {
+		return fmt.Errorf("subscribe to the other hubs: %w", err)
 	}
 	if err := h.watchPresence(ctx); err != nil {
 		return err

@@ -9,18 +9,21 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/hub"
 )
 
 // BucketLeases holds the leases that make work the hubs sharing a store
 // must not all do (credential renewal, alert publishing) run on one of
-// them. Entries expire LeaseTTL after they were last written (the
-// bucket's age limit, kept by the NATS servers' clock), so a dead holder's
-// lease lapses by itself.
+// them, and one entry per running hub ("hub.<id>"). Entries expire
+// Options.LeaseTTL after they were last written (the bucket's age limit,
+// kept by the NATS servers' clock), so a dead holder's lease lapses by
+// itself.
 const BucketLeases = "certfleet_leases"
 
-// LeaseTTL is how long a lease outlives its holder's last renewal; the
-// holder renews it well within (every LeaseTTL/3).
-const LeaseTTL = 30 * time.Second
+// DefaultLeaseTTL is how long a lease outlives its holder's last renewal;
+// the holder renews it well within (every third of it).
+const DefaultLeaseTTL = 30 * time.Second
 
 // LeaseHousekeeping is the lease of the hub that renews agent credentials
 // and publishes alerts.
@@ -36,8 +39,8 @@ type lease struct {
 
 // HoldLease takes the lease name for holder when nobody holds it, or
 // renews it when holder does, and reports whether holder has it now. A
-// lease held by another is not touched: it lapses LeaseTTL after its
-// holder's last renewal.
+// lease held by another is not touched: it lapses Options.LeaseTTL after
+// its holder's last renewal.
 func (s *Store) HoldLease(ctx context.Context, name, holder string) (bool, error) {
 	if !leaseNameRe.MatchString(name) || holder == "" {
 		return false, fmt.Errorf("hold lease %q for %q: bad name or holder", name, holder)
@@ -89,4 +92,45 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("read lease %s: %w", name, err)
 	}
 	return l.Holder, nil
+}
+
+// HubEntry says that a hub is running; every hub rewrites its own entry
+// in the leases bucket well within Options.LeaseTTL, so the entries of
+// stopped or dead hubs lapse by themselves.
+type HubEntry struct {
+	ID      string    `json:"id"`
+	Version string    `json:"version,omitempty"`
+	Started time.Time `json:"started"`
+}
+
+// hubEntryKey is the leases bucket key of hub id's entry.
+func hubEntryKey(id string) (string, error) {
+	if !leaseNameRe.MatchString(id) {
+		return "", fmt.Errorf("hub id %q: want 1-64 of [a-z0-9_-]", id)
+	}
+	return "hub." + id, nil
+}
+
+// AnnounceHub writes (or renews) e's entry.
+func (s *Store) AnnounceHub(ctx context.Context, e HubEntry) error {
+	key, err := hubEntryKey(e.ID)
+	if err != nil {
+		return fmt.Errorf("announce hub: %w", err)
+	}
+	if err := putValue(ctx, s, s.leases, key, e); err != nil {
+		return fmt.Errorf("announce hub %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// RunningHubs returns the entries of the hubs that announced themselves
+// within Options.LeaseTTL, and those that could not be read.
+func (s *Store) RunningHubs(ctx context.Context) ([]HubEntry, []hub.Damaged, error) {
+	out, bad, err := listValues(ctx, s, s.leases, "hub.*", func(key string, e HubEntry) error {
+		return belongs("a hub entry", func() (string, error) { return hubEntryKey(e.ID) }, key)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("running hubs: %w", err)
+	}
+	return out, bad, nil
 }

@@ -31,7 +31,9 @@ const (
 
 // Defaults for zero Options fields.
 const (
-	DefaultTimeout     = 5 * time.Second
+	DefaultTimeout = 5 * time.Second
+	// DefaultWriteRetry outlasts a leader election (seconds) with room.
+	DefaultWriteRetry  = 30 * time.Second
 	DefaultConcurrency = 4
 	// MaxWaiting bounds the requests handed out and not yet acknowledged
 	// (the consumer's MaxAckPending), across every hub: orders in flight,
@@ -73,6 +75,13 @@ type Options struct {
 	AckWait time.Duration
 	// Timeout bounds each JetStream call.
 	Timeout time.Duration
+	// LeaseTTL is how long a lease (and a hub's entry among the running
+	// hubs) outlives its holder's last renewal; renew well within it.
+	LeaseTTL time.Duration
+	// WriteRetry bounds the retries of a write that failed for a passing
+	// reason (see Passing), e.g. through a stream's leader election after
+	// a NATS node died: writes give up after about this long.
+	WriteRetry time.Duration
 	// ResultTTL is how long results and request states are kept for
 	// agents that were offline, and how long a request may wait in the
 	// queue unprocessed.
@@ -102,6 +111,8 @@ func (o *Options) setDefaults() error {
 	}
 	def(&o.AckWait, DefaultAckWait)
 	def(&o.Timeout, DefaultTimeout)
+	def(&o.WriteRetry, DefaultWriteRetry)
+	def(&o.LeaseTTL, DefaultLeaseTTL)
 	def(&o.ResultTTL, DefaultResultTTL)
 	def(&o.ChallengeTTL, DefaultChallengeTTL)
 	def(&o.AuditMaxAge, DefaultAuditMaxAge)
@@ -154,7 +165,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		}},
 		{&s.acmedns, jetstream.KeyValueConfig{Bucket: BucketACMEDNS, Description: "acme-dns API registrations and their TXT values"}},
 		{&s.tsig, jetstream.KeyValueConfig{Bucket: BucketTSIG, Description: "TSIG keys for RFC 2136 updates of challenge records"}},
-		{&s.leases, jetstream.KeyValueConfig{Bucket: BucketLeases, Description: "which hub does the work only one hub may do", TTL: LeaseTTL}},
+		{&s.leases, jetstream.KeyValueConfig{Bucket: BucketLeases, Description: "which hub does the work only one hub may do, and which hubs run", TTL: opts.LeaseTTL}},
 	}
 	for _, b := range buckets {
 		b.cfg.History = 1
@@ -257,17 +268,14 @@ func (s *Store) retryFor(ctx context.Context, within time.Duration, fn func(cont
 	}
 }
 
-// writeWithin bounds the retries of a write that failed for a passing
-// reason (see Passing): a stream whose leader died elects another within
-// seconds, and a hub must not lose what it was recording meanwhile.
-const writeWithin = 30 * time.Second
-
-// writing runs the write fn like retrying, for up to writeWithin. A write
+// writing runs the write fn like retrying, for up to Options.WriteRetry:
+// a stream whose leader died elects another within seconds, and a hub must
+// not lose what it was recording meanwhile. A write
 // that timed out may have been stored anyway: fn must be safe to repeat
 // (a plain put, a de-duplicated publish), or its caller must expect a
 // revision check to fail on its own earlier write.
 func (s *Store) writing(ctx context.Context, fn func(context.Context) error) error {
-	return s.retryFor(ctx, writeWithin, fn)
+	return s.retryFor(ctx, s.opts.WriteRetry, fn)
 }
 
 // Passing reports whether a JetStream call failed because JetStream could

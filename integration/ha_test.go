@@ -19,7 +19,6 @@ import (
 	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/integration/fleet"
 	"github.com/certfleet/certfleet/integration/pebble"
-	"github.com/certfleet/certfleet/shared"
 )
 
 // haWorld is two hubs on a three-node NATS cluster, reaching Pebble
@@ -118,8 +117,8 @@ func (w *haWorld) dnsOf(id string) string {
 // TestHAClusterTwoHubs: two hubs share one fleet on a three-node NATS
 // cluster (JetStream R3). Agents order certificates; one hub is SIGKILLed
 // with orders it drives finalized at the CA, the other resumes them; then
-// a NATS node (the request queue's leader) is SIGKILLed in the middle of
-// renewals. Every agent gets its certificate, the CA issues exactly one
+// the NATS node the surviving hub is connected to is SIGKILLed in the
+// middle of renewals. Every agent gets its certificate, the CA issues exactly one
 // per request, the audit has one issuance per request, `status` keeps
 // working. After the hub and the node are back, both hubs' views and DNS
 // answers are the same.
@@ -161,6 +160,15 @@ func TestHAClusterTwoHubs(t *testing.T) {
 	if held[w.ids["env"]]+held[w.ids["peer"]] != n || held[w.ids["env"]] == 0 || held[w.ids["peer"]] == 0 {
 		t.Fatalf("orders driven per hub %v: want all %d split over both hubs %v", held, n, w.ids)
 	}
+	keepers := 0
+	for _, hb := range r.Hubs {
+		if hb.Housekeeping {
+			keepers++
+		}
+	}
+	if len(r.Hubs) != 2 || keepers != 1 {
+		t.Fatalf("status lists hubs %+v: want both, one of them doing the housekeeping", r.Hubs)
+	}
 	victim, survivor := w.ids["env"], w.ids["peer"]
 	if held[survivor] > held[victim] {
 		victim, survivor = survivor, victim
@@ -186,8 +194,8 @@ func TestHAClusterTwoHubs(t *testing.T) {
 		t.Fatalf("CA saw %d orders and issued %d certificates for %d requests: the surviving hub ordered again instead of resuming", st.OrdersCreated, st.OrdersFinalized, n)
 	}
 
-	// Phase 2: renewals through the surviving hub; the NATS node leading
-	// the request queue dies while their orders are finalized.
+	// Phase 2: renewals through the surviving hub; the NATS node it is
+	// connected to dies while their orders are finalized.
 	const m = 3
 	old := make([]string, m)
 	w.proxy.HoldFinalize(true)
@@ -202,18 +210,25 @@ func TestHAClusterTwoHubs(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("%d of %d renewals held (CA %+v): %v", w.proxy.Held(), m, env.Pebble.Stats(), err)
 	}
-	node := w.cluster.Node(streamLeader(t, w.cluster, shared.StreamRequests))
+	node := w.nodeOf(survivor)
 	if node == nil {
-		t.Fatal("no leader of the request queue")
+		t.Fatalf("hub %s is connected to no node of the cluster", survivor)
 	}
+	led := streamsLedBy(t, w.cluster, node.Name)
 	node.Kill()
 	nodeKilled := time.Now()
 	w.proxy.Pass()
 	for i := range m {
 		awaitNewSerial(t, agents[i], "tls", old[i], 90*time.Second)
 	}
-	t.Logf("NATS node %s (the request queue's leader) SIGKILLed with %d renewals finalized: all installed %s later",
-		node.Name, m, time.Since(nodeKilled).Round(100*time.Millisecond))
+	t.Logf("NATS node %s (hub %s's, leading %d streams) SIGKILLed with %d renewals finalized: all installed %s later",
+		node.Name, survivor, led, m, time.Since(nodeKilled).Round(100*time.Millisecond))
+	// Its DNS told resolvers to go elsewhere while cut off, and is back.
+	if err := fleet.Await(c, 30*time.Second, func() (bool, error) {
+		return strings.Contains(readFile(t, w.logOf(survivor)), "NATS connection back and DNS data current"), nil
+	}); err != nil || !strings.Contains(readFile(t, w.logOf(survivor)), "lost the NATS connection") {
+		t.Fatalf("hub %s did not mark its DNS stale while cut off from NATS, then current: %v", survivor, err)
+	}
 	r = hubStatus(t, env) // status works with a hub and a node down
 	if r.Hub != survivor {
 		t.Fatalf("status answered by hub %q, want the survivor %s", r.Hub, survivor)
@@ -280,8 +295,22 @@ func awaitNewSerial(t *testing.T, a *fleet.Agent, block, serial string, timeout 
 	}
 }
 
-// streamLeader is the server leading stream.
-func streamLeader(t *testing.T, cl *fleet.NATSCluster, stream string) string {
+// nodeOf is the node the hub with id connected to when it started.
+func (w *haWorld) nodeOf(id string) *fleet.ExternalNATS {
+	url := w.peer.Run().NATSURL
+	if id == w.ids["env"] {
+		url = w.env.HubRun().NATSURL
+	}
+	for _, x := range w.cluster.Nodes {
+		if x.URL == url {
+			return x
+		}
+	}
+	return nil
+}
+
+// streamsLedBy counts the streams of the hubs' account that server leads.
+func streamsLedBy(t *testing.T, cl *fleet.NATSCluster, server string) int {
 	t.Helper()
 	nc, err := cl.Connect(cl.HubCreds())
 	if err != nil {
@@ -292,18 +321,17 @@ func streamLeader(t *testing.T, cl *fleet.NATSCluster, stream string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := js.Stream(ctx(t), stream)
-	if err != nil {
+	n := 0
+	lister := js.ListStreams(ctx(t))
+	for info := range lister.Info() {
+		if info.Cluster != nil && info.Cluster.Leader == server {
+			n++
+		}
+	}
+	if err := lister.Err(); err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Cluster == nil {
-		t.Fatalf("stream %s has no cluster info", stream)
-	}
-	return info.Cluster.Leader
+	return n
 }
 
 // checkOneIssuancePerRequest: the audit has exactly one "issued" event per

@@ -149,12 +149,23 @@ type StatusReply struct {
 	// Hub is the id of the hub that answered (of the first page, when
 	// several hubs share the fleet; each request's "hub" names the one
 	// driving it).
-	Hub string    `json:"hub,omitempty"`
-	Now time.Time `json:"now"`
+	Hub string `json:"hub,omitempty"`
+	// Hubs are the hubs running on the fleet's store (first page only).
+	Hubs []HubInfo `json:"hubs,omitempty"`
+	Now  time.Time `json:"now"`
 	// Damaged are stored entries that could not be read; the rest is
 	// listed without them.
 	Damaged []hub.Damaged `json:"damaged,omitempty"`
 	Next    string        `json:"next,omitempty"`
+}
+
+// HubInfo is one running hub: it announced itself within the last 30 s.
+type HubInfo struct {
+	ID      string    `json:"id"`
+	Version string    `json:"version,omitempty"`
+	Started time.Time `json:"started"`
+	// Housekeeping: this hub renews agent credentials and publishes alerts.
+	Housekeeping bool `json:"housekeeping,omitempty"`
 }
 
 // Alert is a condition an operator must look at.

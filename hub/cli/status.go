@@ -65,7 +65,7 @@ func fetchStatus(cmd *cobra.Command, g *globals, agent string, limit int) (admin
 			// Every page lists the store's damaged entries.
 			all.Damaged = page.Damaged
 			// With several hubs each page may come from another one.
-			all.Hub = page.Hub
+			all.Hub, all.Hubs = page.Hub, page.Hubs
 		}
 		all.Dropped, all.Now = page.Dropped, page.Now
 		if page.Next == "" || (limit > 0 && len(all.Agents) >= limit) {
@@ -183,6 +183,20 @@ func printStatus(g *globals, r admin.StatusReply) error {
 	if len(r.Damaged) > 0 {
 		fmt.Fprintln(g.out)
 		printDamaged(g, r.Damaged)
+	}
+	if len(r.Hubs) > 1 {
+		// Several hubs share the fleet: which run, and which one renews
+		// credentials and publishes alerts.
+		var hubs []string
+		sort.Slice(r.Hubs, func(i, j int) bool { return r.Hubs[i].ID < r.Hubs[j].ID })
+		for _, hb := range r.Hubs {
+			s := safe(hb.ID)
+			if hb.Housekeeping {
+				s += " (housekeeping)"
+			}
+			hubs = append(hubs, s)
+		}
+		fmt.Fprintf(g.out, "\nhubs: %s\n", strings.Join(hubs, ", "))
 	}
 	return nil
 }

@@ -469,7 +469,30 @@ func (h *Hub) adminStatus(ctx context.Context, data []byte) (any, error) {
 	case limit > admin.MaxStatusLimit:
 		return nil, shared.Errorf(shared.CodeBadRequest, "limit %d: at most %d per page", limit, admin.MaxStatusLimit)
 	}
-	return h.fleetView(ctx, req.Agent, req.After, limit)
+	r, err := h.fleetView(ctx, req.Agent, req.After, limit)
+	if err == nil && req.After == "" {
+		r.Hubs = h.runningHubs(ctx)
+	}
+	return r, err
+}
+
+// runningHubs lists the hubs sharing the store and which one does the
+// housekeeping; a read that fails leaves the list out (logged).
+func (h *Hub) runningHubs(ctx context.Context) []admin.HubInfo {
+	entries, _, err := h.store.RunningHubs(ctx)
+	if err != nil {
+		h.log.Warn("list the running hubs", "err", err)
+		return nil
+	}
+	leader, err := h.store.LeaseHolder(ctx, store.LeaseHousekeeping)
+	if err != nil {
+		h.log.Warn("read the housekeeping lease", "err", err)
+	}
+	out := make([]admin.HubInfo, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, admin.HubInfo{ID: e.ID, Version: e.Version, Started: e.Started, Housekeeping: e.ID == leader})
+	}
+	return out
 }
 
 // fleetView builds the fleet view of the agents whose id matches glob

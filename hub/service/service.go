@@ -61,6 +61,8 @@ type Hub struct {
 	leaseOK time.Time
 	// started is when this hub started, for the other hubs (peers.go).
 	started time.Time
+	// connEvents signals NATS disconnects and reconnects (dnsfresh.go).
+	connEvents chan struct{}
 
 	auth    *natsauth.Authority
 	ns      *natsserver.Server // nil with an external NATS
@@ -122,7 +124,7 @@ func New(cfg config.Config, logger *slog.Logger, version string) (*Hub, error) {
 	fl := &floodLimits{audit: newFloodGate(floodEvery, floodBurst, nil),
 		log: newFloodHandler(logger.Handler(), newFloodGate(floodEvery, floodBurst, nil))}
 	logger = slog.New(fl.log)
-	h := &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{},
+	h := &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{}, connEvents: make(chan struct{}, 1),
 		checker:  &delegation.Checker{Resolvers: cfg.Issuance.Resolvers},
 		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst),
 		reqLimit: newAgentLimiter(agentReqRate, agentReqBurst),
@@ -162,13 +164,14 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 	defer os.Remove(RunFilePath(h.cfg.DataDir))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 6)
+	errc := make(chan error, 7)
 	// Decided before housekeeping's first round, so a lone hub renews
 	// credentials at once.
 	h.announce(ctx)
 	h.tryLead(ctx)
-	h.wg.Add(5)
+	h.wg.Add(6)
 	go func() { defer h.wg.Done(); errc <- h.keepLease(ctx) }()
+	go func() { defer h.wg.Done(); errc <- h.keepDNSFresh(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.syncDNS(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.consume(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.housekeeping(ctx) }()
@@ -355,7 +358,7 @@ func (h *Hub) loadTLS() (*tls.Config, []byte, error) {
 }
 
 func (h *Hub) connectExternal(ext *config.ExternalNATS) error {
-	opts := []nats.Option{nats.Name("certfleet-hub"), nats.MaxReconnects(-1), nats.UserCredentials(ext.Credentials)}
+	opts := append([]nats.Option{nats.Name("certfleet-hub"), nats.MaxReconnects(-1), nats.UserCredentials(ext.Credentials)}, h.connHandlers()...)
 	if ext.CA != "" {
 		opts = append(opts, nats.RootCAs(ext.CA))
 		ca, err := os.ReadFile(ext.CA)

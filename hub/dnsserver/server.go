@@ -128,7 +128,14 @@ func (s *Server) SetZones(zones []string) {
 			v.zones = append(v.zones, z) // unchanged zone: reuse
 			continue
 		}
-		v.zones = append(v.zones, newZone(n, s.nsName, s.mbox, s.cfg.txtTTL(), nil))
+		z := newZone(n, s.nsName, s.mbox, s.cfg.txtTTL(), nil)
+		// The hub zone's name servers serve this zone too: with several
+		// hubs, its NS set names them all (the extra ones come from
+		// dns.records), as the parent's delegation does.
+		for _, rr := range s.hub.ns {
+			z.add(&dns.NS{Hdr: dns.RR_Header{Name: n, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: rr.Header().Ttl}, Ns: rr.(*dns.NS).Ns})
+		}
+		v.zones = append(v.zones, z)
 	}
 	// Most labels first: the first zone holding a name is the closest.
 	slices.SortStableFunc(v.zones, func(a, b *zone) int { return cmp.Compare(b.labels, a.labels) })

@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -49,5 +50,30 @@ func TestStale(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDelegatedZoneNS: a zone delegated to the hub is served with every
+// name server of the hub zone (the extra ones from dns.records: one per
+// hub), not only dns.nsname.
+func TestDelegatedZoneNS(t *testing.T) {
+	cfg := testConfig()
+	cfg.Records = append(cfg.Records, "acme.test. NS ns2.acme.test.", "ns2 A 192.0.2.54")
+	s := startServer(t, cfg)
+	s.SetZones([]string{"corp.example.net"})
+	for _, zone := range []string{"acme.test.", "corp.example.net."} {
+		t.Run(zone, func(t *testing.T) {
+			r := exchange(t, s, "udp", question(zone, dns.TypeNS))
+			var got []string
+			for _, rr := range r.Answer {
+				if ns, ok := rr.(*dns.NS); ok {
+					got = append(got, ns.Ns)
+				}
+			}
+			slices.Sort(got)
+			if want := []string{"ns1.acme.test.", "ns2.acme.test."}; !slices.Equal(got, want) {
+				t.Fatalf("NS of %s = %v, want %v", zone, got, want)
+			}
+		})
 	}
 }

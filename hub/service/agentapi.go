@@ -257,19 +257,20 @@ func (h *Hub) onStatus(ctx context.Context, id string, data []byte) ([]byte, err
 	return shared.Encode(&shared.Ack{})
 }
 
-// touch records that the agent was seen, keeping its last report.
+// touch records that the agent was seen, keeping its last report. The
+// write is revision-checked: with several hubs, the agent's next message
+// (its status report) may be handled by another hub at the same moment,
+// and its report must not be overwritten with the one read here.
 func (h *Hub) touch(ctx context.Context, id string, mod func(*hub.AgentStatus)) {
-	s, err := h.store.GetStatus(ctx, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return
-	}
-	s.AgentID = id
-	s.LastSeen = time.Now().UTC()
-	s.Connected = true
-	if mod != nil {
-		mod(&s)
-	}
-	if err := h.store.PutStatus(ctx, s); err != nil {
+	_, err := h.store.UpdateStatus(ctx, id, func(s *hub.AgentStatus) error {
+		s.LastSeen = time.Now().UTC()
+		s.Connected = true
+		if mod != nil {
+			mod(s)
+		}
+		return nil
+	})
+	if err != nil {
 		h.log.Warn("record agent status", "agent", id, "err", err)
 	}
 }

@@ -238,18 +238,25 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg) {
 		log.Info("request left to the hub that took it over", "err", err)
 		return
 	}
+	// The outcome is recorded even when the hub is stopping: the order
+	// ran to its end, and the store's retries are bounded.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishWithin)
+	defer fcancel()
 	if err != nil {
 		if !shared.CodeOf(classify(err)).Permanent() {
-			h.retryLater(ctx, log, c, msg, id, req, &st, err)
+			h.retryLater(fctx, log, c, msg, id, req, &st, err)
 			return
 		}
-		h.settle(log, msg, h.refuse(ctx, log, c, id, req, &st, classify(err)))
+		h.settle(log, msg, h.refuse(fctx, log, c, id, req, &st, classify(err)))
 		return
 	}
 	log.Info("certificate issued", "names", names, "serial", hex.EncodeToString(cert.Leaf.SerialNumber.Bytes()),
 		"not_after", cert.Leaf.NotAfter, "took", time.Since(start).Round(time.Millisecond))
-	h.settle(log, msg, h.finishIssued(ctx, log, c, id, req, &st, names, cert))
+	h.settle(log, msg, h.finishIssued(fctx, log, c, id, req, &st, names, cert))
 }
+
+// finishWithin bounds recording an order's outcome.
+const finishWithin = 2 * time.Minute
 
 // settle acks a message whose outcome is recorded. A request another hub
 // took over is left to it (an ack would drop the request from the queue

@@ -48,11 +48,9 @@ func (h *Hub) announce(ctx context.Context) {
 // subscribePeers answers other hubs' questions about this hub's DNS.
 func (h *Hub) subscribePeers(ctx context.Context) error {
 	sub, err := h.nc.Subscribe(serveSubject(h.id), func(m *nats.Msg) {
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			h.answerServes(ctx, m)
-		}()
+		// Each answer may wait for the DNS: one goroutine each, so one slow
+		// answer does not hold up the next question.
+		h.peerTasks.run(func() { h.answerServes(ctx, m) })
 	})
 	if err != nil {
 		return err
@@ -127,4 +125,32 @@ func (h *Hub) awaitPeersServe(ctx context.Context, fqdn, value string) {
 		}()
 	}
 	wg.Wait()
+}
+
+// tasks runs goroutines that stop must wait for, and none once stop has
+// begun (a NATS callback may still fire after its unsubscribe).
+type tasks struct {
+	mu     sync.Mutex
+	wg     sync.WaitGroup
+	closed bool
+}
+
+func (t *tasks) run(fn func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		fn()
+	}()
+}
+
+func (t *tasks) stop() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.wg.Wait()
 }

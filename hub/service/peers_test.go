@@ -29,10 +29,7 @@ func TestPeersServe(t *testing.T) {
 	if err := b.subscribePeers(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		b.stopIntake()
-		b.wg.Wait()
-	})
+	t.Cleanup(b.stopIntake)
 	for _, h := range []*Hub{a, b} {
 		h.started = time.Now().UTC()
 		h.announce(ctx)

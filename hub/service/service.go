@@ -63,6 +63,8 @@ type Hub struct {
 	started time.Time
 	// connEvents signals NATS disconnects and reconnects (dnsfresh.go).
 	connEvents chan struct{}
+	// peerTasks answer other hubs' questions (peers.go).
+	peerTasks tasks
 
 	auth    *natsauth.Authority
 	ns      *natsserver.Server // nil with an external NATS
@@ -436,6 +438,7 @@ func (h *Hub) stopIntake() {
 	if h.workers != nil {
 		h.workers.stop()
 	}
+	h.peerTasks.stop()
 }
 
 func (h *Hub) revoke(pub string) error {

@@ -164,6 +164,13 @@ type RequestState struct {
 	// WaitingSince is when the request first waited; it keeps its place
 	// among the waiting when it has to wait again.
 	WaitingSince time.Time `json:"waiting_since,omitzero"`
+	// Hub is the hub that drives the request while it is "ordering" (its
+	// id, see the hub's run file), and Held when that hub last said it
+	// still does. The holder rewrites the state every few seconds; another
+	// hub takes the request over only once the state has stopped changing
+	// (see package service).
+	Hub  string    `json:"hub,omitempty"`
+	Held time.Time `json:"held,omitzero"`
 }
 
 // Kinds of WaitingRequest.

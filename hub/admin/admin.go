@@ -212,7 +212,13 @@ type StatusReply struct {
 	// Dropped counts agent messages this hub dropped unanswered since it
 	// started, by reason (reply_subject, rate_limited, ...).
 	Dropped map[string]uint64 `json:"dropped,omitempty"`
-	Now     time.Time         `json:"now"`
+	// Hub is the id of the hub that answered (of the first page, when
+	// several hubs share the fleet; each request's "hub" names the one
+	// driving it).
+	Hub string `json:"hub,omitempty"`
+	// Hubs are the hubs running on the fleet's store (first page only).
+	Hubs []HubInfo `json:"hubs,omitempty"`
+	Now  time.Time `json:"now"`
 	// Damaged are stored entries that could not be read; the rest is
 	// listed without them. Only the first page lists them, at most
 	// MaxDamagedListed; DamagedTotal counts them all.
@@ -223,6 +229,15 @@ type StatusReply struct {
 	// many unmanaged certificates it found (listed and omitted), whether
 	// or not the request asked for the lists.
 	UnmanagedCounts map[string]int `json:"unmanaged_counts,omitempty"`
+}
+
+// HubInfo is one running hub: it announced itself within the last 30 s.
+type HubInfo struct {
+	ID      string    `json:"id"`
+	Version string    `json:"version,omitempty"`
+	Started time.Time `json:"started"`
+	// Housekeeping: this hub renews agent credentials and publishes alerts.
+	Housekeeping bool `json:"housekeeping,omitempty"`
 }
 
 // Alert is a condition an operator must look at.

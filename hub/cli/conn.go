@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/hub/datadir"
 	"github.com/certfleet/certfleet/internal/cliusage"
 )
@@ -20,8 +23,8 @@ import (
 // operator sets them once per shell.
 func (g *globals) adminFlags(c *cobra.Command) {
 	f := c.PersistentFlags()
-	f.StringVar(&g.natsURL, "nats-url", os.Getenv("NATS_URL"), "hub NATS URL (env NATS_URL; default: from the running hub's run file)")
-	f.StringVar(&g.creds, "creds", os.Getenv("CERTFLEET_CREDS"), "admin credentials file (env CERTFLEET_CREDS; default: <data_dir>/nats/admin.creds)")
+	f.StringVar(&g.natsURL, "nats-url", os.Getenv("NATS_URL"), "hub NATS URL (env NATS_URL; default: nats.external.urls, else from the running hub's run file)")
+	f.StringVar(&g.creds, "creds", os.Getenv("CERTFLEET_CREDS"), "admin credentials file (env CERTFLEET_CREDS; default: <data_dir>/nats/admin.creds, else admin.creds next to nats.external.credentials)")
 	f.StringVar(&g.caFile, "ca", os.Getenv("CERTFLEET_CA"), "CA bundle for the hub's NATS TLS (env CERTFLEET_CA; default: <data_dir>/tls/ca.pem)")
 	cliusage.MarkFlags(c, true, groupAdmin, "nats-url", "creds", "ca")
 }
@@ -35,7 +38,13 @@ func (g *globals) adminClient(extra ...nats.Option) (*admin.Client, func(), erro
 		if err != nil {
 			return nil, nil, err
 		}
-		if url == "" {
+		switch {
+		case url != "":
+		case cfg.NATS.External != nil:
+			// Every server of the deployment: whichever is up, and
+			// whichever hub answers (they share one queue group).
+			url = strings.Join(cfg.NATS.External.URLs, ",")
+		default:
 			rf, err := datadir.Dir(cfg.DataDir).ReadRunFile()
 			if err != nil {
 				return nil, nil, fmt.Errorf("find the hub: %w (or pass --nats-url)", err)
@@ -43,7 +52,7 @@ func (g *globals) adminClient(extra ...nats.Option) (*admin.Client, func(), erro
 			url = rf.NATSURL
 		}
 		if creds == "" {
-			creds = datadir.Dir(cfg.DataDir).AdminCredsFile()
+			creds = defaultAdminCreds(cfg)
 		}
 		switch {
 		case ca != "":
@@ -69,6 +78,19 @@ func (g *globals) adminClient(extra ...nats.Option) (*admin.Client, func(), erro
 		return nil, nil, fmt.Errorf("connect to the hub at %s: %w", url, err)
 	}
 	return &admin.Client{NC: nc}, nc.Close, nil
+}
+
+// defaultAdminCreds is <data_dir>/nats/admin.creds, or with an external
+// NATS where that is missing, the admin.creds nats-setup wrote next to the
+// hub's credentials.
+func defaultAdminCreds(cfg config.Config) string {
+	p := datadir.Dir(cfg.DataDir).AdminCredsFile()
+	if x := cfg.NATS.External; x != nil && x.Credentials != "" {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			return filepath.Join(filepath.Dir(x.Credentials), datadir.AdminCreds)
+		}
+	}
+	return p
 }
 
 // call connects as admin, sends one request to the hub, and closes.

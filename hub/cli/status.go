@@ -93,6 +93,8 @@ type statusPrinter struct {
 	// um gathers them (and their counts) from every page.
 	unmanaged bool
 	um        admin.StatusReply
+	// hubs: the running hubs, from the first page.
+	hubs []admin.HubInfo
 }
 
 func (p *statusPrinter) page(r admin.StatusReply) error {
@@ -104,6 +106,9 @@ func (p *statusPrinter) page(r admin.StatusReply) error {
 	p.alerts = append(p.alerts, r.Alerts...)
 	if r.Damaged != nil {
 		p.damaged, p.damagedTotal = r.Damaged, r.DamagedTotal
+	}
+	if r.Hubs != nil {
+		p.hubs = r.Hubs
 	}
 	for id, n := range r.UnmanagedCounts {
 		if p.um.UnmanagedCounts == nil {
@@ -124,6 +129,7 @@ func (p *statusPrinter) finish() error {
 		fmt.Fprintln(p.g.errOut, "no agent matches")
 	}
 	printStatusTail(p.g, p.alerts, p.damaged, p.damagedTotal)
+	printHubs(p.g, p.hubs)
 	return printUnmanaged(p.g, p.um, p.unmanaged)
 }
 
@@ -133,6 +139,7 @@ func printStatus(g *globals, r admin.StatusReply) error {
 		return err
 	}
 	printStatusTail(g, r.Alerts, r.Damaged, r.DamagedTotal)
+	printHubs(g, r.Hubs)
 	return nil
 }
 
@@ -208,6 +215,10 @@ func printStatusRows(g *globals, r admin.StatusReply, header bool) error {
 			}
 			if q, ok := reqs[a.ID+"/"+b]; ok && q.State != "issued" {
 				result = "hub: " + q.State
+				if q.Hub != "" {
+					// Several hubs share the fleet: say which one drives it.
+					result += " on " + q.Hub
+				}
 				var when []string
 				if q.Attempts > 1 || (q.Attempts > 0 && !q.NextTry.IsZero()) {
 					when = append(when, fmt.Sprintf("attempt %d", q.Attempts))
@@ -251,6 +262,24 @@ func printStatusTail(g *globals, alerts []admin.Alert, damaged []hub.Damaged, da
 		fmt.Fprintln(g.out)
 		printDamaged(g, damaged, damagedTotal)
 	}
+}
+
+// printHubs lists the running hubs, when several share the fleet, and
+// which one renews credentials and publishes alerts.
+func printHubs(g *globals, hubs []admin.HubInfo) {
+	if len(hubs) < 2 {
+		return
+	}
+	sort.Slice(hubs, func(i, j int) bool { return hubs[i].ID < hubs[j].ID })
+	var list []string
+	for _, hb := range hubs {
+		s := safe(hb.ID)
+		if hb.Housekeeping {
+			s += " (housekeeping)"
+		}
+		list = append(list, s)
+	}
+	fmt.Fprintf(g.out, "\nhubs: %s\n", strings.Join(list, ", "))
 }
 
 func ago(now, t time.Time) string {

@@ -114,3 +114,47 @@ func TestStatusWaiting(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusSeveralHubs: with several hubs, each request in flight names
+// the hub driving it, and the hubs are listed with the one doing the
+// housekeeping; a lone hub adds no such line.
+func TestStatusSeveralHubs(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	base := admin.StatusReply{
+		Now:      now,
+		Agents:   []hub.Agent{{ID: "web1"}},
+		Status:   []hub.AgentStatus{{AgentID: "web1", Connected: true, LastSeen: now, Report: shared.StatusReport{Certificates: []shared.CertStatus{{Name: "web"}}}}},
+		Requests: []hub.RequestState{{AgentID: "web1", RequestID: "r1", CertName: "web", State: "ordering", Hub: "hub-b-1234", Attempts: 1, Updated: now}},
+	}
+	cases := []struct {
+		name    string
+		hubs    []admin.HubInfo
+		want    []string
+		notWant []string
+	}{
+		{"two hubs", []admin.HubInfo{{ID: "hub-b-1234"}, {ID: "hub-a-5678", Housekeeping: true}},
+			[]string{"hub: ordering on hub-b-1234", "hubs: hub-a-5678 (housekeeping), hub-b-1234"}, nil},
+		{"one hub", []admin.HubInfo{{ID: "hub-b-1234", Housekeeping: true}},
+			[]string{"hub: ordering on hub-b-1234"}, []string{"hubs:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := base
+			rep.Hubs = tc.hubs
+			var out bytes.Buffer
+			if err := printStatus(&globals{out: &out, errOut: &out}, rep); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(out.String(), w) {
+					t.Errorf("output has %q:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+}

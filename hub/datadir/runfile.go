@@ -16,7 +16,9 @@ const maxRunFile = 64 << 10
 // removed on a clean stop. The CLI reads it to find the hub, and tests and
 // supervisors read it to learn the addresses of ports configured as ":0".
 type RunFile struct {
-	PID     int    `json:"pid"`
+	PID int `json:"pid"`
+	// Hub is the hub's id among the hubs sharing its store (<data_dir>/hub-id).
+	Hub     string `json:"hub,omitempty"`
 	NATSURL string `json:"nats_url"`
 	DNSUDP  string `json:"dns_udp"`
 	DNSTCP  string `json:"dns_tcp"`

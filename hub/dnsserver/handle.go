@@ -123,6 +123,10 @@ func (s *Server) query(r *dns.Msg, question dns.Question) {
 		return
 	}
 	a := s.view.Load().lookup(question.Name, question.Qtype)
+	if s.stale.Load() && (question.Qtype == dns.TypeTXT || question.Qtype == dns.TypeANY || len(a.answer) == 0) {
+		r.Rcode = dns.RcodeServerFailure
+		return
+	}
 	r.Rcode = a.rcode
 	r.Authoritative = a.auth
 	r.Answer = a.answer

@@ -37,7 +37,26 @@ type Server struct {
 
 	update UpdateFunc // RFC 2136 UPDATE; nil answers NOTIMP
 	sign   SignFunc   // replies to TSIG-signed queries; nil answers unsigned
+
+	// stale: the data may lack recent changes (see SetStale).
+	stale atomic.Bool
 }
+
+// SetStale says whether the server's challenge data may lack recent
+// changes (its feed is cut off). While it may, the server answers SERVFAIL
+// to every TXT or ANY question and to every question it would answer
+// without records (NXDOMAIN, NODATA, a zone it does not know), so a
+// resolver asks another of the zone's name servers instead of taking a
+// missing challenge for a final answer. Positive answers from the static
+// records (SOA, NS, addresses) are still given.
+func (s *Server) SetStale(stale bool) {
+	if s.stale.Swap(stale) != stale {
+		s.log.Info("dns data freshness", "stale", stale)
+	}
+}
+
+// Stale reports what SetStale last set.
+func (s *Server) Stale() bool { return s.stale.Load() }
 
 // New checks cfg and makes a server that is not yet listening (see Start).
 // A nil logger means slog.Default().
@@ -109,7 +128,14 @@ func (s *Server) SetZones(zones []string) {
 			v.zones = append(v.zones, z) // unchanged zone: reuse
 			continue
 		}
-		v.zones = append(v.zones, newZone(n, s.nsName, s.mbox, s.cfg.txtTTL(), nil))
+		z := newZone(n, s.nsName, s.mbox, s.cfg.txtTTL(), nil)
+		// The hub zone's name servers serve this zone too: with several
+		// hubs, its NS set names them all (the extra ones come from
+		// dns.records), as the parent's delegation does.
+		for _, rr := range s.hub.ns {
+			z.add(&dns.NS{Hdr: dns.RR_Header{Name: n, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: rr.Header().Ttl}, Ns: rr.(*dns.NS).Ns})
+		}
+		v.zones = append(v.zones, z)
 	}
 	// Most labels first: the first zone holding a name is the closest.
 	slices.SortStableFunc(v.zones, func(a, b *zone) int { return cmp.Compare(b.labels, a.labels) })

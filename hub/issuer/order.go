@@ -31,6 +31,12 @@ var (
 	errExpired = errors.New("the issued certificate has expired")
 )
 
+// ErrOrderUnrecorded, wrapped by an OnOrder error, says the order is
+// surely not on record (not merely that recording it failed, which may
+// have stored it anyway): Obtain then deactivates its authorizations,
+// since nobody will resume it.
+var ErrOrderUnrecorded = errors.New("order not recorded")
+
 // unclassifiedError carries an error that did not come from the CA (the
 // caller's OnOrder, a profile check) past classify.
 type unclassifiedError struct{ err error }
@@ -130,6 +136,14 @@ func (r *orderRun) create(ctx context.Context) (acme.ExtendedOrder, error) {
 	r.log.Debug("order created", "order", order.Location, "status", order.Status)
 	if r.req.OnOrder != nil {
 		if err := r.req.OnOrder(order.Location); err != nil {
+			if errors.Is(err, ErrOrderUnrecorded) {
+				// Nobody can resume an order that is surely not on record:
+				// give its authorizations back, even when ctx has just been
+				// cancelled (the caller learnt that it must stop).
+				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
+				r.abandon(actx, order)
+				cancel()
+			}
 			return acme.ExtendedOrder{}, &unclassifiedError{fmt.Errorf("record order %s: %w", order.Location, err)}
 		}
 	}
@@ -242,6 +256,9 @@ func (r *orderRun) download(ctx context.Context, order acme.ExtendedOrder) (*Cer
 	}
 	return &Certificate{ChainPEM: chainPEM, Leaf: leaf, CertURL: order.Certificate}, nil
 }
+
+// abandonTimeout bounds abandoning an order nobody recorded.
+const abandonTimeout = 10 * time.Second
 
 // abandon deactivates the order's pending authorizations after a failed
 // attempt, as lego does, so they do not count against the CA's limit on

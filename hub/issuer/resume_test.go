@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -97,6 +98,27 @@ func TestResumeValidOrder(t *testing.T) {
 	if now, _ := e.solver.calls(); len(now) != len(presents) {
 		t.Errorf("resuming a valid order presented %d more challenge records", len(now)-len(presents))
 	}
+}
+
+// An order that OnOrder says is surely not on record (another hub took
+// the request over) is given up at once: its authorizations are
+// deactivated, so nobody answers its challenges and it never issues.
+func TestUnrecordedOrderAbandoned(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, pebble.Options{})
+	csr, _ := newCSR(t, "c.example.net")
+	lost := fmt.Errorf("%w: another hub took the request over", ErrOrderUnrecorded)
+	orders := &orderLog{err: lost}
+	iss := e.issuer(t)
+	_, err := iss.Obtain(testCtx(t), Request{CSR: csr, OnOrder: orders.onOrder})
+	if !errors.Is(err, ErrOrderUnrecorded) {
+		t.Fatalf("Obtain: %v; want OnOrder's error", err)
+	}
+	if presents, _ := e.solver.calls(); len(presents) != 0 {
+		t.Fatalf("challenge records presented for an unrecorded order: %v", presents)
+	}
+	wantState(t, iss, orders.only(t), "invalid")
+	wantStats(t, e.ca, 1, 0)
 }
 
 // A hub that crashed after ordering, before answering any challenge

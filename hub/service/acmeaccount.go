@@ -61,5 +61,9 @@ func (h *Hub) pushACMEAccount(ctx context.Context, ca, dir string) error {
 	if err := h.pullACMEAccount(ctx, ca, dir); err != nil {
 		return err
 	}
-	return errors.New("another hub registered the ACME account first; this hub takes it over")
+	return errAccountTaken
 }
+
+// errAccountTaken: another hub registered the shared ACME account first;
+// the account dir now holds it and the issuer must be built again.
+var errAccountTaken = errors.New("another hub registered the ACME account first; this hub takes it over")

@@ -69,7 +69,15 @@ func (h *Hub) startACMEDNS(ctx context.Context) error {
 		Zone: h.cfg.DNS.Domain, DisableRegistration: c.DisableRegistration,
 		TrustedProxies: c.TrustedProxyPrefixes(), CORSOrigins: c.CORSOrigins,
 		MaxBody: int64(c.MaxBody), Rate: rate, Burst: c.RateBurst,
-		Visible: func(fqdn, value string) bool { return slices.Contains(h.dns.TXT(fqdn), value) },
+		Visible: func(fqdn, value string) bool {
+			if !slices.Contains(h.dns.TXT(fqdn), value) {
+				return false
+			}
+			// And at the other hubs (peers.go): the client's CA may ask
+			// any of them. Bounded by its own timeouts.
+			h.awaitPeersServe(ctx, fqdn, value)
+			return true
+		},
 		OnChange: func(ctx context.Context, event string, r hub.ACMEDNSRegistration) {
 			kind := store.AuditACMEDNSRegistered
 			if event == "removed" {

@@ -55,6 +55,12 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 			rctx, cancel := context.WithTimeout(ctx, 25*time.Second)
 			defer cancel()
 			reply, err := fn(rctx, m.Data)
+			for try := 1; err != nil && readOnlyVerbs[verb] && try < adminReadTries && store.Passing(err) && rctx.Err() == nil; try++ {
+				// A stream electing a leader (a NATS node died) answers
+				// nothing for a few seconds; a read is safe to repeat.
+				h.log.Debug("admin read failed for the moment; trying again", "verb", verb, "err", err)
+				reply, err = fn(rctx, m.Data)
+			}
 			var body []byte
 			if err == nil {
 				body, err = json.Marshal(reply)
@@ -86,6 +92,15 @@ func (h *Hub) subscribeAdmin(ctx context.Context) error {
 	}
 	return nil
 }
+
+// readOnlyVerbs change nothing, so the hub tries them again (up to
+// adminReadTries in all, within the request's time) when the store could
+// not answer for the moment.
+var readOnlyVerbs = map[string]bool{
+	admin.VerbStatus: true, admin.VerbAudit: true, admin.VerbAgentList: true, admin.VerbDomainList: true,
+}
+
+const adminReadTries = 3
 
 func decodeAdmin(data []byte, v any) error {
 	if len(data) > shared.MaxMessageSize {
@@ -434,6 +449,25 @@ func (h *Hub) adminDomainCheck(ctx context.Context, data []byte) (any, error) {
 		return nil, err
 	}
 	return admin.DomainCheckReply{Findings: f}, nil
+}
+
+// runningHubs lists the hubs sharing the store and which one does the
+// housekeeping; a read that fails leaves the list out (logged).
+func (h *Hub) runningHubs(ctx context.Context) []admin.HubInfo {
+	entries, _, err := h.store.RunningHubs(ctx)
+	if err != nil {
+		h.log.Warn("list the running hubs", "err", err)
+		return nil
+	}
+	leader, err := h.store.LeaseHolder(ctx, store.LeaseHousekeeping)
+	if err != nil {
+		h.log.Warn("read the housekeeping lease", "err", err)
+	}
+	out := make([]admin.HubInfo, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, admin.HubInfo{ID: e.ID, Version: e.Version, Started: e.Started, Housekeeping: e.ID == leader})
+	}
+	return out
 }
 
 func (h *Hub) adminRenew(ctx context.Context, data []byte) (any, error) {

@@ -11,7 +11,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
+	"github.com/certfleet/certfleet/hub"
+	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -200,5 +203,36 @@ func TestAgentHandlerPanicRecovered(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "boom") || !strings.Contains(buf.String(), "recovered from a panic") {
 		t.Fatalf("panic not logged:\n%s", buf.String())
+	}
+}
+
+// TestNoRenewalOfRevokedKey: a key whose record says revoked (by any hub,
+// at any time before) gets no renewed credentials: on an external NATS
+// that is what ends a removed agent's access, and every hub must honour it.
+func TestNoRenewalOfRevokedKey(t *testing.T) {
+	th := newTestHub(t)
+	ctx := testCtx(t)
+	ukp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := ukp.PublicKey()
+	if err := th.store.PutAgentKey(ctx, store.AgentKey{Key: pub, Agent: "web1", Issued: time.Now(), Revoked: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := th.nc.SubscribeSync(shared.Down("web1", shared.VerbCreds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// th.auth is nil: reaching the signing step would panic.
+	th.sendCreds(ctx, hub.Agent{ID: "web1", NKey: pub, CredsExpire: time.Now().Add(time.Hour)})
+	if err := th.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := sub.NextMsg(200 * time.Millisecond); err == nil {
+		t.Fatalf("credentials pushed for a revoked key: %s", m.Data)
+	}
+	if !strings.Contains(th.logs.String(), "not renewing revoked agent credentials") {
+		t.Fatalf("refusal not logged:\n%s", th.logs.String())
 	}
 }

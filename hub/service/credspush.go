@@ -2,12 +2,14 @@ package service
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/certfleet/certfleet/hub"
+	"github.com/certfleet/certfleet/hub/store"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -80,6 +82,16 @@ func (h *Hub) onAck(m *nats.Msg) {
 // account, and pushes it. An agent that misses it (offline) gets another
 // on its next hello; one offline past expiry must be enrolled again.
 func (h *Hub) sendCreds(ctx context.Context, a hub.Agent) {
+	// The record is what every hub sees: a key revoked through another hub
+	// (or before a restart) is not renewed here either. On an external NATS
+	// that is all that ends a revoked agent's access.
+	if rec, err := h.store.GetAgentKey(ctx, a.NKey); err == nil && !rec.Revoked.IsZero() {
+		h.log.Warn("not renewing revoked agent credentials", "agent", a.ID, "key", a.NKey, "revoked", rec.Revoked)
+		return
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.log.Warn("read agent key record; not renewing its credentials this round", "agent", a.ID, "err", err)
+		return
+	}
 	jwt, exp, err := h.auth.RenewAgentJWT(a.ID, a.NKey, h.cfg.Agents.CredsTTL.D())
 	if err != nil {
 		h.log.Error("renew agent credentials", "agent", a.ID, "err", err)

@@ -9,4 +9,10 @@
 // dashboard) reads the hub's fleet view (hub/fleet), which the store's
 // watches keep current; agents' status reports are buffered and written
 // once a second per agent (statuswriter.go).
+//
+// Several hubs may share one store on a NATS cluster. What keeps that
+// correct: request claims with a heartbeat and fenced takeover (claim.go),
+// one hub doing the housekeeping under a lease (leader.go), hubs waiting
+// for each other's DNS before a CA validates (peers.go), and DNS answering
+// SERVFAIL while cut off from NATS (dnsfresh.go).
 package service

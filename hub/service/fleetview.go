@@ -37,7 +37,7 @@ func alertSize(alerts []admin.Alert) int {
 	return n
 }
 
-func (h *Hub) adminStatus(_ context.Context, data []byte) (any, error) {
+func (h *Hub) adminStatus(ctx context.Context, data []byte) (any, error) {
 	var req admin.StatusRequest
 	if err := decodeAdmin(data, &req); err != nil {
 		return nil, err
@@ -73,6 +73,10 @@ func (h *Hub) adminStatus(_ context.Context, data []byte) (any, error) {
 		r.Damaged, r.DamagedTotal = capDamaged(h.fleet.Damaged())
 	}
 	shapeUnmanaged(&r.StatusReply, req.Unmanaged, admin.UnmanagedPageBudget)
+	r.Hub = h.id
+	if req.After == "" {
+		r.Hubs = h.runningHubs(ctx)
+	}
 	return r.StatusReply, nil
 }
 

@@ -43,6 +43,7 @@ type testHub struct {
 	js   jetstream.JetStream
 	nc   *nats.Conn
 	logs *syncBuffer
+	srv  *server.Server
 }
 
 func newTestHub(tb testing.TB) *testHub {
@@ -67,7 +68,7 @@ func newTestHub(tb testing.TB) *testHub {
 		tb.Fatal(err)
 	}
 	ctx := testCtx(tb)
-	st, err := store.Open(ctx, js, store.Options{Timeout: 2 * time.Second, AckWait: 2 * time.Second, Concurrency: 4})
+	st, err := store.Open(ctx, js, store.Options{Timeout: 2 * time.Second, AckWait: 2 * time.Second, Concurrency: 4, WriteRetry: time.Second})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
@@ -75,7 +76,7 @@ func newTestHub(tb testing.TB) *testHub {
 	cfg.DNS.Domain = "acme.example.test"
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := &Hub{cfg: cfg, log: log, ready: make(chan struct{}), inflight: map[string]int{}, store: st, nc: nc,
+	h := &Hub{cfg: cfg, log: log, ready: make(chan struct{}), inflight: map[string]int{}, store: st, nc: nc, id: "hub-test",
 		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst), reqLimit: newAgentLimiter(agentReqRate, agentReqBurst), drops: newDrops(log)}
 	feed, err := fleet.Open(ctx, st)
 	if err != nil {
@@ -88,7 +89,14 @@ func newTestHub(tb testing.TB) *testHub {
 	if err := h.setupPacing(); err != nil {
 		tb.Fatal(err)
 	}
-	return &testHub{Hub: h, js: js, nc: nc, logs: logs}
+	return &testHub{Hub: h, js: js, nc: nc, logs: logs, srv: srv}
+}
+
+// peer returns another hub with id on th's store and connection, as a
+// second hub on the same NATS deployment; it logs into th's log.
+func (th *testHub) peer(id string) *Hub {
+	return &Hub{cfg: th.cfg, log: th.log.With("hub", id), ready: make(chan struct{}), inflight: map[string]int{}, store: th.store, nc: th.nc, id: id,
+		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst), reqLimit: newAgentLimiter(agentReqRate, agentReqBurst), drops: newDrops(th.log)}
 }
 
 // awaitFleet waits until the hub's fleet view satisfies cond: the view

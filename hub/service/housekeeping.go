@@ -13,7 +13,8 @@ import (
 const housekeepingEvery = time.Minute
 
 // housekeeping re-issues agent credentials before they expire and publishes
-// alerts on NATS, until ctx ends.
+// alerts on NATS (on the hub holding the housekeeping lease, leader.go),
+// and prunes this hub's per-agent limits, until ctx ends.
 func (h *Hub) housekeeping(ctx context.Context) error {
 	raised := map[string]bool{}
 	// Short credential lifetimes need a tighter loop to renew in time.
@@ -21,8 +22,14 @@ func (h *Hub) housekeeping(ctx context.Context) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		h.renewCreds(ctx)
-		h.publishAlerts(raised)
+		if h.leading() {
+			h.renewCreds(ctx)
+			h.publishAlerts(raised)
+		} else {
+			// Whoever leads publishes; should this hub lead again, it
+			// publishes what is raised then, as after a restart.
+			clear(raised)
+		}
 		now := time.Now()
 		h.msgLimit.prune(now)
 		h.reqLimit.prune(now)

@@ -68,12 +68,12 @@ func (h *Hub) handleRequestSafely(ctx context.Context, msg jetstream.Msg, tok *p
 		st, err := h.store.GetRequest(ctx, id, req.RequestID)
 		switch {
 		case err == nil:
-			h.finishFailed(ctx, id, req, &st, perr, time.Time{})
+			_ = h.finishFailed(ctx, nil, id, req, &st, perr, time.Time{})
 		case errors.Is(err, store.ErrNotFound):
-			h.finishFailed(ctx, id, req, nil, perr, time.Time{})
+			_ = h.finishFailed(ctx, nil, id, req, nil, perr, time.Time{})
 		default:
 			h.log.Warn("read state of a panicked request", "agent", id, "request", req.RequestID, "err", err)
-			h.finishFailed(ctx, id, req, nil, perr, time.Time{})
+			_ = h.finishFailed(ctx, nil, id, req, nil, perr, time.Time{})
 		}
 	})
 }

@@ -97,7 +97,9 @@ func (h *Hub) consume(ctx context.Context) error {
 // the message. Every outcome is recorded before the ack, so a crash at any
 // point redelivers the request and the records make the retry idempotent.
 // tok is the request's order slot; the order's outcome is fed back to the
-// limiter through it.
+// limiter through it. With several hubs, the request state is written only
+// through a claim (claim.go): a hub that finds another took the request
+// over leaves the message alone.
 func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg, tok *pace.Token) {
 	id, ok := shared.ParseQueueSubject(msg.Subject())
 	if !ok {
@@ -110,14 +112,20 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg, tok *pace.To
 		h.log.Warn("malformed certificate request dropped", "agent", id, "err", err)
 		h.audit(ctx, store.AuditEvent{Kind: store.AuditRefused, Agent: id, Detail: err.Error()})
 		if req.RequestID != "" && shared.ValidateRequestID(req.RequestID) == nil {
-			h.finishFailed(ctx, id, req, nil, err, time.Time{})
+			_ = h.finishFailed(ctx, nil, id, req, nil, err, time.Time{})
 		}
 		_ = msg.Term()
 		return
 	}
 	log := h.log.With("agent", id, "request", req.RequestID, "cert", req.CertName)
+	key := id + "/" + req.RequestID
+	if !h.handling.begin(key) {
+		log.Debug("request redelivered while this hub works on it; the first delivery finishes it")
+		return
+	}
+	defer h.handling.end(key)
 
-	st, err := h.store.GetRequest(ctx, id, req.RequestID)
+	st, rev, err := h.store.GetRequestAt(ctx, id, req.RequestID)
 	switch {
 	case err == nil && (st.State == stateIssued || st.State == stateFailed):
 		// Redelivered after we finished it: deliver the result again.
@@ -137,19 +145,26 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg, tok *pace.To
 		log.Debug("request redelivered before its retry time", "next_try", st.NextTry)
 		_ = msg.NakWithDelay(time.Until(st.NextTry))
 		return
+	case err == nil && st.State == stateOrdering && st.Hub != "" && st.Hub != h.id:
+		// Another hub drives it, or drove it and died.
+		if !h.holderSilent(ctx, msg, id, req.RequestID, rev) {
+			log.Debug("request held by another hub that is alive; leaving it", "holder", st.Hub)
+			return
+		}
+		log.Warn("taking over a request from a hub that went silent", "holder", st.Hub, "held", st.Held, "order", st.OrderURL)
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		log.Warn("read request state; will retry", "err", err)
 		_ = msg.NakWithDelay(5 * time.Second)
 		return
 	case errors.Is(err, store.ErrNotFound):
-		st = hub.RequestState{AgentID: id, RequestID: req.RequestID, CertName: req.CertName, State: stateQueued}
+		st, rev = hub.RequestState{AgentID: id, RequestID: req.RequestID, CertName: req.CertName, State: stateQueued}, 0
 	}
+	c := h.newClaim(st, rev)
 
 	agent, err := h.store.GetAgent(ctx, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			h.refuse(ctx, log, id, req, &st, shared.Errorf(shared.CodeUnknownAgent, "agent %q is not registered with this hub", id))
-			_ = msg.Ack()
+			h.settle(log, msg, h.refuse(ctx, log, c, id, req, &st, shared.Errorf(shared.CodeUnknownAgent, "agent %q is not registered with this hub", id)))
 			return
 		}
 		log.Warn("read agent; will retry", "err", err)
@@ -158,19 +173,17 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg, tok *pace.To
 	}
 	csr, names, err := policy.Check(req.CSR, id, agent.Allow, h.cfg.Issuance.MaxNames)
 	if err != nil {
-		h.refuse(ctx, log, id, req, &st, err)
-		_ = msg.Ack()
+		h.settle(log, msg, h.refuse(ctx, log, c, id, req, &st, err))
 		return
 	}
 	st.Names = names
 	if err := h.checkDelegation(ctx, names); err != nil {
 		if shared.CodeOf(err) == shared.CodeInternal || isUnreachable(err) {
 			st.Attempts++
-			h.retryLater(ctx, log, msg, id, req, &st, err)
+			h.retryLater(ctx, log, c, msg, id, req, &st, err)
 			return
 		}
-		h.refuse(ctx, log, id, req, &st, err)
-		_ = msg.Ack()
+		h.settle(log, msg, h.refuse(ctx, log, c, id, req, &st, err))
 		return
 	}
 	if st.CA == "" {
@@ -188,11 +201,10 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg, tok *pace.To
 			if shared.CodeOf(err) != shared.CodeUnknownProfile {
 				// The CA could not be asked: not the agent's fault.
 				st.Attempts++
-				h.retryLater(ctx, log, msg, id, req, &st, err)
+				h.retryLater(ctx, log, c, msg, id, req, &st, err)
 				return
 			}
-			h.refuse(ctx, log, id, req, &st, err)
-			_ = msg.Ack()
+			h.settle(log, msg, h.refuse(ctx, log, c, id, req, &st, err))
 			return
 		}
 	}
@@ -207,7 +219,7 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg, tok *pace.To
 			return
 		}
 		if !ok {
-			if !h.park(ctx, log, msg, &st, hub.WaitingRequest{Kind: hub.WaitBudget, Renewal: renewal, Due: due,
+			if !h.park(ctx, log, c, msg, &st, hub.WaitingRequest{Kind: hub.WaitBudget, Renewal: renewal, Due: due,
 				NotBefore: notBefore, Reason: reason}) {
 				_ = msg.NakWithDelay(max(5*time.Second, time.Until(notBefore)))
 			}
@@ -216,43 +228,78 @@ func (h *Hub) handleRequest(ctx context.Context, msg jetstream.Msg, tok *pace.To
 	}
 	// Whatever was paid pays for this order; a retry pays again.
 	st.PaidCA = ""
-	if st.Attempts == 0 {
-		h.audit(ctx, store.AuditEvent{Kind: store.AuditRequested, Agent: id, CertName: req.CertName, RequestID: req.RequestID, Names: names})
-	}
+	first := st.Attempts == 0
 	st.State = stateOrdering
 	st.Attempts++
-	st.Updated = time.Now().UTC()
-	if err := h.store.PutRequest(ctx, st); err != nil {
+	st.Hub, st.Held = h.id, time.Now().UTC()
+	st.Updated = st.Held
+	if err := c.save(ctx, &st); err != nil {
+		if errors.Is(err, errLost) {
+			log.Info("another hub took the request first; leaving it")
+			return
+		}
 		log.Warn("record request state; will retry", "err", err)
 		_ = msg.NakWithDelay(5 * time.Second)
 		return
 	}
+	if first {
+		h.audit(ctx, store.AuditEvent{Kind: store.AuditRequested, Agent: id, CertName: req.CertName, RequestID: req.RequestID, Names: names})
+	}
 
 	// Keep the message ours while the CA works (orders take seconds to
-	// minutes). An order is never abandoned halfway because the hub is
-	// stopping: a clean stop waits for it (bounded), so the CA sees no
-	// orphaned order.
+	// minutes), with a heartbeat other hubs see. An order is never
+	// abandoned halfway because the hub is stopping: a clean stop waits
+	// for it (bounded), so the CA sees no orphaned order. It is stopped
+	// when the claim is lost: another hub drives it from then on.
 	octx, ocancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer ocancel()
-	release := h.store.HoldRequest(octx, msg)
+	octx, fence := context.WithCancelCause(octx)
+	defer fence(nil)
+	c.setFence(fence)
+	release := h.store.HoldRequest(octx, msg, func() { c.beat(octx) })
 	defer release()
 	start := time.Now()
-	cert, err := h.obtain(octx, csr, req, &st)
+	cert, err := h.obtain(octx, c, csr, req, &st)
 	sig, retryAt := paceSignal(err)
 	tok.Done(sig, time.Since(start), retryAt)
+	if c.isLost() {
+		log.Info("request left to the hub that took it over", "err", err)
+		return
+	}
+	// The outcome is recorded even when the hub is stopping: the order
+	// ran to its end, and the store's retries are bounded.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishWithin)
+	defer fcancel()
 	if err != nil {
 		if !shared.CodeOf(classify(err)).Permanent() {
-			h.retryLater(ctx, log, msg, id, req, &st, err)
+			h.retryLater(fctx, log, c, msg, id, req, &st, err)
 			return
 		}
-		h.refuse(ctx, log, id, req, &st, classify(err))
-		_ = msg.Ack()
+		h.settle(log, msg, h.refuse(fctx, log, c, id, req, &st, classify(err)))
 		return
 	}
 	log.Info("certificate issued", "names", names, "serial", hex.EncodeToString(cert.Leaf.SerialNumber.Bytes()),
 		"not_after", cert.Leaf.NotAfter, "took", time.Since(start).Round(time.Millisecond))
-	h.finishIssued(ctx, log, id, req, &st, names, cert)
-	_ = msg.Ack()
+	h.settle(log, msg, h.finishIssued(fctx, log, c, id, req, &st, names, cert))
+}
+
+// finishWithin bounds recording an order's outcome.
+const finishWithin = 2 * time.Minute
+
+// settle acks a message whose outcome is recorded. A request another hub
+// took over is left to it (an ack would drop the request from the queue
+// while the other hub still works on it); one whose outcome could not be
+// recorded comes back soon and is finished again.
+func (h *Hub) settle(log *slog.Logger, msg jetstream.Msg, err error) {
+	switch {
+	case errors.Is(err, errLost):
+		log.Info("request left to the hub that took it over")
+	case err != nil:
+		log.Warn("could not record the request's outcome; finishing it again shortly", "err", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+	default:
+		_ = msg.Ack()
+	}
 }
 
 func isUnreachable(err error) bool {
@@ -261,7 +308,7 @@ func isUnreachable(err error) bool {
 }
 
 // obtain orders from the request's current CA.
-func (h *Hub) obtain(ctx context.Context, csr *x509.CertificateRequest, req shared.CertRequest, st *hub.RequestState) (_ *issuer.Certificate, err error) {
+func (h *Hub) obtain(ctx context.Context, c *requestClaim, csr *x509.CertificateRequest, req shared.CertRequest, st *hub.RequestState) (_ *issuer.Certificate, err error) {
 	defer func(start time.Time) { h.observeOrder(st.CA, err, time.Since(start)) }(time.Now())
 	iss, err := h.issuer(ctx, st.CA)
 	if err != nil {
@@ -272,10 +319,14 @@ func (h *Hub) obtain(ctx context.Context, csr *x509.CertificateRequest, req shar
 		// Recorded before any challenge is answered: a hub killed from here
 		// on resumes this order after restart instead of placing another.
 		OnOrder: func(url string) error {
+			// Through the claim: a hub that lost the request never
+			// answers a challenge of an order it placed after that.
 			st.OrderURL = url
 			st.Updated = time.Now().UTC()
-			if err := h.store.PutRequest(ctx, *st); err != nil {
-				return fmt.Errorf("record order %s: %w", url, err)
+			if err := c.save(ctx, st); errors.Is(err, errLost) {
+				return fmt.Errorf("%w: %w", issuer.ErrOrderUnrecorded, err)
+			} else if err != nil {
+				return err
 			}
 			return nil
 		}})
@@ -374,12 +425,11 @@ func classify(err error) error {
 	return shared.Errorf(shared.CodeCAError, "%v", err)
 }
 
-func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Msg, id string, req shared.CertRequest, st *hub.RequestState, err error) {
+func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, c *requestClaim, msg jetstream.Msg, id string, req shared.CertRequest, st *hub.RequestState, err error) {
 	perr := classify(err)
 	if st.Attempts >= maxAttempts {
 		log.Error("certificate request failed after retries", "attempts", st.Attempts, "err", err)
-		h.refuse(ctx, log, id, req, st, perr)
-		_ = msg.Ack()
+		h.settle(log, msg, h.refuse(ctx, log, c, id, req, st, perr))
 		return
 	}
 	delay := backoff(h.cfg.Issuance.RetryBase.D(), st.Attempts-1)
@@ -398,33 +448,48 @@ func (h *Hub) retryLater(ctx context.Context, log *slog.Logger, msg jetstream.Ms
 	st.NextTry = time.Now().Add(delay).UTC()
 	st.Updated = time.Now().UTC()
 	st.WaitReason = ""
+	st.Hub, st.Held = "", time.Time{}
 	if _, limited := issuer.RetryAfter(err); limited {
 		// The CA's Retry-After can be hours: wait outside the queue.
 		reason := fmt.Sprintf("CA %s rate-limited the order; retry after its Retry-After", limitedBy)
 		log.Warn("certificate request rate-limited; will retry", "attempt", st.Attempts, "next_try", st.NextTry, "err", err)
-		if h.park(ctx, log, msg, st, hub.WaitingRequest{Kind: hub.WaitRetry, NotBefore: st.NextTry, Reason: reason}) {
+		if h.park(ctx, log, c, msg, st, hub.WaitingRequest{Kind: hub.WaitRetry, NotBefore: st.NextTry, Reason: reason}) {
 			return
 		}
 		st.State, st.WaitReason = stateRetrying, ""
 	}
-	if perr := h.store.PutRequest(ctx, *st); perr != nil {
-		log.Warn("record request state", "err", perr)
+	if serr := c.save(ctx, st); errors.Is(serr, errLost) {
+		log.Info("request left to the hub that took it over", "err", err)
+		return
+	} else if serr != nil {
+		log.Warn("record request state", "err", serr)
 	}
 	log.Warn("certificate request failed; will retry", "attempt", st.Attempts, "next_try", st.NextTry, "err", err)
 	_ = msg.NakWithDelay(delay)
 }
 
-func (h *Hub) refuse(ctx context.Context, log *slog.Logger, id string, req shared.CertRequest, st *hub.RequestState, err error) {
+// refuse fails the request for good. It returns errLost, and records
+// nothing, when another hub took the request over.
+func (h *Hub) refuse(ctx context.Context, log *slog.Logger, c *requestClaim, id string, req shared.CertRequest, st *hub.RequestState, err error) error {
+	if cerr := c.confirm(ctx); errors.Is(cerr, errLost) {
+		return cerr
+	} else if cerr != nil {
+		log.Warn("confirm request claim", "err", cerr)
+	}
 	log.Warn("certificate request refused", "err", err)
 	kind := store.AuditRefused
 	if c := shared.CodeOf(err); c == shared.CodeCAError || c == shared.CodeRateLimited || c == shared.CodeInternal {
 		kind = store.AuditFailed
 	}
 	h.audit(ctx, store.AuditEvent{Kind: kind, Agent: id, CertName: req.CertName, RequestID: req.RequestID, Names: st.Names, Detail: err.Error()})
-	h.finishFailed(ctx, id, req, st, err, time.Time{})
+	return h.finishFailed(ctx, c, id, req, st, err, time.Time{})
 }
 
-func (h *Hub) finishFailed(ctx context.Context, id string, req shared.CertRequest, st *hub.RequestState, err error, retryAfter time.Time) {
+// finishFailed stores and delivers a failed result; with st, the request
+// state becomes failed through c (nil: unconditionally). It returns
+// errLost when the claim turned out lost, and the error when the store
+// could not record the outcome (the request is then handed out again).
+func (h *Hub) finishFailed(ctx context.Context, c *requestClaim, id string, req shared.CertRequest, st *hub.RequestState, err error, retryAfter time.Time) error {
 	var pe *shared.Error
 	if !errors.As(err, &pe) {
 		pe = shared.Errorf(shared.CodeInternal, "%v", err)
@@ -432,21 +497,32 @@ func (h *Hub) finishFailed(ctx context.Context, id string, req shared.CertReques
 	res := shared.CertResult{Type: shared.TypeCertResult, RequestID: req.RequestID, CertName: req.CertName,
 		Status: shared.StatusFailed, Error: pe, RetryAfter: retryAfter, Finished: time.Now().UTC()}
 	if err := h.store.PutResult(ctx, id, res); err != nil {
-		h.log.Warn("store result", "agent", id, "request", req.RequestID, "err", err)
+		return fmt.Errorf("store result: %w", err)
 	}
 	if st != nil {
 		st.State = stateFailed
 		st.LastError = pe.Error()
 		st.NextTry = time.Time{}
 		st.Updated = time.Now().UTC()
-		if err := h.store.PutRequest(ctx, *st); err != nil {
-			h.log.Warn("record request state", "agent", id, "request", req.RequestID, "err", err)
+		st.Hub, st.Held = "", time.Time{}
+		if err := c.put(ctx, h, st); err != nil {
+			return fmt.Errorf("record request state: %w", err)
 		}
 	}
 	h.deliver(id, res)
+	return nil
 }
 
-func (h *Hub) finishIssued(ctx context.Context, log *slog.Logger, id string, req shared.CertRequest, st *hub.RequestState, names []string, cert *issuer.Certificate) {
+// finishIssued stores and delivers an issued certificate. It returns
+// errLost, and records nothing, when another hub took the request over (it
+// finishes the same order and records the same certificate), and the
+// error when the store could not record the outcome.
+func (h *Hub) finishIssued(ctx context.Context, log *slog.Logger, c *requestClaim, id string, req shared.CertRequest, st *hub.RequestState, names []string, cert *issuer.Certificate) error {
+	if err := c.confirm(ctx); errors.Is(err, errLost) {
+		return err
+	} else if err != nil {
+		log.Warn("confirm request claim", "err", err)
+	}
 	leaf := cert.Leaf
 	renewAt := h.renewAt(ctx, st.CA, leaf)
 	now := time.Now().UTC()
@@ -456,26 +532,29 @@ func (h *Hub) finishIssued(ctx context.Context, log *slog.Logger, id string, req
 	res := shared.CertResult{Type: shared.TypeCertResult, RequestID: req.RequestID, CertName: req.CertName,
 		Status: shared.StatusIssued, Chain: cert.ChainPEM, Serial: rec.Serial, NotBefore: leaf.NotBefore,
 		NotAfter: leaf.NotAfter, RenewAt: renewAt, Finished: now}
-	// Result first: it is what the agent fetches; the rest is bookkeeping.
-	for _, step := range []func() error{
-		func() error { return h.store.PutResult(ctx, id, res) },
-		func() error { return h.store.PutCert(ctx, rec) },
-	} {
-		if err := step(); err != nil {
-			log.Error("store issued certificate", "err", err)
-		}
+	// Result first: it is what the agent fetches. The state comes last: if
+	// any step fails (the store retries through a leader election first),
+	// the request is handed out again and finished again from its order;
+	// every step repeats harmlessly (the audit event is de-duplicated).
+	if err := h.store.PutResult(ctx, id, res); err != nil {
+		return fmt.Errorf("store issued certificate: %w", err)
 	}
+	if err := h.store.PutCert(ctx, rec); err != nil {
+		return fmt.Errorf("store issued certificate: %w", err)
+	}
+	h.audit(ctx, store.AuditEvent{Kind: store.AuditIssued, Agent: id, CertName: req.CertName, RequestID: req.RequestID,
+		Names: names, Detail: fmt.Sprintf("serial %s, not after %s", rec.Serial, leaf.NotAfter.Format(time.RFC3339))})
 	st.State = stateIssued
 	st.OrderURL = ""
 	st.LastError = ""
 	st.NextTry = time.Time{}
 	st.Updated = now
-	if err := h.store.PutRequest(ctx, *st); err != nil {
-		log.Warn("record request state", "err", err)
+	st.Hub, st.Held = "", time.Time{}
+	if err := c.save(ctx, st); err != nil {
+		return fmt.Errorf("record request state: %w", err)
 	}
-	h.audit(ctx, store.AuditEvent{Kind: store.AuditIssued, Agent: id, CertName: req.CertName, RequestID: req.RequestID,
-		Names: names, Detail: fmt.Sprintf("serial %s, not after %s", rec.Serial, leaf.NotAfter.Format(time.RFC3339))})
 	h.deliver(id, res)
+	return nil
 }
 
 // renewAt is when the agent should renew: a random point in the CA's ARI

@@ -21,6 +21,10 @@ const (
 	maxUpdateRRs  = 16
 	updateTimeout = 10 * time.Second
 	tsigFudge     = 300
+	// peerUpdateWait bounds the wait for the other hubs' DNS to serve
+	// what an UPDATE added; the client's own timeout is usually 10 s or
+	// more.
+	peerUpdateWait = 3 * time.Second
 )
 
 // rfc2136Key is the challenge key of a TXT value set by an UPDATE; its
@@ -144,6 +148,14 @@ func (h *Hub) handleUpdate(raw []byte, q *dns.Msg, src netip.Addr, tcp bool) []b
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
+	// And the other hubs' DNS (peers.go): the client's CA may ask any.
+	pctx, cancel := context.WithTimeout(ctx, peerUpdateWait)
+	for _, c := range expanded {
+		if c.add {
+			h.awaitPeersServe(pctx, c.name, c.value)
+		}
+	}
+	cancel()
 	h.log.Info("dns update applied", "src", src, "key", key.Name, "changes", len(changes))
 	return signed(dns.RcodeSuccess, "")
 }

@@ -13,7 +13,7 @@ func (h *Hub) dir() datadir.Dir { return datadir.Dir(h.cfg.DataDir) }
 // writeRunFile tells the CLI, tests and supervisors where the ready hub
 // listens (see datadir.RunFile).
 func (h *Hub) writeRunFile() error {
-	rf := datadir.RunFile{PID: os.Getpid(), NATSURL: h.clientURL(), DNSUDP: h.dns.UDPAddr().String(),
+	rf := datadir.RunFile{PID: os.Getpid(), Hub: h.id, NATSURL: h.clientURL(), DNSUDP: h.dns.UDPAddr().String(),
 		DNSTCP: h.dns.TCPAddr().String(), ACMEDNS: h.acmednsURL(), Started: time.Now().UTC(), Version: h.version}
 	rf.Web = h.webURL
 	if h.metricsAddr != "" {

@@ -235,6 +235,7 @@ func (s zoneSolver) Present(ctx context.Context, challengeFQDN, value string) er
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+	s.h.awaitPeersServe(ctx, fqdn, value)
 	return nil
 }
 

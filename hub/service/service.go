@@ -29,8 +29,10 @@ import (
 )
 
 // requestAckWait bounds how long a request taken by a hub that then died
-// (SIGKILL, power loss) waits before another hub, or the restarted one,
-// takes it over.
+// (SIGKILL, power loss) waits before the queue hands it out again: the
+// restarted hub resumes it then; another hub first watches the request's
+// heartbeat for two more thirds of it (claim.go), so takeover by another
+// hub takes requestAckWait to 5/3 of it (15 to 25 s).
 const requestAckWait = 15 * time.Second
 
 // Hub is the running hub.
@@ -38,6 +40,20 @@ type Hub struct {
 	cfg     config.Config
 	log     *slog.Logger
 	version string
+	// id names this hub among the hubs sharing the store (hubid.go).
+	id string
+	// handling are the requests this hub works on now.
+	handling handling
+	// lead says whether this hub holds the housekeeping lease, last
+	// confirmed at leaseOK (leader.go).
+	lead    leadership
+	leaseOK time.Time
+	// started is when this hub started, for the other hubs (peers.go).
+	started time.Time
+	// connEvents signals NATS disconnects and reconnects (dnsfresh.go).
+	connEvents chan struct{}
+	// peerTasks answer other hubs' questions (peers.go).
+	peerTasks tasks
 
 	auth    *natsauth.Authority
 	ns      *natsserver.Server // nil with an external NATS
@@ -116,7 +132,7 @@ func New(cfg config.Config, logger *slog.Logger, version string) (*Hub, error) {
 	fl := &floodLimits{audit: newFloodGate(floodEvery, floodBurst, nil),
 		log: newFloodHandler(logger.Handler(), newFloodGate(floodEvery, floodBurst, nil))}
 	logger = slog.New(fl.log)
-	h := &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{},
+	h := &Hub{cfg: cfg, log: logger, flood: fl, version: version, ready: make(chan struct{}), inflight: map[string]int{}, connEvents: make(chan struct{}, 1),
 		checker:  &delegation.Checker{Resolvers: cfg.Issuance.Resolvers},
 		msgLimit: newAgentLimiter(agentMsgRate, agentMsgBurst),
 		reqLimit: newAgentLimiter(agentReqRate, agentReqBurst),
@@ -163,9 +179,15 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	const components = 6
+	const components = 8
 	errc := make(chan error, components)
+	// Decided before housekeeping's first round, so a lone hub renews
+	// credentials at once.
+	h.announce(ctx)
+	h.tryLead(ctx)
 	h.wg.Add(components)
+	go func() { defer h.wg.Done(); errc <- h.keepLease(ctx) }()
+	go func() { defer h.wg.Done(); errc <- h.keepDNSFresh(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.syncDNS(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.fleetFeed.Run(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.consume(ctx) }()
@@ -173,7 +195,7 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 	go func() { defer h.wg.Done(); errc <- h.housekeeping(ctx) }()
 	go func() { defer h.wg.Done(); errc <- h.runAlarms(ctx) }()
 	close(h.ready)
-	h.log.Info("hub ready", "dns", h.dns.UDPAddr().String(), "nats", h.clientURL(), "zone", h.cfg.DNS.Domain, "ca", h.cfg.DefaultCA().Directory)
+	h.log.Info("hub ready", "hub", h.id, "dns", h.dns.UDPAddr().String(), "nats", h.clientURL(), "zone", h.cfg.DNS.Domain, "ca", h.cfg.DefaultCA().Directory)
 
 	select {
 	case <-ctx.Done():
@@ -198,6 +220,10 @@ func (h *Hub) start(ctx context.Context) error {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	var err error
+	if h.id, err = loadHubID(dataDir); err != nil {
+		return err
+	}
+	h.started = time.Now().UTC()
 	if ext := h.cfg.NATS.External; ext != nil {
 		h.auth, err = natsauth.LoadExternal(ext.SigningKey, ext.Account, ext.Credentials)
 		if err != nil {
@@ -227,7 +253,7 @@ func (h *Hub) start(ctx context.Context) error {
 	}
 	h.store, err = store.Open(ctx, js, store.Options{Replicas: h.cfg.NATS.Replicas,
 		// A request held by a hub that died is redelivered after this; a
-		// live hub keeps its requests with HoldRequest.
+		// live hub keeps its requests with HoldRequest and a heartbeat.
 		AckWait: requestAckWait})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -271,6 +297,9 @@ func (h *Hub) start(ctx context.Context) error {
 	}
 	if err := h.subscribeAdmin(ctx); err != nil {
 		return fmt.Errorf("subscribe admin subjects: %w", err)
+	}
+	if err := h.subscribePeers(ctx); err != nil {
+		return fmt.Errorf("subscribe to the other hubs: %w", err)
 	}
 	if err := h.watchPresence(ctx); err != nil {
 		return err
@@ -357,7 +386,7 @@ func (h *Hub) loadTLS() (*tls.Config, []byte, error) {
 }
 
 func (h *Hub) connectExternal(ext *config.ExternalNATS) error {
-	opts := []nats.Option{nats.Name("certfleet-hub"), nats.MaxReconnects(-1), nats.UserCredentials(ext.Credentials)}
+	opts := append([]nats.Option{nats.Name("certfleet-hub"), nats.MaxReconnects(-1), nats.UserCredentials(ext.Credentials)}, h.connHandlers()...)
 	if ext.CA != "" {
 		opts = append(opts, nats.RootCAs(ext.CA))
 		ca, err := os.ReadFile(ext.CA)
@@ -391,20 +420,31 @@ func (h *Hub) issuer(ctx context.Context, name string) (*issuer.Issuer, error) {
 		return iss, nil
 	}
 	accountDir := filepath.Join(h.dir().ACME(), ca.Name)
-	if err := h.pullACMEAccount(ctx, ca.Name, accountDir); err != nil {
-		return nil, err
-	}
-	iss, err := issuer.New(ctx, issuer.Config{
-		Name: ca.Name, DirectoryURL: ca.Directory, Email: ca.Email, EABKeyID: ca.EABKID, EABHMAC: ca.EABHMAC,
-		CABundle: ca.CABundle, AccountDir: accountDir, KeyType: ca.KeyType,
-		Logger: h.log.With("component", "acme", "ca", ca.Name),
-	}, solver{h})
-	if err != nil {
-		return nil, fmt.Errorf("set up ACME account at %s: %w", ca.Directory, err)
-	}
-	if err := h.pushACMEAccount(ctx, ca.Name, accountDir); err != nil {
-		// Not cached: the next order builds the issuer on the shared account.
-		return nil, fmt.Errorf("share the ACME account at %s: %w", ca.Directory, err)
+	var iss *issuer.Issuer
+	// Twice at most: hubs starting together may each register an account;
+	// the one that loses takes the winner's and builds its issuer again.
+	for try := 0; ; try++ {
+		if err := h.pullACMEAccount(ctx, ca.Name, accountDir); err != nil {
+			return nil, err
+		}
+		var err error
+		iss, err = issuer.New(ctx, issuer.Config{
+			Name: ca.Name, DirectoryURL: ca.Directory, Email: ca.Email, EABKeyID: ca.EABKID, EABHMAC: ca.EABHMAC,
+			CABundle: ca.CABundle, AccountDir: accountDir, KeyType: ca.KeyType,
+			Logger: h.log.With("component", "acme", "ca", ca.Name),
+		}, solver{h})
+		if err != nil {
+			return nil, fmt.Errorf("set up ACME account at %s: %w", ca.Directory, err)
+		}
+		err = h.pushACMEAccount(ctx, ca.Name, accountDir)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errAccountTaken) || try > 0 {
+			// Not cached: the next order builds the issuer on the shared account.
+			return nil, fmt.Errorf("share the ACME account at %s: %w", ca.Directory, err)
+		}
+		h.log.Info("another hub registered the ACME account first; using it", "ca", ca.Name)
 	}
 	if h.iss == nil {
 		h.iss = map[string]*issuer.Issuer{}
@@ -424,6 +464,7 @@ func (h *Hub) stopIntake() {
 	if h.workers != nil {
 		h.workers.stop()
 	}
+	h.peerTasks.stop()
 }
 
 func (h *Hub) revoke(pub string) error {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -51,21 +50,16 @@ func (s solver) Present(ctx context.Context, challengeFQDN, value string) error 
 		return fmt.Errorf("store challenge for %s: %w", challengeFQDN, err)
 	}
 	// The watch feeds the DNS server within milliseconds; wait for it so the
-	// CA never asks before the answer exists.
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if slices.Contains(s.h.dns.TXT(target), value) {
-			return nil
+	// CA never asks before the answer exists, here and at every other hub
+	// (peers.go).
+	if !s.h.awaitServed(ctx, target, value, 15*time.Second) {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("challenge for %s not served by the hub's DNS at %s: %w", challengeFQDN, target, err)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("challenge for %s not served by the hub's DNS at %s: %w", challengeFQDN, target, ctx.Err())
-		case <-t.C:
-		}
+		return fmt.Errorf("challenge for %s not served by the hub's DNS at %s within 15s", challengeFQDN, target)
 	}
+	s.h.awaitPeersServe(ctx, target, value)
+	return nil
 }
 
 func (s solver) CleanUp(ctx context.Context, challengeFQDN, value string) error {

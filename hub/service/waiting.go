@@ -98,7 +98,12 @@ func budgetReason(s pace.Spend) string {
 // in between leaves a copy that handleRequest drops, see staleCopy). It
 // reports false when the parking could not be stored; the caller then
 // keeps the message instead.
-func (h *Hub) park(ctx context.Context, log *slog.Logger, msg jetstream.Msg, st *hub.RequestState, w hub.WaitingRequest) bool {
+func (h *Hub) park(ctx context.Context, log *slog.Logger, c *requestClaim, msg jetstream.Msg, st *hub.RequestState, w hub.WaitingRequest) bool {
+	// Another hub that took the request over decides about it.
+	if err := c.confirm(ctx); errors.Is(err, errLost) {
+		log.Info("request left to the hub that took it over")
+		return true
+	}
 	now := time.Now().UTC()
 	if st.WaitingSince.IsZero() {
 		st.WaitingSince = now
@@ -116,7 +121,8 @@ func (h *Hub) park(ctx context.Context, log *slog.Logger, msg jetstream.Msg, st 
 		st.State = stateWaiting
 	}
 	st.NextTry, st.WaitReason, st.Updated = w.NotBefore, w.Reason, now
-	if err := h.store.PutRequest(ctx, *st); err != nil {
+	st.Hub, st.Held = "", time.Time{}
+	if err := c.put(ctx, h, st); err != nil {
 		log.Warn("record request state", "err", err)
 	}
 	log.Info("request waits", "until", w.NotBefore, "reason", w.Reason, "renewal", w.Renewal)

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,12 +92,30 @@ func (s *Store) Audit(ctx context.Context, ev AuditEvent) error {
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", ev.Kind, err)
 	}
-	cctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	if _, err := s.js.Publish(cctx, shared.SubjectAudit+"."+string(ev.Kind), b); err != nil {
+	// Retried through a leader election under one message id, so the
+	// stream stores it once. An event about a request has the same id
+	// whoever writes it: a request finished again after its state could
+	// not be recorded (or by another hub) is audited once.
+	id := auditMsgID(ev)
+	err = s.writing(ctx, func(cctx context.Context) error {
+		_, err := s.js.Publish(cctx, shared.SubjectAudit+"."+string(ev.Kind), b, jetstream.WithMsgID(id))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("audit %s: %w", ev.Kind, err)
 	}
 	return nil
+}
+
+// auditMsgID is the de-duplication id of ev: kind, agent and request for
+// an event about a request, else random.
+func auditMsgID(ev AuditEvent) string {
+	if ev.RequestID != "" {
+		return string(ev.Kind) + "." + ev.Agent + "." + ev.RequestID
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // truncate cuts s to at most n bytes on a rune boundary, marking the cut.

@@ -49,10 +49,11 @@ func putValue(ctx context.Context, s *Store, kv jetstream.KeyValue, key string, 
 	if err != nil {
 		return err
 	}
-	cctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	_, err = kv.Put(cctx, key, b)
-	return err
+	// A put is safe to repeat: retried through a leader election.
+	return s.writing(ctx, func(cctx context.Context) error {
+		_, err := kv.Put(cctx, key, b)
+		return err
+	})
 }
 
 // createValue writes key only if it is absent (or deleted), optionally
@@ -95,13 +96,18 @@ func updateValue[T any](ctx context.Context, s *Store, kv jetstream.KeyValue, ke
 		if err != nil {
 			return zero, err
 		}
-		cctx, cancel := s.callCtx(ctx)
-		if rev == 0 {
-			_, err = kv.Create(cctx, key, b)
-		} else {
-			_, err = kv.Update(cctx, key, b, rev)
-		}
-		cancel()
+		// Retried through a leader election; a try that timed out but was
+		// stored makes the next fail the revision check, and the loop reads
+		// the value again.
+		err = s.writing(ctx, func(cctx context.Context) error {
+			var err error
+			if rev == 0 {
+				_, err = kv.Create(cctx, key, b)
+			} else {
+				_, err = kv.Update(cctx, key, b, rev)
+			}
+			return err
+		})
 		if err == nil {
 			return cur, nil
 		}

@@ -148,7 +148,7 @@ func TestRequestQueue(t *testing.T) {
 		if m == nil {
 			t.Fatal("request not delivered")
 		}
-		release := s.HoldRequest(ctx, m)
+		release := s.HoldRequest(ctx, m, nil)
 		// Three AckWaits pass; held, the request must not come back.
 		if again := fetchOne(t, s, 3*s.Options().AckWait); again != nil {
 			t.Fatalf("held request redelivered (delivery %s)", requestID(t, again))
@@ -197,6 +197,8 @@ func TestCallsTimeOut(t *testing.T) {
 	_, js := ts.connect(t)
 	opts := testOptions()
 	opts.Timeout = 300 * time.Millisecond
+	// Writes are retried for a while (a leader election): bounded too.
+	opts.WriteRetry = time.Second
 	s := openStore(t, js, opts)
 	ts.stop()
 	calls := map[string]func() error{
@@ -216,8 +218,8 @@ func TestCallsTimeOut(t *testing.T) {
 			if err == nil {
 				t.Fatal("call on a dead server succeeded")
 			}
-			if el := time.Since(start); el > 3*opts.Timeout {
-				t.Fatalf("took %v with a %v timeout (err %v)", el, opts.Timeout, err)
+			if el := time.Since(start); el > opts.WriteRetry+3*opts.Timeout {
+				t.Fatalf("took %v with a %v timeout and %v of write retries (err %v)", el, opts.Timeout, opts.WriteRetry, err)
 			}
 			if errors.Is(err, ErrNotFound) {
 				t.Fatalf("dead server reported as not found: %v", err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -48,6 +49,73 @@ func (s *Store) GetRequest(ctx context.Context, agent, reqID string) (hub.Reques
 	return st, nil
 }
 
+// GetRequestAt is GetRequest with the state's revision, for a later
+// PutRequestAt.
+func (s *Store) GetRequestAt(ctx context.Context, agent, reqID string) (hub.RequestState, uint64, error) {
+	key, err := requestKey(agent, reqID)
+	if err != nil {
+		return hub.RequestState{}, 0, fmt.Errorf("get request: %w", err)
+	}
+	st, rev, err := getValue[hub.RequestState](ctx, s, s.requests, key)
+	if err != nil {
+		return hub.RequestState{}, 0, fmt.Errorf("get request %s: %w", key, err)
+	}
+	return st, rev, nil
+}
+
+// PutRequestAt writes st only if the stored state is still at revision
+// rev (0: only if there is none) and returns the new revision. ErrConflict
+// means someone else wrote the state since: with several hubs, another hub
+// took the request over.
+func (s *Store) PutRequestAt(ctx context.Context, st hub.RequestState, rev uint64) (uint64, error) {
+	key, err := requestKey(st.AgentID, st.RequestID)
+	if err != nil {
+		return 0, fmt.Errorf("put request: %w", err)
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return 0, fmt.Errorf("put request %s: %w", key, err)
+	}
+	// Retried through a leader election: a try that timed out but was
+	// stored makes the next fail the revision check, which the caller
+	// tells from another hub's write by reading the state back.
+	var n uint64
+	err = s.writing(ctx, func(cctx context.Context) (err error) {
+		if rev == 0 {
+			n, err = s.requests.Create(cctx, key, b)
+		} else {
+			n, err = s.requests.Update(cctx, key, b, rev)
+		}
+		return err
+	})
+	if isRevisionConflict(err) {
+		return 0, fmt.Errorf("put request %s at revision %d: %w", key, rev, ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("put request %s: %w", key, err)
+	}
+	return n, nil
+}
+
+// RequestRevision returns the revision of the request's state, 0 when
+// there is none.
+func (s *Store) RequestRevision(ctx context.Context, agent, reqID string) (uint64, error) {
+	key, err := requestKey(agent, reqID)
+	if err != nil {
+		return 0, fmt.Errorf("request revision: %w", err)
+	}
+	cctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	e, err := s.requests.Get(cctx, key)
+	if isMissing(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("request revision %s: %w", key, err)
+	}
+	return e.Revision(), nil
+}
+
 // UpdateRequest applies fn to the state of agent's request reqID and
 // writes it only if nobody changed it meanwhile, retrying fn on conflict.
 // A missing request is ErrNotFound.
@@ -91,10 +159,11 @@ func (s *Store) ListRequests(ctx context.Context) ([]hub.RequestState, []hub.Dam
 func (s *Store) RequestConsumer() jetstream.Consumer { return s.consumer }
 
 // HoldRequest keeps msg from being redelivered while a long order runs by
-// telling the server every AckWait/3 that work is in progress. Call the
-// returned func (before or after acking) to stop; it waits for the
-// background goroutine. Holding ends by itself when ctx does.
-func (s *Store) HoldRequest(ctx context.Context, msg jetstream.Msg) (release func()) {
+// telling the server every AckWait/3 that work is in progress, and calls
+// beat (when not nil) right after each time. Call the returned func
+// (before or after acking) to stop; it waits for the background goroutine.
+// Holding ends by itself when ctx does.
+func (s *Store) HoldRequest(ctx context.Context, msg jetstream.Msg, beat func()) (release func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	every := s.opts.AckWait / 3
@@ -110,6 +179,9 @@ func (s *Store) HoldRequest(ctx context.Context, msg jetstream.Msg) (release fun
 				// A failed InProgress only risks a redelivery, which the
 				// request states make harmless; keep trying.
 				_ = msg.InProgress()
+				if beat != nil {
+					beat()
+				}
 			}
 		}
 	}()

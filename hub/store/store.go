@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certfleet/certfleet/shared"
@@ -31,7 +33,9 @@ const (
 
 // Defaults for zero Options fields.
 const (
-	DefaultTimeout     = 5 * time.Second
+	DefaultTimeout = 5 * time.Second
+	// DefaultWriteRetry outlasts a leader election (seconds) with room.
+	DefaultWriteRetry  = 30 * time.Second
 	DefaultConcurrency = 4
 	// MaxWaiting bounds the requests handed out and not yet acknowledged
 	// (the consumer's MaxAckPending), across every hub: orders in flight,
@@ -76,6 +80,13 @@ type Options struct {
 	AckWait time.Duration
 	// Timeout bounds each JetStream call.
 	Timeout time.Duration
+	// LeaseTTL is how long a lease (and a hub's entry among the running
+	// hubs) outlives its holder's last renewal; renew well within it.
+	LeaseTTL time.Duration
+	// WriteRetry bounds the retries of a write that failed for a passing
+	// reason (see Passing), e.g. through a stream's leader election after
+	// a NATS node died: writes give up after about this long.
+	WriteRetry time.Duration
 	// ResultTTL is how long results and request states are kept for
 	// agents that were offline, and how long a request may wait in the
 	// queue unprocessed.
@@ -105,6 +116,8 @@ func (o *Options) setDefaults() error {
 	}
 	def(&o.AckWait, DefaultAckWait)
 	def(&o.Timeout, DefaultTimeout)
+	def(&o.WriteRetry, DefaultWriteRetry)
+	def(&o.LeaseTTL, DefaultLeaseTTL)
 	def(&o.ResultTTL, DefaultResultTTL)
 	def(&o.ChallengeTTL, DefaultChallengeTTL)
 	def(&o.AuditMaxAge, DefaultAuditMaxAge)
@@ -126,7 +139,7 @@ type Store struct {
 	opts Options
 
 	agents, domains, certs, results, requests, status, challenges, agentKeys, acme, acmedns, tsig, alarms, users jetstream.KeyValue
-	pacing, waiting                                                                                              jetstream.KeyValue
+	pacing, waiting, leases                                                                                      jetstream.KeyValue
 
 	consumer jetstream.Consumer
 }
@@ -160,18 +173,20 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		{&s.tsig, jetstream.KeyValueConfig{Bucket: BucketTSIG, Description: "TSIG keys for RFC 2136 updates of challenge records"}},
 		{&s.pacing, jetstream.KeyValueConfig{Bucket: BucketPacing, Description: "CA rate-limit budgets, shared by the hubs", TTL: pacingMaxAge}},
 		{&s.waiting, jetstream.KeyValueConfig{Bucket: BucketWaiting, Description: "requests waiting outside the queue for a CA budget or Retry-After", TTL: opts.ResultTTL}},
+		{&s.leases, jetstream.KeyValueConfig{Bucket: BucketLeases, Description: "which hub does the work only one hub may do, and which hubs run", TTL: opts.LeaseTTL}},
 	}
 	for _, b := range buckets {
 		b.cfg.History = 1
 		b.cfg.Storage = jetstream.FileStorage
 		b.cfg.Replicas = opts.Replicas
-		cctx, cancel := s.callCtx(ctx)
-		kv, err := js.CreateOrUpdateKeyValue(cctx, b.cfg)
-		cancel()
+		err := s.retrying(ctx, func(cctx context.Context) error {
+			kv, err := js.CreateOrUpdateKeyValue(cctx, b.cfg)
+			*b.kv = kv
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("open store: bucket %s: %w", b.cfg.Bucket, err)
 		}
-		*b.kv = kv
 	}
 
 	streams := []jetstream.StreamConfig{{
@@ -200,30 +215,88 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		Discard:     jetstream.DiscardOld,
 	}}
 	for _, cfg := range streams {
-		cctx, cancel := s.callCtx(ctx)
-		_, err := js.CreateOrUpdateStream(cctx, cfg)
-		cancel()
+		err := s.retrying(ctx, func(cctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(cctx, cfg)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("open store: stream %s: %w", cfg.Name, err)
 		}
 	}
 
-	cctx, cancel := s.callCtx(ctx)
-	cons, err := js.CreateOrUpdateConsumer(cctx, shared.StreamRequests, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		Description:   "the hub's certificate request workers",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       opts.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: MaxWaiting,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+	var cons jetstream.Consumer
+	err := s.retrying(ctx, func(cctx context.Context) (err error) {
+		cons, err = js.CreateOrUpdateConsumer(cctx, shared.StreamRequests, jetstream.ConsumerConfig{
+			Durable:       ConsumerName,
+			Description:   "the hub's certificate request workers",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       opts.AckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: MaxWaiting,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		return err
 	})
-	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("open store: consumer %s: %w", ConsumerName, err)
 	}
 	s.consumer = cons
 	return s, nil
+}
+
+// openWithin bounds Open's retries of JetStream calls that fail because
+// JetStream is not available for the moment: a cluster electing leaders or
+// a node catching up after a restart answers late or not at all for a few
+// seconds, and a hub starting then must not give up.
+const openWithin = time.Minute
+
+// retrying is retryFor for Open's calls.
+func (s *Store) retrying(ctx context.Context, fn func(context.Context) error) error {
+	return s.retryFor(ctx, openWithin, fn)
+}
+
+// retryFor runs fn, each call bounded by the call timeout, again after a
+// growing pause while it fails for a passing reason, for up to within.
+func (s *Store) retryFor(ctx context.Context, within time.Duration, fn func(context.Context) error) error {
+	deadline := time.Now().Add(within)
+	pause := 100 * time.Millisecond
+	for {
+		cctx, cancel := s.callCtx(ctx)
+		err := fn(cctx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !Passing(err) || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// writing runs the write fn like retrying, for up to Options.WriteRetry:
+// a stream whose leader died elects another within seconds, and a hub must
+// not lose what it was recording meanwhile. A write
+// that timed out may have been stored anyway: fn must be safe to repeat
+// (a plain put, a de-duplicated publish), or its caller must expect a
+// revision check to fail on its own earlier write.
+func (s *Store) writing(ctx context.Context, fn func(context.Context) error) error {
+	return s.retryFor(ctx, s.opts.WriteRetry, fn)
+}
+
+// Passing reports whether a JetStream call failed because JetStream could
+// not answer for the moment (no answer in time, nobody to answer, the
+// cluster unavailable: a stream electing a leader after a NATS node died)
+// rather than refused the request. Trying again soon may work.
+func Passing(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.Code == 503 || api.Code == 408
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 // callCtx bounds one JetStream call.

@@ -57,9 +57,16 @@ type ExternalNATS struct {
 	// CAPEM is the CA the server's certificate chains to.
 	CAPEM []byte
 
+	// Name is the server's name (server_name).
+	Name string
+
 	bin, conf, logPath string
-	mu                 sync.Mutex
-	proc               *Proc
+	// dir is the server's working directory ("" for the test's): relative
+	// paths in its config, such as a cluster node's resolver dir, are
+	// relative to it.
+	dir  string
+	mu   sync.Mutex
+	proc *Proc
 }
 
 // NewExternal is New for a hub on an external NATS. It runs `certfleet-hub
@@ -94,7 +101,7 @@ func (e *Env) setupExternal(ctx context.Context, natsServer string) (*ExternalNA
 	if err != nil {
 		return nil, fmt.Errorf("nats-setup made no CA for the hub: %w", err)
 	}
-	x := &ExternalNATS{SetupDir: setup, URL: url, CAPEM: ca, bin: natsServer,
+	x := &ExternalNATS{SetupDir: setup, URL: url, CAPEM: ca, bin: natsServer, Name: "certfleet-external",
 		conf: filepath.Join(setup, "server", "nats-server.conf"), logPath: filepath.Join(e.opts.Dir, "nats-server.log")}
 	// The server's own config, as its operator would write it around the
 	// fragment.
@@ -149,7 +156,7 @@ func (x *ExternalNATS) Start(ctx context.Context) error {
 	if x.proc != nil && !x.proc.Exited() {
 		return errors.New("nats-server already running")
 	}
-	p, err := StartProc(x.bin, x.logPath, "-c", x.conf)
+	p, err := StartProcIn(x.dir, x.bin, x.logPath, "-c", x.conf)
 	if err != nil {
 		return err
 	}
@@ -191,6 +198,17 @@ func (x *ExternalNATS) Proc() *Proc {
 
 // LogTail returns the end of the server's log.
 func (x *ExternalNATS) LogTail(n int) string { return tail(x.logPath, n) }
+
+// Kill stops the server with SIGKILL.
+func (x *ExternalNATS) Kill() {
+	x.mu.Lock()
+	p := x.proc
+	x.proc = nil
+	x.mu.Unlock()
+	if p != nil {
+		p.Kill()
+	}
+}
 
 // Close stops the server.
 func (x *ExternalNATS) Close() {

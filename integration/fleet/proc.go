@@ -22,12 +22,19 @@ type Proc struct {
 // StartProc starts bin with args, logging stdout and stderr to logPath
 // (appended, so restarts keep one log).
 func StartProc(bin, logPath string, args ...string) (*Proc, error) {
+	return StartProcIn("", bin, logPath, args...)
+}
+
+// StartProcIn is StartProc with dir as the working directory ("" for the
+// test's own).
+func StartProcIn(dir, bin, logPath string, args ...string) (*Proc, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	fmt.Fprintf(f, "=== %s %s %s\n", time.Now().Format(time.RFC3339Nano), bin, strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		f.Close()

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -69,13 +70,10 @@ func (r *Resolver) resolve(name string, qtype uint16) result {
 			return servfail(fmt.Errorf("more than %d CNAMEs from %s", maxCNAMEs, name))
 		}
 		lname := strings.ToLower(name)
-		if addr := r.forwardFor(lname); addr != "" {
-			resp, err := exchange(addr, name, qtype)
+		if addrs := r.forwardFor(lname); len(addrs) > 0 {
+			resp, err := r.ask(addrs, name, qtype)
 			if err != nil {
 				return servfail(err)
-			}
-			if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
-				return servfail(fmt.Errorf("%s answered %s for %s", addr, dns.RcodeToString[resp.Rcode], name))
 			}
 			chain, final, next := follow(resp.Answer, lname, qtype)
 			answer = append(answer, chain...)
@@ -117,17 +115,38 @@ func (r *Resolver) resolve(name string, qtype uint16) result {
 	}
 }
 
-// forwardFor returns the forward server of the closest forwarded zone
-// holding lname, or "".
-func (r *Resolver) forwardFor(lname string) string {
+// ask puts the question to the zone's servers addrs, starting with the
+// next in turn, until one answers with NOERROR or NXDOMAIN.
+func (r *Resolver) ask(addrs []string, name string, qtype uint16) (*dns.Msg, error) {
+	first := int(r.next.Add(1))
+	var errs []error
+	for i := range addrs {
+		addr := addrs[(first+i)%len(addrs)]
+		resp, err := exchange(addr, name, qtype)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
+			errs = append(errs, fmt.Errorf("%s answered %s for %s", addr, dns.RcodeToString[resp.Rcode], name))
+			continue
+		}
+		return resp, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+// forwardFor returns the forward servers of the closest forwarded zone
+// holding lname, or none.
+func (r *Resolver) forwardFor(lname string) []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for n := lname; ; {
-		if addr, ok := r.forward[n]; ok {
-			return addr
+		if addrs, ok := r.forward[n]; ok {
+			return addrs
 		}
 		if n == "." {
-			return ""
+			return nil
 		}
 		off, end := dns.NextLabel(n, 0)
 		if end {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -28,6 +30,7 @@ type Config struct {
 	// Forward maps a zone to the "host:port" of its authoritative server;
 	// names at or under the zone are asked there (the closest zone wins,
 	// and forwarded zones take precedence over the resolver's own records).
+	// SetForward gives a zone several servers.
 	Forward map[string]string
 }
 
@@ -39,7 +42,10 @@ type Resolver struct {
 
 	mu      sync.RWMutex
 	records map[string][]dns.RR // lower case owner FQDN -> records
-	forward map[string]string   // lower case zone FQDN -> host:port
+	forward map[string][]string // lower case zone FQDN -> host:port of its servers
+	// next rotates the server asked first, as resolvers spread queries
+	// over a zone's name servers.
+	next atomic.Uint32
 
 	startMu sync.Mutex
 	started bool
@@ -59,7 +65,7 @@ func New(cfg Config, logger *slog.Logger) (*Resolver, error) {
 		log:     logger,
 		listen:  cfg.Listen,
 		records: make(map[string][]dns.RR),
-		forward: make(map[string]string),
+		forward: make(map[string][]string),
 	}
 	if r.listen == "" {
 		r.listen = "127.0.0.1:0"
@@ -137,17 +143,20 @@ func (r *Resolver) RemoveRecord(text string) error {
 	return fmt.Errorf("remove %q: %w", text, ErrNoRecord)
 }
 
-// SetForward sends names at or under zone to addr ("host:port"); an empty
-// addr stops forwarding zone.
-func (r *Resolver) SetForward(zone, addr string) {
+// SetForward sends names at or under zone to its servers addrs
+// ("host:port"), as a recursive resolver asks a zone's name servers: each
+// query goes first to the next server in turn, and to the following ones
+// when a server does not answer or answers with an error other than
+// NXDOMAIN. No addrs (or one empty addr) stops forwarding zone.
+func (r *Resolver) SetForward(zone string, addrs ...string) {
 	z := dns.CanonicalName(zone)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if addr == "" {
+	if len(addrs) == 0 || len(addrs) == 1 && addrs[0] == "" {
 		delete(r.forward, z)
 		return
 	}
-	r.forward[z] = addr
+	r.forward[z] = slices.Clone(addrs)
 }
 
 func parseRecord(text string) (dns.RR, error) {

@@ -335,6 +335,69 @@ func TestForwardFailures(t *testing.T) {
 	}
 }
 
+// TestForwardSeveralServers: a zone with several servers is answered
+// while any of them answers, and its queries are spread over them.
+func TestForwardSeveralServers(t *testing.T) {
+	w := newWorld(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := pc.LocalAddr().String()
+	_ = pc.Close()
+	// A second server for acme.test with other data: which one answered
+	// shows in the answer.
+	other, err := dnsserver.New(dnsserver.Config{Listen: "127.0.0.1:0", Domain: "acme.test", NSName: "ns1.acme.test"}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	other.PutTXT("x1.acme.test.", "order1", "token-other")
+	refusing := w.hub.UDPAddr().String() // refuses other.test below
+
+	cases := []struct {
+		name  string
+		zone  string
+		addrs []string
+		qname string
+		want  []string // TXT values seen over all queries
+	}{
+		{"dead server skipped", "acme.test", []string{dead, w.hub.UDPAddr().String()}, "x1.acme.test.", []string{"token-one"}},
+		{"queries spread over live servers", "acme.test", []string{w.hub.UDPAddr().String(), other.UDPAddr().String()}, "x1.acme.test.", []string{"token-one", "token-other"}},
+		{"all servers failing", "other.test", []string{dead, refusing}, "x.other.test.", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w.res.SetForward(tc.zone, tc.addrs...)
+			seen := map[string]bool{}
+			for range 4 {
+				r := ask(t, w.res.Addr(), "tcp", tc.qname, dns.TypeTXT)
+				if tc.want == nil {
+					if r.Rcode != dns.RcodeServerFailure {
+						t.Fatalf("reply = %v, want SERVFAIL", r)
+					}
+					continue
+				}
+				if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+					t.Fatalf("reply = %v, want one TXT", r)
+				}
+				seen[strings.Join(r.Answer[0].(*dns.TXT).Txt, "")] = true
+			}
+			var got []string
+			for v := range seen {
+				got = append(got, v)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("answers %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestRequestChecks(t *testing.T) {
 	w := newWorld(t)
 	cases := []struct {

@@ -211,9 +211,9 @@ func (l *Limiter) done(start time.Time, sig Signal, latency time.Duration, retry
 	case Success:
 		l.sample(start, now, latency.Seconds(), busy)
 	case Overloaded:
-		l.drop(start, now)
+		l.drop(start, now, 1)
 	case RateLimited:
-		l.drop(start, now)
+		l.drop(start, now, 1)
 		if retryAfter.After(now) && !retryAfter.After(now.Add(l.cfg.MaxHold)) && retryAfter.After(l.holdUntil) {
 			l.holdUntil = retryAfter
 		}
@@ -237,7 +237,11 @@ func (l *Limiter) sample(start, now time.Time, x float64, busy int) {
 	switch {
 	case l.samples <= warmup:
 		l.baseline += (x - l.baseline) / float64(l.samples)
-	case busy <= 1 && l.limit < 2:
+	case busy <= 1 && l.limit < 2, blown && l.limit <= float64(l.cfg.Initial):
+		// At a limit of 1 the hub adds no load; at the starting limit,
+		// below which latency alone does not cut (see below), it is the
+		// load the CA was learnt at. Latency that stays high there is
+		// the CA's own.
 		l.baseline += (l.recent - l.baseline) / baselineDown
 	case l.recent < l.baseline:
 		l.baseline += (l.recent - l.baseline) / (baselineDown * l.limit)
@@ -245,7 +249,11 @@ func (l *Limiter) sample(start, now time.Time, x float64, busy int) {
 		l.baseline += (l.recent - l.baseline) / (baselineUp * l.limit)
 	}
 	if blown {
-		l.drop(start, now)
+		// Latency alone never cuts below the starting limit: a hub whose
+		// own CPU is saturated sees every order slow down, and crawling
+		// at one order at a time would not fix that. Only the CA saying
+		// so (429, 5xx) goes lower.
+		l.drop(start, now, float64(min(l.cfg.Initial, l.capacity())))
 		return
 	}
 	// Only a limit that is used is evidence: an idle hub learns nothing
@@ -262,13 +270,14 @@ func (l *Limiter) sample(start, now time.Time, x float64, busy int) {
 	l.peakLimit = max(l.peakLimit, l.capacity())
 }
 
-// drop halves the limit, once per round: orders that started before the
-// last drop report the trouble that caused it, not a new one.
-func (l *Limiter) drop(start, now time.Time) {
+// drop halves the limit, not below floor, once per round: orders that
+// started before the last drop report the trouble that caused it, not a
+// new one.
+func (l *Limiter) drop(start, now time.Time, floor float64) {
 	if !l.lastDrop.IsZero() && !start.After(l.lastDrop) {
 		return
 	}
-	l.limit = max(1, math.Floor(l.limit*backoff))
+	l.limit = max(1, floor, math.Floor(l.limit*backoff))
 	l.threshold = l.limit
 	l.lastDrop = now
 	l.drops++

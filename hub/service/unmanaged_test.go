@@ -219,6 +219,12 @@ func TestUnmanagedAlertsAndAlarms(t *testing.T) {
 			Report: shared.StatusReport{Unmanaged: us}}); err != nil {
 			t.Fatal(err)
 		}
+		// Alerts and alarms read the fleet view, which follows the store.
+		th.awaitFleet(t, "the new status", func(s *fleet.Snapshot) bool {
+			a := s.Get("web1")
+			return a != nil && a.Status != nil && len(a.Status.Report.Unmanaged) == len(us) &&
+				a.Status.Report.Unmanaged[0].SHA256 == us[0].SHA256 && a.Status.Report.Unmanaged[0].NotAfter.Equal(us[0].NotAfter)
+		})
 	}
 	soon := unmanagedEntry(1, now.Add(3*24*time.Hour), 0)
 	put(soon, unmanagedEntry(2, now.Add(90*24*time.Hour), 0))

@@ -60,6 +60,7 @@ type Config struct {
 	Metrics  MetricsConfig  `toml:"metrics"`
 	Web      WebConfig      `toml:"web"`
 	Alarm    []AlarmConfig  `toml:"alarm"`
+	Debug    DebugConfig    `toml:"debug"`
 }
 
 // DNSConfig is the authoritative challenge DNS server.

@@ -65,6 +65,7 @@ func (c Config) Validate() error {
 	c.validateAgents(v)
 	c.validateACMEDNS(v)
 	c.validateVisibility(v)
+	c.validateDebug(v)
 	return errors.Join(v.errs...)
 }
 

@@ -24,6 +24,8 @@ type RunFile struct {
 	Metrics string `json:"metrics,omitempty"`
 	// Web is the dashboard's URL, when web.listen is set.
 	Web string `json:"web,omitempty"`
+	// Pprof is the runtime profiles' URL, when debug.pprof_listen is set.
+	Pprof string `json:"pprof,omitempty"`
 }
 
 // RunFilePath is where the run file of dataDir lives.
@@ -46,6 +48,7 @@ func (h *Hub) writeRunFile() error {
 	rf := RunFile{PID: os.Getpid(), NATSURL: h.clientURL(), DNSUDP: h.dns.UDPAddr().String(),
 		DNSTCP: h.dns.TCPAddr().String(), ACMEDNS: h.acmednsURL(), Started: time.Now().UTC(), Version: h.version}
 	rf.Web = h.webURL
+	rf.Pprof = h.pprofURL
 	if h.metricsAddr != "" {
 		rf.Metrics = "http://" + h.metricsAddr + "/metrics"
 	}

@@ -92,6 +92,10 @@ type Hub struct {
 	webSrv *http.Server
 	webURL string
 
+	// pprofSrv serves runtime profiles at pprofURL (pprof.go; nil when off).
+	pprofSrv *http.Server
+	pprofURL string
+
 	// alarmChans are the [[alarm]] channels (alarms.go).
 	alarmChans []alarmChannel
 
@@ -141,6 +145,10 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if err := h.startWeb(); err != nil {
+		h.stopIntake()
+		return err
+	}
+	if err := h.startPprof(); err != nil {
 		h.stopIntake()
 		return err
 	}
@@ -405,6 +413,7 @@ func (h *Hub) revoke(pub string) error {
 }
 
 func (h *Hub) shutdown() {
+	h.stopPprof()
 	h.stopWeb()
 	h.stopMetrics()
 	h.stopACMEDNS()

@@ -259,6 +259,13 @@ func (h *Hub) start(ctx context.Context) error {
 	if err := h.nc.Flush(); err != nil {
 		return fmt.Errorf("flush subscriptions: %w", err)
 	}
+	if h.ns != nil {
+		// Only now can agents connect: every hello finds the hub
+		// listening, and a reconnect storm does not slow the start.
+		if err := h.ns.AcceptClients(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -276,6 +283,9 @@ func (h *Hub) startEmbedded() error {
 	h.ns, err = natsserver.Start(natsserver.Config{
 		Listen: h.cfg.NATS.Listen, WebsocketListen: h.cfg.NATS.WebsocketListen, StoreDir: filepath.Join(dataDir, dirJetStream), TLS: tlsCfg,
 		AllowPlaintext: h.cfg.NATS.AllowPlaintext, Auth: h.auth, ServerName: "certfleet-hub", SyncAlways: h.cfg.NATS.SyncAlways,
+		// The hub connects in-process; agents and admins once it serves
+		// them (start opens the port).
+		DeferClients: true,
 	}, h.log.With("component", "nats"))
 	if err != nil {
 		return fmt.Errorf("start nats: %w", err)

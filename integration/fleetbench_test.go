@@ -37,6 +37,7 @@ func BenchmarkFleet(b *testing.B) {
 		Renewals:    envInt(b, "FLEET_RENEWALS", 1000),
 		Concurrency: envInt(b, "FLEET_CONCURRENCY", 32),
 		PprofListen: os.Getenv("FLEET_PPROF"),
+		RetryAfter:  time.Duration(envInt(b, "FLEET_RETRY_AFTER", 0)) * time.Second,
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Progress:    func(s string) { b.Log(s) },
 	}

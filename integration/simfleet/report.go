@@ -20,7 +20,11 @@ func (r Report) Markdown() string {
 	row("idle hub: peak RSS", "%s", mb(r.Idle.RSS))
 	row("status, first page (200 agents, admin API)", "%s", ms(r.StatusFirst))
 	row(fmt.Sprintf("status, every page (%d, admin API)", r.StatusPages), "%s", ms(r.StatusWalk))
-	row("`certfleet-hub status` (process, every page, printed)", "%s", ms(r.StatusCLI))
+	if r.StatusCLIErr != "" {
+		row("`certfleet-hub status` (process, every page, printed)", "failed after %s: %s", ms(r.StatusCLI), r.StatusCLIErr)
+	} else {
+		row("`certfleet-hub status` (process, every page, printed)", "%s", ms(r.StatusCLI))
+	}
 	row(fmt.Sprintf("renew %d certificates at once, until each agent holds its new one", r.Renewals), "%s (one request: p50 %s, p95 %s)",
 		secs(r.Renew), secs(r.RenewP50), secs(r.RenewP95))
 	row(fmt.Sprintf("%d bare lego orders, %d at a time, same CA and DNS code", r.Renewals, r.Concurrency), "%s (one order: p50 %s, p95 %s)",

@@ -38,6 +38,7 @@ type options struct {
 	idle                    time.Duration
 	pprof                   string
 	noSync                  bool
+	retryAfter              time.Duration
 	verbose                 bool
 	hubURL, creds, ca       string
 	agentURLs, zone, prefix string
@@ -55,6 +56,7 @@ func main() {
 	flag.IntVar(&o.real, "real", 0, "run this many real certfleet-agent processes instead of simulated agents")
 	flag.DurationVar(&o.idle, "idle", 30*time.Second, "how long the idle hub is watched")
 	flag.StringVar(&o.pprof, "pprof", "", "serve the hub's runtime profiles here (debug.pprof_listen, e.g. 127.0.0.1:6060)")
+	flag.DurationVar(&o.retryAfter, "retry-after", 0, "make the CA send this Retry-After on challenges and processing orders (e.g. 1s)")
 	flag.BoolVar(&o.noSync, "no-sync", false, "run the hub with nats.sync_always = false, to see what fsync per write costs")
 	flag.BoolVar(&o.verbose, "v", false, "log the agents' and the harness's warnings")
 	flag.StringVar(&o.hubURL, "hub-url", "", "a running hub's NATS URL: enrol simulated agents there instead of building a world")
@@ -119,7 +121,7 @@ func run(ctx context.Context, o options) error {
 		return nil
 	}
 	rep, err := simfleet.Run(ctx, simfleet.Config{BinDir: bin, Dir: dir, Agents: o.agents, Renewals: o.renewals,
-		Concurrency: o.conc, IdleWindow: o.idle, PprofListen: o.pprof, NoSync: o.noSync, Progress: progress, Logger: logger})
+		Concurrency: o.conc, IdleWindow: o.idle, PprofListen: o.pprof, NoSync: o.noSync, RetryAfter: o.retryAfter, Progress: progress, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,14 @@ func (r Report) Markdown() string {
 	}
 	row("enrol every agent (admin API `agent.add`, 16 in flight)", "%s (%.0f/s)", secs(r.Enroll), rate(r.Agents, r.Enroll))
 	row("connect every agent at once, until each hello is answered", "%s", secs(r.Connect))
+	if r.Issue == 0 {
+		// A run without certificates (NoCerts): connect and restart only.
+		row("hub SIGKILLed → restarted hub ready", "%s", secs(r.HubStart))
+		row("hub SIGKILLed → every agent connected again", "%s", secs(r.Reconnect))
+		row("hub SIGKILLed → every agent's hello answered again", "%s", secs(r.Regreet))
+		row("hub RSS after the restart, every agent back", "%s", mb(r.RSSAfterRestart))
+		return b.String()
+	}
 	row(fmt.Sprintf("first certificate of every agent (issuance.concurrency %d)", r.Concurrency), "%s (%.1f/s)", secs(r.Issue), rate(r.Agents, r.Issue))
 	row(fmt.Sprintf("idle hub, %s window: CPU", secs(r.Idle.Window)), "%.1f%% of one core", r.Idle.CPU)
 	row("idle hub: peak RSS", "%s", mb(r.Idle.RSS))

@@ -43,6 +43,9 @@ type Config struct {
 	// finalized order and on a challenge already valid (see
 	// docs/benchmarks.md).
 	RetryAfter time.Duration
+	// NoCerts skips certificates, status and renewal: connect, then the
+	// hub restart (a quick look at connection storms).
+	NoCerts bool
 	// NoSync sets the hub's nats.sync_always = false (JetStream then
 	// flushes to disk in the background instead of on every write), to
 	// show what the per-write fsync costs; a production hub keeps it.
@@ -178,6 +181,10 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	rep.Connect = Latest(f.Agents(), (*Agent).GreetedAt).Sub(t)
 
+	if cfg.NoCerts {
+		step("connected in %s; killing and restarting the hub", rep.Connect.Round(time.Millisecond))
+		return rep, restart(ctx, env, f, &rep, step)
+	}
 	step("connected in %s; every agent requests its certificate", rep.Connect.Round(time.Millisecond))
 	t = time.Now()
 	for _, a := range f.Agents() {
@@ -247,29 +254,39 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	rep.BareP50, rep.BareP95 = percentile(took, 50), percentile(took, 95)
 
 	step("bare lego in %s; killing and restarting the hub", rep.Bare.Round(time.Millisecond))
+	if err := restart(ctx, env, f, &rep, step); err != nil {
+		return rep, err
+	}
+	rep.Failures, rep.LastError = f.Failures()
+	return rep, nil
+}
+
+// restart kills the hub, starts it again and waits until every agent is
+// back (connected, hello answered).
+func restart(ctx context.Context, env *fleet.Env, f *Fleet, rep *Report, step func(string, ...any)) error {
 	killed := time.Now()
 	env.KillHub()
 	if err := env.StartHub(ctx); err != nil {
-		return rep, fmt.Errorf("restart hub: %w", err)
+		return fmt.Errorf("restart hub: %w", err)
 	}
 	// The hub writes its run file once it serves agents; agents may be
 	// back before the harness reads it.
 	ready := env.HubRun().Started
 	rep.HubStart = ready.Sub(killed)
-	if _, err = f.Await(ctx, 10*time.Minute, "agents reconnected and greeted after restart", func(a *Agent) bool {
+	if _, err := f.Await(ctx, 10*time.Minute, "agents reconnected and greeted after restart", func(a *Agent) bool {
 		return a.ConnectedSince(killed) && a.GreetedSince(killed)
 	}); err != nil {
-		return rep, err
+		return err
 	}
 	rep.Reconnect = Latest(f.Agents(), (*Agent).ConnectedAt).Sub(killed)
 	rep.Regreet = Latest(f.Agents(), (*Agent).GreetedAt).Sub(killed)
+	var err error
 	if rep.RSSAfterRestart, err = RSS(env.HubProc().Pid()); err != nil {
-		return rep, err
+		return err
 	}
-	rep.Failures, rep.LastError = f.Failures()
 	step("hub ready %s after the kill; all agents reconnected %s after it, all greeted %s after it",
 		rep.HubStart.Round(time.Millisecond), rep.Reconnect.Round(time.Millisecond), rep.Regreet.Round(time.Millisecond))
-	return rep, nil
+	return nil
 }
 
 // setHubConfig tunes the generated hub config for a fleet: info logging

@@ -39,6 +39,7 @@ type options struct {
 	pprof                   string
 	noSync                  bool
 	retryAfter              time.Duration
+	noCerts                 bool
 	verbose                 bool
 	hubURL, creds, ca       string
 	agentURLs, zone, prefix string
@@ -57,6 +58,7 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 30*time.Second, "how long the idle hub is watched")
 	flag.StringVar(&o.pprof, "pprof", "", "serve the hub's runtime profiles here (debug.pprof_listen, e.g. 127.0.0.1:6060)")
 	flag.DurationVar(&o.retryAfter, "retry-after", 0, "make the CA send this Retry-After on challenges and processing orders (e.g. 1s)")
+	flag.BoolVar(&o.noCerts, "no-certs", false, "only connect the agents and restart the hub (no certificates, status or renewal)")
 	flag.BoolVar(&o.noSync, "no-sync", false, "run the hub with nats.sync_always = false, to see what fsync per write costs")
 	flag.BoolVar(&o.verbose, "v", false, "log the agents' and the harness's warnings")
 	flag.StringVar(&o.hubURL, "hub-url", "", "a running hub's NATS URL: enrol simulated agents there instead of building a world")
@@ -121,11 +123,12 @@ func run(ctx context.Context, o options) error {
 		return nil
 	}
 	rep, err := simfleet.Run(ctx, simfleet.Config{BinDir: bin, Dir: dir, Agents: o.agents, Renewals: o.renewals,
-		Concurrency: o.conc, IdleWindow: o.idle, PprofListen: o.pprof, NoSync: o.noSync, RetryAfter: o.retryAfter, Progress: progress, Logger: logger})
+		Concurrency: o.conc, IdleWindow: o.idle, PprofListen: o.pprof, NoSync: o.noSync, RetryAfter: o.retryAfter, NoCerts: o.noCerts, Progress: progress, Logger: logger})
+	// The figures gathered before a failure are figures too.
+	fmt.Print(rep.Markdown())
 	if err != nil {
 		return err
 	}
-	fmt.Print(rep.Markdown())
 	if rep.Failures > 0 {
 		return fmt.Errorf("%d certificate requests failed; last: %s", rep.Failures, rep.LastError)
 	}

@@ -34,8 +34,8 @@ demo: build ## Run the whole flow locally: hub, NATS, DNS, Pebble, two agents
 	$(GO) build -o $(BIN)/certfleet-demo ./integration/cmd/certfleet-demo
 	$(BIN)/certfleet-demo --bin $(BIN)
 
-bench: ## Run the benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+bench: ## Run the benchmarks (fleet of FLEET_AGENTS=1000 simulated agents; see docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 3h ./...
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -66,6 +66,7 @@ type Config struct {
 	Metrics  MetricsConfig  `toml:"metrics"`
 	Web      WebConfig      `toml:"web"`
 	Alarm    []AlarmConfig  `toml:"alarm"`
+	Debug    DebugConfig    `toml:"debug"`
 
 	// deprecated are the old spellings ParseConfig rewrote.
 	deprecated []*configfile.FieldError

@@ -63,6 +63,7 @@ func (c Config) Validate() error {
 	c.validateAgents(v)
 	c.validateACMEDNS(v)
 	c.validateVisibility(v)
+	c.validateDebug(v)
 	return v.Err()
 }
 

@@ -30,6 +30,8 @@ type RunFile struct {
 	Metrics string `json:"metrics,omitempty"`
 	// Web is the dashboard's URL, when web.listen is set.
 	Web string `json:"web,omitempty"`
+	// Pprof is the runtime profiles' URL, when debug.pprof_listen is set.
+	Pprof string `json:"pprof,omitempty"`
 }
 
 // ReadRunFile reads the run file. A hub that is not running has none:

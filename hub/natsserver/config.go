@@ -41,6 +41,14 @@ type Config struct {
 	// ReadyTimeout bounds the wait for the server, JetStream recovery
 	// included, to accept connections (default 2 minutes).
 	ReadyTimeout time.Duration
+	// DeferClients keeps the client port closed until AcceptClients: the
+	// in-process connections of the hub work at once, while agents wait
+	// until the hub has opened its store and subscribed. Otherwise, after
+	// a restart, thousands of reconnecting agents find a server whose
+	// hub is not listening yet (their hellos go unanswered until their
+	// request timeout) and take the CPU the hub's start needs. The
+	// WebSocket port, when on, opens at once regardless.
+	DeferClients bool
 }
 
 const defaultReadyTimeout = 2 * time.Minute

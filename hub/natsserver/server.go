@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -17,11 +18,20 @@ import (
 
 // Server is a running embedded NATS server.
 type Server struct {
-	ns     *server.Server
-	url    string
+	ns *server.Server
+	// url is set once the client port listens (later with DeferClients).
+	url    atomic.Pointer[string]
 	wsURL  string
 	logger *slog.Logger
 	once   sync.Once
+
+	// With Config.DeferClients: the client port opens in AcceptClients.
+	la         *logAdapter
+	host       string
+	tls        bool
+	deferred   bool
+	acceptOnce sync.Once
+	acceptErr  error
 }
 
 // Start starts the server and returns once it accepts connections, or
@@ -39,6 +49,14 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	if err := os.MkdirAll(cfg.StoreDir, 0o700); err != nil {
 		return nil, fmt.Errorf("start nats server: create store: %w", err)
+	}
+	if cfg.DeferClients && opts.Port > 0 {
+		// The port is taken only later: say now if it cannot be.
+		ln, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
+		if err != nil {
+			return nil, fmt.Errorf("start nats server: listen %s: %w", cfg.Listen, err)
+		}
+		_ = ln.Close()
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -58,15 +76,46 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		ns.WaitForShutdown()
 		return nil, fmt.Errorf("start nats server: %w", err)
 	}
-	s := &Server{ns: ns, logger: logger}
-	s.url = clientURL(ns.Addr(), opts.Host, cfg.TLS != nil)
+	s := &Server{ns: ns, logger: logger, la: la, host: opts.Host, tls: cfg.TLS != nil, deferred: cfg.DeferClients}
+	if !s.deferred {
+		s.setURL(clientURL(ns.Addr(), opts.Host, s.tls))
+	}
 	if cfg.WebsocketListen != "" {
 		s.wsURL = websocketURL(ns, opts.Websocket.Host, cfg.TLS != nil)
 	}
-	logger.Info("nats server ready", "url", s.url, "websocket", s.wsURL, "jetstream", opts.StoreDir,
-		"auth", cfg.Auth != nil, "tls", cfg.TLS != nil, "sync_always", cfg.SyncAlways,
+	logger.Info("nats server ready", "url", s.ClientURL(), "websocket", s.wsURL, "jetstream", opts.StoreDir,
+		"auth", cfg.Auth != nil, "tls", cfg.TLS != nil, "sync_always", cfg.SyncAlways, "clients_deferred", s.deferred,
 		"took", time.Since(began).Round(time.Millisecond))
 	return s, nil
+}
+
+// AcceptClients opens the client port of a server started with
+// DeferClients and returns once it listens (at once otherwise, and on
+// later calls).
+func (s *Server) AcceptClients() error {
+	if !s.deferred {
+		return nil
+	}
+	s.acceptOnce.Do(func() {
+		listening := make(chan struct{})
+		// AcceptLoop closes listening once the port listens, or when it
+		// gave up (reported through Fatalf).
+		go s.ns.AcceptLoop(listening)
+		<-listening
+		addr := s.ns.Addr()
+		if addr == nil {
+			msg := "the client port did not open"
+			select {
+			case msg = <-s.la.fatal:
+			default:
+			}
+			s.acceptErr = fmt.Errorf("open nats client port: %s", msg)
+			return
+		}
+		s.setURL(clientURL(addr, s.host, s.tls))
+		s.logger.Info("nats client port open", "url", s.ClientURL())
+	})
+	return s.acceptErr
 }
 
 func options(cfg Config) (*server.Options, error) {
@@ -83,6 +132,8 @@ func options(cfg Config) (*server.Options, error) {
 		SyncAlways:             cfg.SyncAlways,
 		NoSigs:                 true,
 		DisableJetStreamBanner: true,
+		// The client port opens in AcceptClients.
+		DontListen: cfg.DeferClients,
 	}
 	if cfg.TLS != nil {
 		opts.TLS = true
@@ -184,8 +235,16 @@ func websocketURL(ns *server.Server, host string, tls bool) string {
 // (wss:// when TLS is on), or "" when it is off.
 func (s *Server) WebsocketURL() string { return s.wsURL }
 
-// ClientURL returns the URL local clients connect to, tls:// when TLS is on.
-func (s *Server) ClientURL() string { return s.url }
+// ClientURL returns the URL local clients connect to, tls:// when TLS is
+// on; "" while a deferred client port is still closed.
+func (s *Server) ClientURL() string {
+	if u := s.url.Load(); u != nil {
+		return *u
+	}
+	return ""
+}
+
+func (s *Server) setURL(u string) { s.url.Store(&u) }
 
 // Server returns the underlying server (for in-process connections and
 // monitoring).

@@ -16,6 +16,7 @@ func (h *Hub) writeRunFile() error {
 	rf := datadir.RunFile{PID: os.Getpid(), Hub: h.id, NATSURL: h.clientURL(), DNSUDP: h.dns.UDPAddr().String(),
 		DNSTCP: h.dns.TCPAddr().String(), ACMEDNS: h.acmednsURL(), Started: time.Now().UTC(), Version: h.version}
 	rf.Web = h.webURL
+	rf.Pprof = h.pprofURL
 	if h.metricsAddr != "" {
 		rf.Metrics = "http://" + h.metricsAddr + "/metrics"
 	}

@@ -114,6 +114,10 @@ type Hub struct {
 	// webCert is the dashboard's certificate with web.tls = "self".
 	webCert *selfCert
 
+	// pprofSrv serves runtime profiles at pprofURL (pprof.go; nil when off).
+	pprofSrv *http.Server
+	pprofURL string
+
 	// alarmChans are the [[alarm]] channels (alarms.go).
 	alarmChans []alarmChannel
 
@@ -166,6 +170,10 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if err := h.startWeb(ctx); err != nil {
+		h.stopIntake()
+		return err
+	}
+	if err := h.startPprof(); err != nil {
 		h.stopIntake()
 		return err
 	}
@@ -307,6 +315,13 @@ func (h *Hub) start(ctx context.Context) error {
 	if err := h.nc.Flush(); err != nil {
 		return fmt.Errorf("flush subscriptions: %w", err)
 	}
+	if h.ns != nil {
+		// Only now can agents connect: every hello finds the hub
+		// listening, and a reconnect storm does not slow the start.
+		if err := h.ns.AcceptClients(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -323,6 +338,9 @@ func (h *Hub) startEmbedded() error {
 	h.ns, err = natsserver.Start(natsserver.Config{
 		Listen: h.cfg.NATS.Listen, WebsocketListen: h.cfg.NATS.WebsocketListen, StoreDir: h.dir().JetStream(), TLS: tlsCfg,
 		AllowPlaintext: h.cfg.NATS.AllowPlaintext, Auth: h.auth, ServerName: "certfleet-hub", SyncAlways: h.cfg.NATS.SyncAlways,
+		// The hub connects in-process; agents and admins once it serves
+		// them (start opens the port).
+		DeferClients: true,
 	}, h.log.With("component", "nats"))
 	if err != nil {
 		return fmt.Errorf("start nats: %w", err)
@@ -482,6 +500,7 @@ func (h *Hub) shutdown() {
 	if h.fleetFeed != nil {
 		h.fleetFeed.Close()
 	}
+	h.stopPprof()
 	h.stopWeb()
 	h.stopMetrics()
 	h.stopACMEDNS()

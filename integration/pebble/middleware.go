@@ -18,6 +18,7 @@ const (
 	pathNewOrder   = "/order-plz"
 	pathFinalize   = "/finalize-order/"
 	pathChallenge  = "/chalZ/"
+	pathAuthz      = "/authZ/"
 )
 
 // Stats counts what the CA did since it started.
@@ -41,6 +42,17 @@ type middleware struct {
 
 	accounts, orders, finalized, limited atomic.Int64
 
+	// lockOrder keeps Pebble's new-order handler from running while an
+	// authorization handler does. Pebble v2.10.3 takes their locks in
+	// opposite orders: newOrder holds the store's read lock while it
+	// read-locks every authorization (FindValidAuthorization), the authz
+	// handler holds its authorization's write lock while it read-locks the
+	// store (the account lookup). With any store writer waiting in between
+	// (a certificate being stored, a challenge added) all three wait for
+	// each other and the CA hangs for good; clients polling authorizations
+	// while others place orders (a few hundred concurrent orders) hit it.
+	lockOrder sync.RWMutex
+
 	mu             sync.Mutex
 	limitLeft      int
 	limitRetryWait time.Duration
@@ -59,6 +71,14 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Pebble sends no Retry-After here; lego then polls the
 		// authorization only after ~5 s. Set before Pebble writes.
 		w.Header().Set("Retry-After", m.retryAfter)
+	}
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == pathNewOrder:
+		m.lockOrder.Lock()
+		defer m.lockOrder.Unlock()
+	case strings.HasPrefix(r.URL.Path, pathAuthz):
+		m.lockOrder.RLock()
+		defer m.lockOrder.RUnlock()
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	m.next.ServeHTTP(sw, r)

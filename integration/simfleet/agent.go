@@ -14,6 +14,7 @@ import (
 
 	"github.com/certfleet/certfleet/agent/client"
 	"github.com/certfleet/certfleet/agent/keys"
+	"github.com/certfleet/certfleet/internal/keytype"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -275,7 +276,7 @@ func (a *Agent) request(ctx context.Context, reason string) {
 	if len(a.Names) == 0 {
 		return
 	}
-	key, err := keys.Generate("ecdsa-p256")
+	key, err := keys.Generate(keytype.EC256)
 	if err == nil {
 		var csr []byte
 		csr, err = keys.CSR(key, a.Names)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/certfleet/certfleet/agent/keys"
 	"github.com/certfleet/certfleet/hub/dnsserver"
+	"github.com/certfleet/certfleet/internal/keytype"
 )
 
 // BareConfig configures a bare lego client.
@@ -118,7 +119,7 @@ func (b *Bare) DNSAddr() string { return b.dns.TCPAddr().String() }
 func (b *Bare) Obtain(ctx context.Context, names []string, concurrency int) (time.Duration, []time.Duration, error) {
 	csrs := make([]*x509.CertificateRequest, len(names))
 	for i, n := range names {
-		k, err := keys.Generate("ecdsa-p256")
+		k, err := keys.Generate(keytype.EC256)
 		if err != nil {
 			return 0, nil, err
 		}

@@ -58,14 +58,7 @@ func RunReal(ctx context.Context, cfg RealConfig) (rep RealReport, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	progress := cfg.Progress
-	if progress == nil {
-		progress = func(string) {}
-	}
-	began := time.Now()
-	step := func(format string, args ...any) {
-		progress(fmt.Sprintf("[%6.1fs] ", time.Since(began).Seconds()) + fmt.Sprintf(format, args...))
-	}
+	step := stepper(cfg.Progress)
 	rep.Agents = cfg.Agents
 	env, err := fleet.New(fleet.Options{Dir: cfg.Dir, BinDir: cfg.BinDir, Logger: cfg.Logger,
 		Pebble: pebble.Options{NoBadNonces: true}})

@@ -58,3 +58,15 @@ func rate(n int, d time.Duration) float64 {
 	}
 	return float64(n) / d.Seconds()
 }
+
+// stepper returns the progress printer of a run: each line prefixed with
+// the seconds since the run began; progress nil prints nothing.
+func stepper(progress func(string)) func(format string, args ...any) {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	began := time.Now()
+	return func(format string, args ...any) {
+		progress(fmt.Sprintf("[%6.1fs] ", time.Since(began).Seconds()) + fmt.Sprintf(format, args...))
+	}
+}

@@ -111,14 +111,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	progress := cfg.Progress
-	if progress == nil {
-		progress = func(string) {}
-	}
-	began := time.Now()
-	step := func(format string, args ...any) {
-		progress(fmt.Sprintf("[%6.1fs] ", time.Since(began).Seconds()) + fmt.Sprintf(format, args...))
-	}
+	step := stepper(cfg.Progress)
 	rep = Report{Agents: cfg.Agents, Renewals: cfg.Renewals, Concurrency: cfg.Concurrency}
 
 	env, err := fleet.New(fleet.Options{Dir: cfg.Dir, BinDir: cfg.BinDir, Logger: cfg.Logger,

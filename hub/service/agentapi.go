@@ -38,7 +38,11 @@ type agentHandler func(ctx context.Context, id string, data []byte) ([]byte, err
 // subject derived from the authenticated one: the hub never publishes to a
 // subject an agent chose.
 func (h *Hub) subscribeAgents(ctx context.Context) error {
-	h.workers = newWorkers(max(8, 4*runtime.GOMAXPROCS(0)))
+	h.workers = newWorkers(max(minWorkers, 8*runtime.GOMAXPROCS(0)), maxQueuedPerAgent, maxQueued, queueExpiry,
+		func(id string, waited time.Duration) {
+			h.drops.addHub(dropExpired, time.Now())
+			h.log.Debug("agent request expired in the queue", "agent", id, "waited", waited.Round(time.Millisecond))
+		})
 	handlers := map[string]agentHandler{
 		shared.VerbHello:   h.onHello,
 		shared.VerbCertReq: h.onCertReq,
@@ -92,8 +96,12 @@ func (h *Hub) admit(ctx context.Context, fn agentHandler, m *nats.Msg) {
 		return
 	}
 	data, subject := m.Data, m.Subject
-	if !h.workers.submit(id, func() { h.serve(ctx, fn, id, corr, subject, data) }) {
-		h.drops.add(id, dropBusy, subject, now)
+	// submit blocks while the pool is full: this callback then stops taking
+	// messages and the subscription buffers them (subPendingMsgs).
+	if err := h.workers.submit(ctx, id, func() { h.serve(ctx, fn, id, corr, subject, data) }); err != nil {
+		if errors.Is(err, errAgentBusy) {
+			h.drops.add(id, dropBusy, subject, now)
+		}
 	}
 }
 

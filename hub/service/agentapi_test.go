@@ -3,9 +3,12 @@ package service
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -104,47 +107,171 @@ func TestDropsLogBounded(t *testing.T) {
 }
 
 func TestWorkersKeepAgentOrder(t *testing.T) {
-	w := newWorkers(4)
+	w := newWorkers(4, 100, 1000, 0, nil)
 	var mu sync.Mutex
 	got := map[string][]int{}
 	for i := range 100 {
 		for _, id := range []string{"a", "b", "c"} {
-			if !w.submit(id, func() {
+			if err := w.submit(context.Background(), id, func() {
 				mu.Lock()
 				got[id] = append(got[id], i)
 				mu.Unlock()
-			}) {
-				t.Fatal("queue full with room to spare")
+			}); err != nil {
+				t.Fatalf("submit with room to spare: %v", err)
 			}
 		}
 	}
 	w.stop()
 	for id, seq := range got {
+		if len(seq) != 100 {
+			t.Fatalf("agent %s: %d of 100 ran", id, len(seq))
+		}
 		for i, v := range seq {
 			if v != i {
 				t.Fatalf("agent %s ran out of order: %v", id, seq)
 			}
 		}
 	}
-	if w.submit("a", func() {}) {
-		t.Fatal("submit after stop accepted")
+	if err := w.submit(context.Background(), "a", func() {}); !errors.Is(err, errWorkersClosed) {
+		t.Fatalf("submit after stop: %v, want errWorkersClosed", err)
 	}
 }
 
-func TestWorkersFullQueue(t *testing.T) {
-	w := newWorkers(1)
+func TestWorkersAgentQueueFull(t *testing.T) {
+	w := newWorkers(1, 10, 1000, 0, nil)
 	block := make(chan struct{})
-	w.submit("a", func() { <-block })
-	accepted := 0
-	for range workerQueue + 10 {
-		if w.submit("a", func() {}) {
+	started := make(chan struct{})
+	if err := w.submit(context.Background(), "a", func() { close(started); <-block }); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	accepted, busy := 0, 0
+	for range 15 {
+		switch err := w.submit(context.Background(), "a", func() {}); {
+		case err == nil:
 			accepted++
+		case errors.Is(err, errAgentBusy):
+			busy++
+		default:
+			t.Fatal(err)
 		}
+	}
+	// Another agent is not affected by a's full queue.
+	if err := w.submit(context.Background(), "b", func() {}); err != nil {
+		t.Fatalf("agent b refused while a floods: %v", err)
 	}
 	close(block)
 	w.stop()
-	if accepted > workerQueue || accepted < workerQueue-1 {
-		t.Fatalf("%d accepted into a queue of %d", accepted, workerQueue)
+	if accepted != 10 || busy != 5 {
+		t.Fatalf("accepted %d, busy %d; want 10 and 5 with a queue of 10", accepted, busy)
+	}
+}
+
+// TestWorkersFair: an agent with a long queue delays another agent's
+// request by one of its own, not by its whole queue.
+func TestWorkersFair(t *testing.T) {
+	w := newWorkers(1, 100, 1000, 0, nil)
+	block := make(chan struct{})
+	started := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	rec := func(s string) func() {
+		return func() { mu.Lock(); order = append(order, s); mu.Unlock() }
+	}
+	if err := w.submit(context.Background(), "a", func() { close(started); <-block }); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	for range 50 {
+		if err := w.submit(context.Background(), "a", rec("a")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.submit(context.Background(), "b", rec("b")); err != nil {
+		t.Fatal(err)
+	}
+	close(block)
+	w.stop()
+	if len(order) != 51 {
+		t.Fatalf("%d of 51 ran", len(order))
+	}
+	if i := slices.Index(order, "b"); i > 1 {
+		t.Fatalf("b ran after %d of a's requests; want at most 1", i)
+	}
+}
+
+// TestWorkersBlockWhenFull: a full pool makes submit wait (backpressure)
+// rather than drop, until a request finishes or the caller gives up.
+func TestWorkersBlockWhenFull(t *testing.T) {
+	w := newWorkers(1, 100, 2, 0, nil)
+	block := make(chan struct{})
+	started := make(chan struct{})
+	if err := w.submit(context.Background(), "a", func() { close(started); <-block }); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := w.submit(context.Background(), "b", func() {}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.submit(ctx, "c", func() {}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("submit to a full pool with a cancelled context: %v", err)
+	}
+	ran := make(chan struct{})
+	submitted := make(chan error, 1)
+	go func() { submitted <- w.submit(context.Background(), "c", func() { close(ran) }) }()
+	select {
+	case err := <-submitted:
+		t.Fatalf("submit to a full pool returned at once: %v", err)
+	case <-started:
+	}
+	close(block)
+	if err := <-submitted; err != nil {
+		t.Fatal(err)
+	}
+	<-ran
+	w.stop()
+}
+
+func TestWorkersSkipExpired(t *testing.T) {
+	var mu sync.Mutex
+	var expired []string
+	w := newWorkers(1, 100, 100, time.Minute, func(id string, waited time.Duration) {
+		mu.Lock()
+		expired = append(expired, id)
+		mu.Unlock()
+	})
+	// The workers are stopped before the clock is read again by the test.
+	var clock atomic.Int64
+	start := time.Now()
+	w.now = func() time.Time { return start.Add(time.Duration(clock.Load())) }
+	block := make(chan struct{})
+	started := make(chan struct{})
+	if err := w.submit(context.Background(), "a", func() { close(started); <-block }); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	var ranLate atomic.Bool
+	for _, id := range []string{"a", "b"} {
+		if err := w.submit(context.Background(), id, func() { ranLate.Store(true) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := make(chan struct{})
+	clock.Store(int64(2 * time.Minute))
+	if err := w.submit(context.Background(), "c", func() { close(fresh) }); err != nil {
+		t.Fatal(err)
+	}
+	close(block)
+	<-fresh
+	w.stop()
+	if ranLate.Load() {
+		t.Fatal("a request older than the expiry ran")
+	}
+	slices.Sort(expired)
+	if !slices.Equal(expired, []string{"a", "b"}) {
+		t.Fatalf("expired %v, want [a b]", expired)
 	}
 }
 

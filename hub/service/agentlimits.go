@@ -74,7 +74,8 @@ const (
 	dropReply       = "reply_subject"   // carries a reply subject; the hub never answers one
 	dropCorrelation = "bad_correlation" // no valid correlation header
 	dropRate        = "rate_limited"    // over the agent's message budget
-	dropBusy        = "busy"            // the agent's worker queue is full
+	dropBusy        = "busy"            // the agent's own queue is full
+	dropExpired     = "expired"         // waited in the queue longer than the agent waits for an answer
 	dropAck         = "unexpected_ack"  // an ack nobody here waits for
 )
 
@@ -91,6 +92,10 @@ type drops struct {
 	byReason   map[string]uint64
 	lastLog    map[string]time.Time
 	suppressed map[string]int
+	// Drops that are the hub's doing, not the agent's, are logged as one
+	// line per interval for the whole fleet.
+	hubLastLog    time.Time
+	hubSuppressed int
 }
 
 func newDrops(log *slog.Logger) *drops {
@@ -113,6 +118,24 @@ func (d *drops) add(agent, reason, subject string, now time.Time) {
 	d.mu.Unlock()
 	// slog quotes the subject, so control characters in it stay escaped.
 	d.log.Warn("dropped agent message", "agent", agent, "reason", reason, "subject", subject, "suppressed_before", n)
+}
+
+// addHub records a drop caused by the hub being behind (not by the agent):
+// counted like the others, but logged as at most one line per
+// dropLogEvery for all agents, so a reconnecting fleet does not flood the log.
+func (d *drops) addHub(reason string, now time.Time) {
+	d.mu.Lock()
+	d.byReason[reason]++
+	d.hubSuppressed++
+	if !d.hubLastLog.IsZero() && now.Sub(d.hubLastLog) < dropLogEvery {
+		d.mu.Unlock()
+		return
+	}
+	n := d.hubSuppressed
+	d.hubSuppressed = 0
+	d.hubLastLog = now
+	d.mu.Unlock()
+	d.log.Warn("agent requests dropped: the hub is behind; their agents will ask again", "reason", reason, "count", n)
 }
 
 // counts returns a copy of the drop counters by reason.
@@ -141,7 +164,14 @@ func (d *drops) prune(now time.Time) {
 		delete(d.lastLog, a)
 		delete(d.suppressed, a)
 	}
+	hubN := 0
+	if now.Sub(d.hubLastLog) > dropLogEvery {
+		hubN, d.hubSuppressed = d.hubSuppressed, 0
+	}
 	d.mu.Unlock()
+	if hubN > 0 {
+		d.log.Warn("agent requests dropped: the hub is behind; their agents will ask again", "reason", dropExpired, "count", hubN)
+	}
 	for i := 0; i < len(summary); i += 2 {
 		d.log.Warn("more agent messages dropped", "agent", summary[i], "count", summary[i+1])
 	}

@@ -102,3 +102,35 @@ func Measure(ctx context.Context, pid int, window time.Duration) (Usage, error) 
 	u.CPU = 100 * float64(cpu1-cpu0) / float64(u.Window)
 	return u, nil
 }
+
+// CPUShare is CPU time used in one window by the hub and by the harness.
+type CPUShare struct{ Hub, Harness time.Duration }
+
+// cpuWindow measures a process's CPU time over a window; a process that
+// cannot be read counts as zero (the figure is then missing, not wrong).
+type cpuWindow struct {
+	pid          int
+	hub, harness time.Duration
+}
+
+// startCPU starts measuring pid's CPU time and this process's.
+func startCPU(pid int) cpuWindow {
+	w := cpuWindow{pid: pid}
+	w.hub, _ = CPUTime(pid)
+	w.harness, _ = CPUTime(os.Getpid())
+	return w
+}
+
+// stop returns the CPU time used since start: Hub is pid's, Harness this
+// process's.
+func (w cpuWindow) stop() CPUShare {
+	hub, err := CPUTime(w.pid)
+	if err != nil {
+		hub = w.hub
+	}
+	harness, err := CPUTime(os.Getpid())
+	if err != nil {
+		harness = w.harness
+	}
+	return CPUShare{Hub: hub - w.hub, Harness: harness - w.harness}
+}

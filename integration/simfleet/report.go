@@ -15,11 +15,13 @@ func (r Report) Markdown() string {
 	}
 	row("enrol every agent (admin API `agent.add`, 16 in flight)", "%s (%.0f/s)", secs(r.Enroll), rate(r.Agents, r.Enroll))
 	row("connect every agent at once, until each hello is answered", "%s", secs(r.Connect))
+	row("… CPU used meanwhile: hub / simulated agents", "%s / %s", secs(r.ConnectCPU.Hub), secs(r.ConnectCPU.Harness))
 	if r.Issue == 0 {
 		// A run without certificates (NoCerts): connect and restart only.
 		row("hub SIGKILLed → restarted hub ready", "%s", secs(r.HubStart))
 		row("hub SIGKILLed → every agent connected again", "%s", secs(r.Reconnect))
 		row("hub SIGKILLed → every agent's hello answered again", "%s", secs(r.Regreet))
+		row("… CPU used meanwhile: restarted hub / simulated agents", "%s / %s", secs(r.RestartCPU.Hub), secs(r.RestartCPU.Harness))
 		row("hub RSS after the restart, every agent back", "%s", mb(r.RSSAfterRestart))
 		return b.String()
 	}
@@ -43,6 +45,7 @@ func (r Report) Markdown() string {
 	row("hub SIGKILLed → restarted hub ready", "%s", secs(r.HubStart))
 	row("hub SIGKILLed → every agent connected again", "%s", secs(r.Reconnect))
 	row("hub SIGKILLed → every agent's hello answered again", "%s", secs(r.Regreet))
+	row("… CPU used meanwhile: restarted hub / simulated agents", "%s / %s", secs(r.RestartCPU.Hub), secs(r.RestartCPU.Harness))
 	row("hub RSS after the restart, every agent back", "%s", mb(r.RSSAfterRestart))
 	row("failed certificate requests", "%d", r.Failures)
 	return b.String()

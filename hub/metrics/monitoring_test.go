@@ -390,7 +390,10 @@ type alertRules struct {
 	} `yaml:"groups"`
 }
 
-const alertsFile = "certfleet-alerts.yml"
+const (
+	alertsFile     = "certfleet-alerts.yml"
+	alertsTestFile = "certfleet-alerts.test.yml" // promtool test rules
+)
 
 func readAlerts(t *testing.T) alertRules {
 	t.Helper()
@@ -410,8 +413,9 @@ func readAlerts(t *testing.T) alertRules {
 var annotationLabel = regexp.MustCompile(`\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)`)
 
 // TestAlertRules: the rule file parses, each rule is a complete alert on
-// metrics the hub exports (or Prometheus's own up), and promtool accepts
-// the file when it is installed (.ci/run installs it).
+// metrics the hub exports (or Prometheus's own up), and, when promtool is
+// installed (.ci/run installs it), promtool accepts the file and its unit
+// tests pass.
 func TestAlertRules(t *testing.T) {
 	fams := hubFamilies(t)
 	r := readAlerts(t)
@@ -456,14 +460,19 @@ func TestAlertRules(t *testing.T) {
 			checkExpr(t, fams, where, rule.Expr, labels)
 		}
 	}
+	// promtool parses the PromQL and templates for real, and runs the
+	// rules' unit tests (when they fire, when not yet, their text).
 	t.Run("promtool", func(t *testing.T) {
 		promtool, err := exec.LookPath("promtool")
 		if err != nil {
 			t.Skip("promtool not installed (apt-get install prometheus)")
 		}
-		out, err := exec.Command(promtool, "check", "rules", filepath.Join(monitoringDir, alertsFile)).CombinedOutput()
-		if err != nil {
-			t.Fatalf("promtool check rules: %v\n%s", err, out)
+		for _, args := range [][]string{{"check", "rules", alertsFile}, {"test", "rules", alertsTestFile}} {
+			cmd := exec.Command(promtool, args...)
+			cmd.Dir = monitoringDir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
 		}
 	})
 }

@@ -107,7 +107,7 @@ type fleetCollector struct {
 }
 
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCerts, descLeft, descAgents, descOnline, descQueue, descRequests,
+	for _, d := range []*prometheus.Desc{descCerts, descLeft, descUnmanaged, descAgents, descOnline, descQueue, descRequests,
 		descDropped, descDNSQueries, descDNSRcodes, descDNSOther, descLimit, descInFlight, descLimitCuts, descHeld,
 		descWaiting, descScrapeOK} {
 		ch <- d

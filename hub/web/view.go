@@ -66,6 +66,59 @@ type certRow struct {
 	LastError   string
 	Attempts    int
 	Pending     string
+	// Request is the hub's latest request for the certificate while it
+	// is not issued; nil otherwise.
+	Request *hubRequest
+}
+
+// hubRequest is the hub's side of a certificate's request, as
+// `certfleet-hub status` shows it: "hub: waiting (next T): why".
+type hubRequest struct {
+	State string
+	// Hub drives the request when several hubs share the fleet.
+	Hub string
+	// Attempt is shown once there is a retry to count (0: not shown).
+	Attempt int
+	// NextTry is when the hub next tries or releases it, NextIn how far
+	// ahead that is ("" when it is due).
+	NextTry time.Time
+	NextIn  string
+	// Reason is why a waiting request waits (the CA budget), else the
+	// last error.
+	Reason string
+}
+
+// latestRequests maps agent/cert to the hub's newest request for it that
+// is not issued.
+func latestRequests(r admin.StatusReply) map[string]*hubRequest {
+	newest := map[string]hub.RequestState{}
+	for _, q := range r.Requests {
+		k := q.AgentID + "/" + q.CertName
+		if old, ok := newest[k]; !ok || old.Updated.Before(q.Updated) {
+			newest[k] = q
+		}
+	}
+	out := map[string]*hubRequest{}
+	for k, q := range newest {
+		if q.State == hub.RequestIssued {
+			continue
+		}
+		hr := &hubRequest{State: q.State, Hub: q.Hub, NextTry: q.NextTry, Reason: q.LastError}
+		// As status counts them: the first attempt is not worth a number
+		// until there is a next one.
+		if q.Attempts > 1 || (q.Attempts > 0 && !q.NextTry.IsZero()) {
+			hr.Attempt = q.Attempts
+		}
+		if d := q.NextTry.Sub(r.Now); !q.NextTry.IsZero() && d >= time.Minute {
+			hr.NextIn = human(d)
+		}
+		if q.State == hub.RequestWaiting && q.WaitReason != "" {
+			// Waiting for the CA's budget: why, not the last error.
+			hr.Reason = q.WaitReason
+		}
+		out[k] = hr
+	}
+	return out
 }
 
 var stateRank = func() map[string]int {
@@ -78,6 +131,7 @@ var stateRank = func() map[string]int {
 
 func certRows(r admin.StatusReply, agent string) []certRow {
 	var out []certRow
+	reqs := latestRequests(r)
 	for _, st := range r.Status {
 		if agent != "" && st.AgentID != agent {
 			continue
@@ -91,7 +145,7 @@ func certRows(r admin.StatusReply, agent string) []certRow {
 			}
 			out = append(out, certRow{Agent: st.AgentID, Name: c.Name, Names: c.Names, NotAfter: c.NotAfter, RenewAt: c.RenewAt,
 				Installed: c.Installed, LastAttempt: c.LastAttempt, State: state, LastResult: c.LastResult, LastError: c.LastError,
-				Attempts: c.Attempts, Pending: c.Pending})
+				Attempts: c.Attempts, Pending: c.Pending, Request: reqs[st.AgentID+"/"+c.Name]})
 		}
 	}
 	// Worst first, then soonest expiry.

@@ -16,6 +16,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// tlsTimeout bounds a client's TLS handshake, its wait for a handshake
+// slot included (see handshakeGate).
+const tlsTimeout = 5 * time.Second
+
 // Server is a running embedded NATS server.
 type Server struct {
 	ns *server.Server
@@ -137,8 +141,8 @@ func options(cfg Config) (*server.Options, error) {
 	}
 	if cfg.TLS != nil {
 		opts.TLS = true
-		opts.TLSConfig = cfg.TLS.Clone()
-		opts.TLSTimeout = 5
+		opts.TLSTimeout = tlsTimeout.Seconds()
+		opts.TLSConfig = defaultHandshakeGate(tlsTimeout).config(cfg.TLS)
 		opts.AllowNonTLS = cfg.AllowPlaintext
 	}
 	if cfg.WebsocketListen != "" {

@@ -103,8 +103,9 @@ func Measure(ctx context.Context, pid int, window time.Duration) (Usage, error) 
 	return u, nil
 }
 
-// CPUShare is CPU time used in one window by the hub and by the harness.
-type CPUShare struct{ Hub, Harness time.Duration }
+// CPUShare is CPU time used in one window by the hub, by an external
+// nats-server (zero without one) and by the harness.
+type CPUShare struct{ Hub, NATS, Harness time.Duration }
 
 // cpuWindow measures a process's CPU time over a window; a process that
 // cannot be read counts as zero (the figure is then missing, not wrong).

@@ -15,19 +15,19 @@ func (r Report) Markdown() string {
 	}
 	row("enrol every agent (admin API `agent.add`, 16 in flight)", "%s (%.0f/s)", secs(r.Enroll), rate(r.Agents, r.Enroll))
 	row("connect every agent at once, until each hello is answered", "%s", secs(r.Connect))
-	row("… CPU used meanwhile: hub / simulated agents", "%s / %s", secs(r.ConnectCPU.Hub), secs(r.ConnectCPU.Harness))
+	r.cpuRow(row, "… CPU used meanwhile", r.ConnectCPU)
 	if r.Issue == 0 {
 		// A run without certificates (NoCerts): connect and restart only.
-		row("hub SIGKILLed → restarted hub ready", "%s", secs(r.HubStart))
-		row("hub SIGKILLed → every agent connected again", "%s", secs(r.Reconnect))
-		row("hub SIGKILLed → every agent's hello answered again", "%s", secs(r.Regreet))
-		row("… CPU used meanwhile: restarted hub / simulated agents", "%s / %s", secs(r.RestartCPU.Hub), secs(r.RestartCPU.Harness))
-		row("hub RSS after the restart, every agent back", "%s", mb(r.RSSAfterRestart))
+		r.restartRows(row)
 		return b.String()
 	}
 	row(fmt.Sprintf("first certificate of every agent (issuance.concurrency %d)", r.Concurrency), "%s (%.1f/s)", secs(r.Issue), rate(r.Agents, r.Issue))
 	row(fmt.Sprintf("idle hub, %s window: CPU", secs(r.Idle.Window)), "%.1f%% of one core", r.Idle.CPU)
 	row("idle hub: peak RSS", "%s", mb(r.Idle.RSS))
+	if r.External {
+		row("idle external nats-server: CPU", "%.1f%% of one core", r.IdleNATS.CPU)
+		row("idle external nats-server: peak RSS", "%s", mb(r.IdleNATS.RSS))
+	}
 	row("status, first page (200 agents, admin API)", "%s", ms(r.StatusFirst))
 	row(fmt.Sprintf("status, every page (%d, admin API)", r.StatusPages), "%s", ms(r.StatusWalk))
 	if r.StatusCLIErr != "" {
@@ -42,13 +42,34 @@ func (r Report) Markdown() string {
 	if r.Bare > 0 {
 		row("renewal / bare lego", "%.2fx", r.Renew.Seconds()/r.Bare.Seconds())
 	}
-	row("hub SIGKILLed → restarted hub ready", "%s", secs(r.HubStart))
-	row("hub SIGKILLed → every agent connected again", "%s", secs(r.Reconnect))
-	row("hub SIGKILLed → every agent's hello answered again", "%s", secs(r.Regreet))
-	row("… CPU used meanwhile: restarted hub / simulated agents", "%s / %s", secs(r.RestartCPU.Hub), secs(r.RestartCPU.Harness))
-	row("hub RSS after the restart, every agent back", "%s", mb(r.RSSAfterRestart))
+	r.restartRows(row)
 	row("failed certificate requests", "%d", r.Failures)
 	return b.String()
+}
+
+// restartRows are the rows of the restart step.
+func (r Report) restartRows(row func(what, format string, args ...any)) {
+	what := "hub"
+	if r.External {
+		what = "external nats-server"
+	}
+	row(what+" SIGKILLed → restarted and ready", "%s", secs(r.HubStart))
+	row(what+" SIGKILLed → every agent connected again", "%s", secs(r.Reconnect))
+	row(what+" SIGKILLed → every agent's hello answered again", "%s", secs(r.Regreet))
+	r.cpuRow(row, "… CPU used meanwhile", r.RestartCPU)
+	row("hub RSS after the restart, every agent back", "%s", mb(r.RSSAfterRestart))
+	if r.External {
+		row("nats-server RSS after the restart, every agent back", "%s", mb(r.NATSRSSAfterRestart))
+	}
+}
+
+// cpuRow is one row of CPU time used by each process.
+func (r Report) cpuRow(row func(what, format string, args ...any), what string, c CPUShare) {
+	if r.External {
+		row(what+": hub / nats-server / simulated agents", "%s / %s / %s", secs(c.Hub), secs(c.NATS), secs(c.Harness))
+		return
+	}
+	row(what+": hub / simulated agents", "%s / %s", secs(c.Hub), secs(c.Harness))
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

@@ -51,6 +51,11 @@ type Config struct {
 	// flushes to disk in the background instead of on every write), to
 	// show what the per-write fsync costs; a production hub keeps it.
 	NoSync bool
+	// NATSServer, when set, is a nats-server binary (fleet.BuildNATSServer):
+	// the hub then runs on that external server, set up with `certfleet-hub
+	// nats-setup`, which holds the agents' connections; the restart step
+	// kills and restarts that server instead of the hub.
+	NATSServer string
 	// Progress receives a line per step; nil discards.
 	Progress func(string)
 	// Logger receives the harness's and the simulated agents' warnings;
@@ -70,6 +75,12 @@ type Report struct {
 	Issue time.Duration
 	// Idle: the hub with every agent connected, holding its certificate.
 	Idle Usage
+	// External: the agents were connected to an external nats-server
+	// (Config.NATSServer); IdleNATS is that server's Usage while idle and
+	// NATSRSSAfterRestart its RSS once every agent is back.
+	External            bool
+	IdleNATS            Usage
+	NATSRSSAfterRestart int64
 	// StatusFirst is the first page of the fleet view (200 agents);
 	// StatusWalk every page, StatusPages of them, through the admin API;
 	// StatusCLI is `certfleet-hub status` (every page, printed) as a process;
@@ -119,16 +130,27 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	step := stepper(cfg.Progress)
-	rep = Report{Agents: cfg.Agents, Renewals: cfg.Renewals, Concurrency: cfg.Concurrency}
+	rep = Report{Agents: cfg.Agents, Renewals: cfg.Renewals, Concurrency: cfg.Concurrency, External: cfg.NATSServer != ""}
 
-	env, err := fleet.New(fleet.Options{Dir: cfg.Dir, BinDir: cfg.BinDir, Logger: cfg.Logger,
+	opts := fleet.Options{Dir: cfg.Dir, BinDir: cfg.BinDir, Logger: cfg.Logger,
 		// Pebble as shipped (no Retry-After: the hub and lego each poll
 		// on their own schedule), but without its 5% of refused good
 		// nonces, which only add retries to both. With Retry-After the
 		// hub waits it out on processing orders while lego polls a
 		// finalized order at once: a politeness gap, not overhead.
-		Pebble: pebble.Options{NoBadNonces: true, ChallengeRetryAfter: cfg.RetryAfter}})
-	if err != nil {
+		Pebble: pebble.Options{NoBadNonces: true, ChallengeRetryAfter: cfg.RetryAfter}}
+	var (
+		env *fleet.Env
+		ext *fleet.ExternalNATS
+	)
+	if cfg.NATSServer != "" {
+		env, ext, err = fleet.NewExternal(ctx, opts, cfg.NATSServer)
+		if err != nil {
+			return rep, err
+		}
+		// The Env closes before the server it uses.
+		defer ext.Close()
+	} else if env, err = fleet.New(opts); err != nil {
 		return rep, err
 	}
 	defer env.Close()
@@ -172,6 +194,10 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	step("enrolled in %s; connecting all agents at once", rep.Enroll.Round(time.Millisecond))
 	t = time.Now()
 	cpu := startCPU(env.HubProc().Pid())
+	var natsCPU cpuWindow
+	if ext != nil {
+		natsCPU = startCPU(ext.Proc().Pid())
+	}
 	if err := f.Start(ctx); err != nil {
 		return rep, err
 	}
@@ -182,10 +208,13 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	rep.Connect = Latest(f.Agents(), (*Agent).GreetedAt).Sub(t)
 	rep.ConnectCPU = cpu.stop()
+	if ext != nil {
+		rep.ConnectCPU.NATS = natsCPU.stop().Hub
+	}
 
 	if cfg.NoCerts {
-		step("connected in %s; killing and restarting the hub", rep.Connect.Round(time.Millisecond))
-		return rep, restart(ctx, env, f, &rep, step)
+		step("connected in %s; killing and restarting the %s", rep.Connect.Round(time.Millisecond), restarted(ext))
+		return rep, restart(ctx, env, ext, f, &rep, step)
 	}
 	step("connected in %s; every agent requests its certificate", rep.Connect.Round(time.Millisecond))
 	t = time.Now()
@@ -206,6 +235,20 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 
 	step("%d certificates issued in %s; watching the idle hub for %s", cfg.Agents, rep.Issue.Round(time.Millisecond), cfg.IdleWindow)
 	hubPID := env.HubProc().Pid()
+	if ext != nil {
+		// Both at once: the same idle window.
+		natsIdle := make(chan error, 1)
+		go func() {
+			var err error
+			rep.IdleNATS, err = Measure(ctx, ext.Proc().Pid(), cfg.IdleWindow)
+			natsIdle <- err
+		}()
+		defer func() {
+			if e := <-natsIdle; e != nil && err == nil {
+				err = e
+			}
+		}()
+	}
 	if rep.Idle, err = Measure(ctx, hubPID, cfg.IdleWindow); err != nil {
 		return rep, err
 	}
@@ -255,29 +298,39 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	rep.BareP50, rep.BareP95 = percentile(took, 50), percentile(took, 95)
 
-	step("bare lego in %s; killing and restarting the hub", rep.Bare.Round(time.Millisecond))
-	if err := restart(ctx, env, f, &rep, step); err != nil {
+	step("bare lego in %s; killing and restarting the %s", rep.Bare.Round(time.Millisecond), restarted(ext))
+	if err := restart(ctx, env, ext, f, &rep, step); err != nil {
 		return rep, err
 	}
 	rep.Failures, rep.LastError = f.Failures()
 	return rep, nil
 }
 
-// restart kills the hub, starts it again and waits until every agent is
-// back (connected, hello answered).
-func restart(ctx context.Context, env *fleet.Env, f *Fleet, rep *Report, step func(string, ...any)) error {
+// restart kills the hub (or, with an external NATS server, that server,
+// which holds the agents' connections), starts it again and waits until
+// every agent is back (connected, hello answered).
+func restart(ctx context.Context, env *fleet.Env, ext *fleet.ExternalNATS, f *Fleet, rep *Report, step func(string, ...any)) error {
 	killed := time.Now()
 	self := startCPU(os.Getpid())
-	env.KillHub()
-	if err := env.StartHub(ctx); err != nil {
-		return fmt.Errorf("restart hub: %w", err)
+	var hub cpuWindow
+	if ext != nil {
+		hub = startCPU(env.HubProc().Pid())
+		ext.Kill()
+		if err := ext.Start(ctx); err != nil {
+			return fmt.Errorf("restart nats-server: %w", err)
+		}
+		rep.HubStart = time.Since(killed)
+	} else {
+		env.KillHub()
+		if err := env.StartHub(ctx); err != nil {
+			return fmt.Errorf("restart hub: %w", err)
+		}
+		// The new hub's CPU counts from its start, within the window.
+		hub = cpuWindow{pid: env.HubProc().Pid()}
+		// The hub writes its run file once it serves agents; agents may be
+		// back before the harness reads it.
+		rep.HubStart = env.HubRun().Started.Sub(killed)
 	}
-	// The new hub's CPU counts from its start, which is within the window.
-	hub := cpuWindow{pid: env.HubProc().Pid()}
-	// The hub writes its run file once it serves agents; agents may be
-	// back before the harness reads it.
-	ready := env.HubRun().Started
-	rep.HubStart = ready.Sub(killed)
 	if _, err := f.Await(ctx, 10*time.Minute, "agents reconnected and greeted after restart", func(a *Agent) bool {
 		return a.ConnectedSince(killed) && a.GreetedSince(killed)
 	}); err != nil {
@@ -286,13 +339,31 @@ func restart(ctx context.Context, env *fleet.Env, f *Fleet, rep *Report, step fu
 	rep.Reconnect = Latest(f.Agents(), (*Agent).ConnectedAt).Sub(killed)
 	rep.Regreet = Latest(f.Agents(), (*Agent).GreetedAt).Sub(killed)
 	rep.RestartCPU = CPUShare{Hub: hub.stop().Hub, Harness: self.stop().Harness}
+	if ext != nil {
+		// The new server's CPU counts from its start, within the window.
+		rep.RestartCPU.NATS = cpuWindow{pid: ext.Proc().Pid()}.stop().Hub
+	}
 	var err error
 	if rep.RSSAfterRestart, err = RSS(env.HubProc().Pid()); err != nil {
 		return err
 	}
-	step("hub ready %s after the kill; all agents reconnected %s after it, all greeted %s after it",
+	what := restarted(ext)
+	if ext != nil {
+		if rep.NATSRSSAfterRestart, err = RSS(ext.Proc().Pid()); err != nil {
+			return err
+		}
+	}
+	step("%s ready %s after the kill; all agents reconnected %s after it, all greeted %s after it", what,
 		rep.HubStart.Round(time.Millisecond), rep.Reconnect.Round(time.Millisecond), rep.Regreet.Round(time.Millisecond))
 	return nil
+}
+
+// restarted names what the restart step kills.
+func restarted(ext *fleet.ExternalNATS) string {
+	if ext != nil {
+		return "nats-server"
+	}
+	return "hub"
 }
 
 // setHubConfig tunes the generated hub config for a fleet: info logging

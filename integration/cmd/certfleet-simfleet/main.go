@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/certfleet/certfleet/hub/admin"
+	"github.com/certfleet/certfleet/integration/fleet"
 	"github.com/certfleet/certfleet/integration/simfleet"
 )
 
@@ -37,7 +38,7 @@ type options struct {
 	real                    int
 	idle                    time.Duration
 	pprof                   string
-	noSync                  bool
+	noSync, external        bool
 	retryAfter              time.Duration
 	noCerts                 bool
 	verbose                 bool
@@ -59,6 +60,7 @@ func main() {
 	flag.StringVar(&o.pprof, "pprof", "", "serve the hub's runtime profiles here (debug.pprof_listen, e.g. 127.0.0.1:6060)")
 	flag.DurationVar(&o.retryAfter, "retry-after", 0, "make the CA send this Retry-After on challenges and processing orders (e.g. 1s)")
 	flag.BoolVar(&o.noCerts, "no-certs", false, "only connect the agents and restart the hub (no certificates, status or renewal)")
+	flag.BoolVar(&o.external, "external", false, "run the hub on an external nats-server (built from the module) that holds the agents' connections; the restart step kills that server")
 	flag.BoolVar(&o.noSync, "no-sync", false, "run the hub with nats.sync_always = false, to see what fsync per write costs")
 	flag.BoolVar(&o.verbose, "v", false, "log the agents' and the harness's warnings")
 	flag.StringVar(&o.hubURL, "hub-url", "", "a running hub's NATS URL: enrol simulated agents there instead of building a world")
@@ -122,8 +124,17 @@ func run(ctx context.Context, o options) error {
 		fmt.Print(rep.Markdown())
 		return nil
 	}
+	var natsServer string
+	if o.external {
+		// Kept beside the binaries under test: built once.
+		progress("building nats-server into " + bin + " (once)")
+		if natsServer, err = fleet.BuildNATSServer(ctx, bin); err != nil {
+			return err
+		}
+	}
 	rep, err := simfleet.Run(ctx, simfleet.Config{BinDir: bin, Dir: dir, Agents: o.agents, Renewals: o.renewals,
-		Concurrency: o.conc, IdleWindow: o.idle, PprofListen: o.pprof, NoSync: o.noSync, RetryAfter: o.retryAfter, NoCerts: o.noCerts, Progress: progress, Logger: logger})
+		Concurrency: o.conc, IdleWindow: o.idle, PprofListen: o.pprof, NoSync: o.noSync, RetryAfter: o.retryAfter, NoCerts: o.noCerts,
+		NATSServer: natsServer, Progress: progress, Logger: logger})
 	// The figures gathered before a failure are figures too.
 	fmt.Print(rep.Markdown())
 	if err != nil {

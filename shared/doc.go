@@ -64,6 +64,9 @@
 //	not know a field ignores it and an agent that does not send one is
 //	read as having none, so hub and agents upgrade in either order; a
 //	report listing more than MaxUnmanaged is refused (bad_request).
+//	hello_reply carries reconnect_spread_ms: the window, sized by the hub
+//	to the fleet, over which an agent spreads its first reconnect after
+//	losing the hub; an agent that does not know it keeps its own back-off.
 package shared
 
 // ProtocolVersion is the version of this protocol. Bump it when a change is

@@ -43,6 +43,12 @@ type HelloReply struct {
 	ServerTime time.Time `json:"server_time"`
 	// CredsExpire is when the agent's current NATS credentials expire, if they do.
 	CredsExpire *time.Time `json:"creds_expire,omitempty"`
+	// ReconnectSpreadMS: after losing the hub, the agent makes its first
+	// reconnect attempt at a random time within this many milliseconds,
+	// so a fleet the hub lost at once (a hub restart) comes back at a rate
+	// the hub can take, not in the same second. The hub sizes it to the
+	// fleet; zero or absent: the agent's own back-off alone.
+	ReconnectSpreadMS int64 `json:"reconnect_spread_ms,omitempty"`
 }
 
 // Request reasons.

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -86,6 +87,10 @@ type Client struct {
 	// pending holds the requests waiting for their answer, by correlation id.
 	mu      sync.Mutex
 	pending map[string]chan answer
+
+	// spread is the window the hub asked its first reconnect to be spread
+	// over (HelloReply.ReconnectSpreadMS), in nanoseconds.
+	spread atomic.Int64
 }
 
 // answer is the hub's reply to a request, or why none will come.
@@ -160,7 +165,7 @@ func (c *Client) natsOptions(g *urlGroup, closed chan<- struct{}) []nats.Option 
 		// A few reconnects on this path, then the supervisor starts over
 		// at the most preferred URL.
 		nats.MaxReconnects(reconnectsPerPath),
-		nats.CustomReconnectDelay(reconnectDelay),
+		nats.CustomReconnectDelay(c.reconnectDelay),
 		nats.ReconnectBufSize(bufSize),
 		nats.PingInterval(time.Minute),
 		nats.MaxPingsOutstanding(3),
@@ -205,6 +210,33 @@ func (c *Client) natsOptions(g *urlGroup, closed chan<- struct{}) []nats.Option 
 	}
 	return nopts
 }
+
+// maxReconnectSpread bounds the window a hub may ask for.
+const maxReconnectSpread = 5 * time.Minute
+
+// reconnectDelay is the wait before reconnect attempt attempts (from 1) on
+// a path: the first within the window the hub asked for, when it asked for
+// one, so a fleet the hub lost at once comes back spread out; then the
+// usual back-off.
+func (c *Client) reconnectDelay(attempts int) time.Duration {
+	if w := time.Duration(c.spread.Load()); attempts <= 1 && w > 0 {
+		return spreadDelay(w)
+	}
+	return reconnectDelay(attempts)
+}
+
+// spreadDelay is uniform in [minReconnectDelay, w]: the server may be
+// back at once, and in a fleet every moment of the window is equally used.
+func spreadDelay(w time.Duration) time.Duration {
+	w = min(w, maxReconnectSpread)
+	if w <= minReconnectDelay {
+		return minReconnectDelay
+	}
+	return minReconnectDelay + rand.N(w-minReconnectDelay)
+}
+
+// minReconnectDelay is the shortest wait before reconnecting.
+const minReconnectDelay = 500 * time.Millisecond
 
 // reconnectDelay backs off exponentially from 1 s to a minute, with
 // jitter so a fleet does not reconnect in step after a hub restart.
@@ -366,6 +398,9 @@ func (c *Client) Hello(ctx context.Context, h *shared.Hello) (*shared.HelloReply
 	var r shared.HelloReply
 	if err := c.request(ctx, shared.VerbHello, h, &r); err != nil {
 		return nil, err
+	}
+	if r.ReconnectSpreadMS >= 0 {
+		c.spread.Store(int64(min(time.Duration(r.ReconnectSpreadMS)*time.Millisecond, maxReconnectSpread)))
 	}
 	return &r, nil
 }

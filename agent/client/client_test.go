@@ -274,6 +274,42 @@ func TestReconnectDelay(t *testing.T) {
 	}
 }
 
+func TestReconnectSpread(t *testing.T) {
+	c := &Client{}
+	// Without a window from the hub: the usual back-off.
+	if d := c.reconnectDelay(1); d < time.Second/2 || d > time.Second {
+		t.Fatalf("first attempt without a window: %s", d)
+	}
+	c.spread.Store(int64(20 * time.Second))
+	var lo, hi int
+	for range 2000 {
+		d := c.reconnectDelay(1)
+		if d < minReconnectDelay || d > 20*time.Second {
+			t.Fatalf("first attempt in a 20 s window: %s", d)
+		}
+		if d < 5*time.Second {
+			lo++
+		}
+		if d > 15*time.Second {
+			hi++
+		}
+	}
+	// Spread over the window, not bunched at one end (each quarter holds
+	// about 500 of 2,000).
+	if lo < 300 || hi < 300 {
+		t.Fatalf("first attempts not spread over the window: %d below 5 s, %d above 15 s", lo, hi)
+	}
+	// Later attempts back off as before.
+	if d := c.reconnectDelay(3); d < 2*time.Second || d > 4*time.Second {
+		t.Fatalf("third attempt: %s", d)
+	}
+	// A hub cannot make an agent wait longer than maxReconnectSpread.
+	c.spread.Store(int64(time.Hour))
+	if d := c.reconnectDelay(1); d > maxReconnectSpread {
+		t.Fatalf("window of an hour: waited %s", d)
+	}
+}
+
 // FuzzDecodeDown: nothing panics, and whatever decodes is valid.
 func FuzzDecodeDown(f *testing.F) {
 	f.Add("agent.agent1.down.result", []byte(shared.MustEncode(&shared.CertResult{RequestID: "request01", Status: shared.StatusIssued, Chain: "x"})))

@@ -18,63 +18,83 @@ type logAdapter struct {
 	fatal chan string
 
 	// Failed TLS handshakes are the clients' doing (a scanner on the
-	// public port, a fleet timing out in a reconnect storm): they are
-	// summed into one line per handshakeLogEvery, not logged one by one.
-	hsMu     sync.Mutex
-	hsLast   time.Time
-	hsCount  int
-	hsSample string
-	hsFlush  bool // a flush of the suppressed count is scheduled
+	// public port, a fleet timing out in a reconnect storm), and slow
+	// read loops come by the thousand when a fleet reconnects at once:
+	// each kind is summed into one line per summaryEvery.
+	handshakes, readLoops *summary
 }
 
-// handshakeLogEvery bounds the lines about failed TLS handshakes.
-const handshakeLogEvery = 10 * time.Second
+// summaryEvery bounds the lines of a summed kind of server message.
+const summaryEvery = 10 * time.Second
 
 func newLogAdapter(l *slog.Logger) *logAdapter {
-	return &logAdapter{l: l, fatal: make(chan string, 1)}
+	return &logAdapter{l: l, fatal: make(chan string, 1),
+		handshakes: &summary{l: l, msg: "tls handshakes failed"},
+		readLoops:  &summary{l: l, msg: "client read loops were slow (server busy)"}}
 }
 
 func (a *logAdapter) Noticef(format string, v ...any) { a.l.Info(fmt.Sprintf(format, v...)) }
-func (a *logAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
+
+func (a *logAdapter) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.Contains(msg, " - Readloop processing time: ") {
+		a.readLoops.add(msg, time.Now())
+		return
+	}
+	a.l.Warn(msg)
+}
+
 func (a *logAdapter) Errorf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
 	if strings.Contains(msg, " - TLS handshake error: ") {
-		a.handshakeFailed(msg, time.Now())
+		a.handshakes.add(msg, time.Now())
 		return
 	}
 	a.l.Error(msg)
 }
 
-// handshakeFailed counts a failed TLS handshake and logs, at most once per
-// handshakeLogEvery, how many failed since the last line, with one of them.
-func (a *logAdapter) handshakeFailed(msg string, now time.Time) {
-	a.hsMu.Lock()
-	a.hsCount++
-	a.hsSample = msg
-	if since := now.Sub(a.hsLast); since < handshakeLogEvery {
-		if !a.hsFlush {
-			// The count is logged at the end of the interval even if no
-			// further handshake fails.
-			a.hsFlush = true
-			time.AfterFunc(handshakeLogEvery-since, func() { a.flushHandshakes(time.Now()) })
-		}
-		a.hsMu.Unlock()
-		return
-	}
-	a.hsMu.Unlock()
-	a.flushHandshakes(now)
+// summary logs a kind of message as at most one line per summaryEvery:
+// how many came since the last line, and the latest of them.
+type summary struct {
+	l   *slog.Logger
+	msg string
+
+	mu      sync.Mutex
+	last    time.Time
+	count   int
+	sample  string
+	pending bool // a flush of the count is scheduled
 }
 
-// flushHandshakes logs the failed handshakes counted since the last line.
-func (a *logAdapter) flushHandshakes(now time.Time) {
-	a.hsMu.Lock()
-	n, sample := a.hsCount, a.hsSample
-	a.hsCount, a.hsLast, a.hsFlush = 0, now, false
-	a.hsMu.Unlock()
+func (s *summary) add(msg string, now time.Time) {
+	s.mu.Lock()
+	s.count++
+	s.sample = msg
+	if since := now.Sub(s.last); since < summaryEvery {
+		if !s.pending {
+			// The count is logged at the end of the interval even if
+			// nothing more comes.
+			s.pending = true
+			time.AfterFunc(summaryEvery-since, func() { s.flush(time.Now()) })
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.flush(now)
+}
+
+// flush logs what was counted since the last line.
+func (s *summary) flush(now time.Time) {
+	s.mu.Lock()
+	n, sample := s.count, s.sample
+	s.count, s.last, s.pending = 0, now, false
+	s.mu.Unlock()
 	if n > 0 {
-		a.l.Warn("tls handshakes failed", "count", n, "last", sample)
+		s.l.Warn(s.msg, "count", n, "last", sample)
 	}
 }
+
 func (a *logAdapter) Debugf(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
 
 // Tracef is never enabled (it would log message payloads, secrets

@@ -182,7 +182,8 @@ func (h *Hub) onHello(ctx context.Context, id string, data []byte) ([]byte, erro
 			h.sendCreds(context.WithoutCancel(ctx), a)
 		}()
 	}
-	reply := &shared.HelloReply{HubVersion: h.version, Protocol: shared.ProtocolVersion, ServerTime: time.Now().UTC()}
+	reply := &shared.HelloReply{HubVersion: h.version, Protocol: shared.ProtocolVersion, ServerTime: time.Now().UTC(),
+		ReconnectSpreadMS: reconnectSpread(h.fleet.Len()).Milliseconds()}
 	if !a.CredsExpire.IsZero() {
 		t := a.CredsExpire
 		reply.CredsExpire = &t

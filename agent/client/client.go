@@ -169,7 +169,7 @@ func (c *Client) natsOptions(g *urlGroup, closed chan<- struct{}) []nats.Option 
 		nats.ReconnectBufSize(bufSize),
 		nats.PingInterval(time.Minute),
 		nats.MaxPingsOutstanding(3),
-		nats.Timeout(dialTimeout),
+		nats.Timeout(connectTimeout),
 		nats.DontRandomize(),
 		// The dialer (or the proxy) resolves names: behind a proxy the
 		// agent may have no DNS for the hub at all.
@@ -323,7 +323,8 @@ func (c *Client) Connected() bool {
 }
 
 // closeWait bounds how long Close waits for a dial under way (up to
-// dialTimeout per URL): the supervisor closes what it gets afterwards.
+// dialTimeout plus connectTimeout per URL): the supervisor closes what it
+// gets afterwards.
 const closeWait = 2 * time.Second
 
 // Close closes the connection and stops reconnecting.

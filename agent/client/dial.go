@@ -15,6 +15,13 @@ import (
 // dialTimeout bounds one TCP dial, and the proxy's answer to CONNECT.
 const dialTimeout = 10 * time.Second
 
+// connectTimeout bounds the NATS connect once TCP is up: the server's
+// INFO, the TLS handshake, CONNECT and the first PONG. Longer than the dial:
+// a server that took the connection is there but may be busy (a fleet
+// reconnecting at once), and a client that gives up and retries makes the
+// server do its setup again.
+const connectTimeout = 30 * time.Second
+
 // dialer opens the TCP connections nats.go speaks TLS, WebSocket and NATS
 // over: directly, or through an HTTP proxy with CONNECT (nats.go has no
 // proxy support of its own). It remembers the proxy of the last dial so

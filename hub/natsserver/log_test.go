@@ -51,27 +51,11 @@ func TestLogAdapterSumsStorms(t *testing.T) {
 	}
 	// The rest are counted and logged at the end of the interval, with
 	// nothing more arriving.
-	a.handshakes.flush(time.Now())
-	a.readLoops.flush(time.Now())
+	a.handshakes.Flush(time.Now())
+	a.readLoops.Flush(time.Now())
 	out = buf.String()
 	if !strings.Contains(out, `msg="tls handshakes failed" count=999 last="127.0.0.1:1234 - cid:999 - TLS handshake error: EOF"`) ||
 		!strings.Contains(out, `msg="client read loops were slow (server busy)" count=999`) {
 		t.Fatalf("suppressed messages not summed:\n%s", out)
-	}
-}
-
-func TestSummaryFlushesByItself(t *testing.T) {
-	var buf syncBuffer
-	s := &summary{l: slog.New(slog.NewTextHandler(&buf, nil)), msg: "storm"}
-	now := time.Now()
-	s.add("one", now)
-	// The second, inside the interval, is held for the timer.
-	s.add("two", now.Add(summaryEvery-50*time.Millisecond))
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(buf.String(), `count=1 last=two`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("held message never logged:\n%s", buf.String())
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/certfleet/certfleet/internal/logsum"
 )
 
 // Per-agent limits on what the hub takes from one agent. A legitimate
@@ -94,12 +96,12 @@ type drops struct {
 	suppressed map[string]int
 	// Drops that are the hub's doing, not the agent's, are logged as one
 	// line per interval for the whole fleet.
-	hubLastLog    time.Time
-	hubSuppressed int
+	hub *logsum.Summary
 }
 
 func newDrops(log *slog.Logger) *drops {
-	return &drops{log: log, byReason: map[string]uint64{}, lastLog: map[string]time.Time{}, suppressed: map[string]int{}}
+	return &drops{log: log, byReason: map[string]uint64{}, lastLog: map[string]time.Time{}, suppressed: map[string]int{},
+		hub: logsum.New(log, "agent requests dropped: the hub is behind; their agents will ask again", dropLogEvery)}
 }
 
 // add records a drop of a message from agent (may be "" when the subject
@@ -126,16 +128,8 @@ func (d *drops) add(agent, reason, subject string, now time.Time) {
 func (d *drops) addHub(reason string, now time.Time) {
 	d.mu.Lock()
 	d.byReason[reason]++
-	d.hubSuppressed++
-	if !d.hubLastLog.IsZero() && now.Sub(d.hubLastLog) < dropLogEvery {
-		d.mu.Unlock()
-		return
-	}
-	n := d.hubSuppressed
-	d.hubSuppressed = 0
-	d.hubLastLog = now
 	d.mu.Unlock()
-	d.log.Warn("agent requests dropped: the hub is behind; their agents will ask again", "reason", reason, "count", n)
+	d.hub.Add(now, "reason", reason)
 }
 
 // counts returns a copy of the drop counters by reason.
@@ -164,14 +158,7 @@ func (d *drops) prune(now time.Time) {
 		delete(d.lastLog, a)
 		delete(d.suppressed, a)
 	}
-	hubN := 0
-	if now.Sub(d.hubLastLog) > dropLogEvery {
-		hubN, d.hubSuppressed = d.hubSuppressed, 0
-	}
 	d.mu.Unlock()
-	if hubN > 0 {
-		d.log.Warn("agent requests dropped: the hub is behind; their agents will ask again", "reason", dropExpired, "count", hubN)
-	}
 	for i := 0; i < len(summary); i += 2 {
 		d.log.Warn("more agent messages dropped", "agent", summary[i], "count", summary[i+1])
 	}

@@ -163,9 +163,6 @@ func (w *workers) run() {
 	}
 }
 
-// queued returns how many requests wait or run.
-func (w *workers) queued() int { return len(w.space) }
-
 // stop refuses new work, lets the workers finish what is queued and waits
 // for them.
 func (w *workers) stop() {

@@ -3,10 +3,10 @@ package simfleet
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/certfleet/certfleet/hub/admin"
 	"github.com/certfleet/certfleet/hub/datadir"
@@ -59,45 +59,27 @@ func (a *Admin) Call(ctx context.Context, verb string, req, reply any) error {
 // flight so the hub never waits for the next one.
 func (a *Admin) AddAgents(ctx context.Context, ids []string, allow func(id string) []string, parallel int) ([]*shared.Enrollment, error) {
 	out := make([]*shared.Enrollment, len(ids))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg      sync.WaitGroup
-		errOnce sync.Once
-		first   error
-	)
-	next := make(chan int)
-	for range max(parallel, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				var rep admin.AgentAddReply
-				err := a.c.Call(ctx, admin.VerbAgentAdd, admin.AgentAddRequest{Name: ids[i], Allow: allow(ids[i])}, &rep)
-				if err == nil && rep.Enrollment == nil {
-					err = fmt.Errorf("agent %s exists already: the hub issued no new credentials", ids[i])
-				}
-				if err != nil {
-					errOnce.Do(func() { first = fmt.Errorf("add agent %s: %w", ids[i], err); cancel() })
-					continue
-				}
-				out[i] = rep.Enrollment
-			}
-		}()
-	}
-	for i := range ids {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(parallel, 1))
+	for i, id := range ids {
+		if gctx.Err() != nil {
 			break
 		}
+		g.Go(func() error {
+			var rep admin.AgentAddReply
+			err := a.c.Call(gctx, admin.VerbAgentAdd, admin.AgentAddRequest{Name: id, Allow: allow(id)}, &rep)
+			if err == nil && rep.Enrollment == nil {
+				err = fmt.Errorf("agent %s exists already: the hub issued no new credentials", id)
+			}
+			if err != nil {
+				return fmt.Errorf("add agent %s: %w", id, err)
+			}
+			out[i] = rep.Enrollment
+			return nil
+		})
 	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return nil, first
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/go-acme/lego/v5/acme"
@@ -22,6 +21,7 @@ import (
 	"github.com/go-acme/lego/v5/lego"
 	legolog "github.com/go-acme/lego/v5/log"
 	"github.com/go-acme/lego/v5/registration"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/certfleet/certfleet/agent/keys"
 	"github.com/certfleet/certfleet/hub/dnsserver"
@@ -133,36 +133,22 @@ func (b *Bare) Obtain(ctx context.Context, names []string, concurrency int) (tim
 	}
 	took := make([]time.Duration, len(names))
 	start := time.Now()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	next := make(chan int)
-	for range max(concurrency, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				t := time.Now()
-				_, err := b.client.Certificate.ObtainForCSR(ctx, certificate.ObtainForCSRRequest{CSR: csrs[i], Bundle: true})
-				took[i] = time.Since(t)
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("bare lego order for %s: %w", names[i], err)
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	// Every order runs; the first error is reported.
+	var g errgroup.Group
+	g.SetLimit(max(concurrency, 1))
 	for i := range names {
-		next <- i
+		g.Go(func() error {
+			t := time.Now()
+			_, err := b.client.Certificate.ObtainForCSR(ctx, certificate.ObtainForCSRRequest{CSR: csrs[i], Bundle: true})
+			took[i] = time.Since(t)
+			if err != nil {
+				return fmt.Errorf("bare lego order for %s: %w", names[i], err)
+			}
+			return nil
+		})
 	}
-	close(next)
-	wg.Wait()
-	return time.Since(start), took, first
+	err := g.Wait()
+	return time.Since(start), took, err
 }
 
 // Close stops the DNS server and restores lego's resolver settings.

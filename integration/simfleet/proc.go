@@ -107,31 +107,24 @@ func Measure(ctx context.Context, pid int, window time.Duration) (Usage, error) 
 // nats-server (zero without one) and by the harness.
 type CPUShare struct{ Hub, NATS, Harness time.Duration }
 
-// cpuWindow measures a process's CPU time over a window; a process that
-// cannot be read counts as zero (the figure is then missing, not wrong).
-type cpuWindow struct {
-	pid          int
-	hub, harness time.Duration
+// cpuMark is a process's CPU time at the start of a window; a process
+// that cannot be read counts as zero (the figure is then missing, not
+// wrong). The zero mark of a process counts from its start.
+type cpuMark struct {
+	pid int
+	at  time.Duration
 }
 
-// startCPU starts measuring pid's CPU time and this process's.
-func startCPU(pid int) cpuWindow {
-	w := cpuWindow{pid: pid}
-	w.hub, _ = CPUTime(pid)
-	w.harness, _ = CPUTime(os.Getpid())
-	return w
+func markCPU(pid int) cpuMark {
+	t, _ := CPUTime(pid)
+	return cpuMark{pid: pid, at: t}
 }
 
-// stop returns the CPU time used since start: Hub is pid's, Harness this
-// process's.
-func (w cpuWindow) stop() CPUShare {
-	hub, err := CPUTime(w.pid)
+// used returns the CPU time the process used since the mark.
+func (m cpuMark) used() time.Duration {
+	t, err := CPUTime(m.pid)
 	if err != nil {
-		hub = w.hub
+		return 0
 	}
-	harness, err := CPUTime(os.Getpid())
-	if err != nil {
-		harness = w.harness
-	}
-	return CPUShare{Hub: hub - w.hub, Harness: harness - w.harness}
+	return t - m.at
 }

@@ -193,10 +193,10 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 
 	step("enrolled in %s; connecting all agents at once", rep.Enroll.Round(time.Millisecond))
 	t = time.Now()
-	cpu := startCPU(env.HubProc().Pid())
-	var natsCPU cpuWindow
+	hubCPU, selfCPU := markCPU(env.HubProc().Pid()), markCPU(os.Getpid())
+	var natsCPU cpuMark
 	if ext != nil {
-		natsCPU = startCPU(ext.Proc().Pid())
+		natsCPU = markCPU(ext.Proc().Pid())
 	}
 	if err := f.Start(ctx); err != nil {
 		return rep, err
@@ -207,9 +207,9 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	rep.Connect = Latest(f.Agents(), (*Agent).GreetedAt).Sub(t)
-	rep.ConnectCPU = cpu.stop()
+	rep.ConnectCPU = CPUShare{Hub: hubCPU.used(), Harness: selfCPU.used()}
 	if ext != nil {
-		rep.ConnectCPU.NATS = natsCPU.stop().Hub
+		rep.ConnectCPU.NATS = natsCPU.used()
 	}
 
 	if cfg.NoCerts {
@@ -311,10 +311,10 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 // every agent is back (connected, hello answered).
 func restart(ctx context.Context, env *fleet.Env, ext *fleet.ExternalNATS, f *Fleet, rep *Report, step func(string, ...any)) error {
 	killed := time.Now()
-	self := startCPU(os.Getpid())
-	var hub cpuWindow
+	self := markCPU(os.Getpid())
+	var hub cpuMark
 	if ext != nil {
-		hub = startCPU(env.HubProc().Pid())
+		hub = markCPU(env.HubProc().Pid())
 		ext.Kill()
 		if err := ext.Start(ctx); err != nil {
 			return fmt.Errorf("restart nats-server: %w", err)
@@ -326,7 +326,7 @@ func restart(ctx context.Context, env *fleet.Env, ext *fleet.ExternalNATS, f *Fl
 			return fmt.Errorf("restart hub: %w", err)
 		}
 		// The new hub's CPU counts from its start, within the window.
-		hub = cpuWindow{pid: env.HubProc().Pid()}
+		hub = cpuMark{pid: env.HubProc().Pid()}
 		// The hub writes its run file once it serves agents; agents may be
 		// back before the harness reads it.
 		rep.HubStart = env.HubRun().Started.Sub(killed)
@@ -338,10 +338,10 @@ func restart(ctx context.Context, env *fleet.Env, ext *fleet.ExternalNATS, f *Fl
 	}
 	rep.Reconnect = Latest(f.Agents(), (*Agent).ConnectedAt).Sub(killed)
 	rep.Regreet = Latest(f.Agents(), (*Agent).GreetedAt).Sub(killed)
-	rep.RestartCPU = CPUShare{Hub: hub.stop().Hub, Harness: self.stop().Harness}
+	rep.RestartCPU = CPUShare{Hub: hub.used(), Harness: self.used()}
 	if ext != nil {
 		// The new server's CPU counts from its start, within the window.
-		rep.RestartCPU.NATS = cpuWindow{pid: ext.Proc().Pid()}.stop().Hub
+		rep.RestartCPU.NATS = cpuMark{pid: ext.Proc().Pid()}.used()
 	}
 	var err error
 	if rep.RSSAfterRestart, err = RSS(env.HubProc().Pid()); err != nil {

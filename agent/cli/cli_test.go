@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
 	"github.com/certfleet/certfleet/agent"
@@ -23,6 +22,7 @@ import (
 	"github.com/certfleet/certfleet/agent/config"
 	"github.com/certfleet/certfleet/agent/internal/fakehub"
 	"github.com/certfleet/certfleet/agent/state"
+	"github.com/certfleet/certfleet/internal/natstest"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -30,15 +30,7 @@ const agentID = "cliagent"
 
 func startNATS(tb testing.TB) string {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats not ready")
-	}
-	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	s := natstest.JetStream(tb)
 	return s.ClientURL()
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/certfleet/certfleet/internal/natstest"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -19,15 +20,7 @@ const id = "agent1"
 
 func startServer(tb testing.TB) string {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("server not ready")
-	}
-	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	s := natstest.JetStream(tb)
 	return s.ClientURL()
 }
 

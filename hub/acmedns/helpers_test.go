@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/certfleet/certfleet/hub/store"
+	"github.com/certfleet/certfleet/internal/natstest"
 )
 
 const testZone = "acme.certfleet.test"
@@ -25,15 +25,7 @@ const testZone = "acme.certfleet.test"
 // on it.
 func openStore(tb testing.TB) *store.Store {
 	tb.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		tb.Fatalf("new nats server: %v", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats server not ready")
-	}
-	tb.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	srv := natstest.JetStream(tb)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		tb.Fatalf("connect: %v", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/certfleet/certfleet/hub"
 	"github.com/certfleet/certfleet/hub/store"
+	"github.com/certfleet/certfleet/internal/natstest"
 	"github.com/certfleet/certfleet/shared"
 )
 
@@ -19,15 +20,7 @@ import (
 // until the test ends.
 func startJetStream(tb testing.TB) *server.Server {
 	tb.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		tb.Fatalf("new nats server: %v", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats server not ready")
-	}
-	tb.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	srv := natstest.JetStream(tb)
 	return srv
 }
 

@@ -6,25 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/certfleet/certfleet/internal/natstest"
 )
 
 // startJetStream runs an embedded JetStream server on loopback and
 // returns its URL.
 func startJetStream(tb testing.TB) string {
 	tb.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats server not ready")
-	}
-	tb.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	srv := natstest.JetStream(tb)
 	return srv.ClientURL()
 }
 

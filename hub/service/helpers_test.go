@@ -15,6 +15,7 @@ import (
 	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/hub/fleet"
 	"github.com/certfleet/certfleet/hub/store"
+	"github.com/certfleet/certfleet/internal/natstest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the hub's goroutines to log into.
@@ -48,16 +49,7 @@ type testHub struct {
 
 func newTestHub(tb testing.TB) *testHub {
 	tb.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		tb.Fatalf("new nats server: %v", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats server not ready")
-	}
-	tb.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	srv := natstest.JetStream(tb)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		tb.Fatalf("connect: %v", err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/certfleet/certfleet/hub/config"
 	"github.com/certfleet/certfleet/hub/dnsserver"
 	"github.com/certfleet/certfleet/hub/store"
+	"github.com/certfleet/certfleet/internal/natstest"
 )
 
 const (
@@ -30,15 +30,7 @@ const (
 // enough to run handleUpdate: a zone delegated to it and one TSIG key.
 func updateHub(tb testing.TB) *Hub {
 	tb.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats not ready")
-	}
-	tb.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	srv := natstest.JetStream(tb)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		tb.Fatal(err)
